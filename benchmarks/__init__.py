@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: each measures the project side by side with its peers."""

@@ -1,0 +1,1 @@
+"""Streamlit dashboard: read-only views over :mod:`engine.service` read models."""

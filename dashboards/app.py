@@ -1,0 +1,31 @@
+"""Entry point: ``streamlit run dashboards/app.py`` (from the repository root).
+
+Read-only views of the experiments in ``DATABASE_URL`` (default ``sqlite:///var/demo.sqlite3``).
+Streamlit puts this folder on ``sys.path`` (also in AppTest), so the pages import the helpers
+beside this file as the top-level modules ``data`` and ``charts``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import data
+import streamlit as st
+
+_HERE = Path(__file__).resolve().parent
+
+data.configure_page()
+
+page = st.navigation(
+    [
+        st.Page(
+            _HERE / "views" / "overview.py",
+            title="Overview",
+            icon=":material/table_view:",
+            default=True,
+        ),
+        st.Page(_HERE / "views" / "experiment.py", title="Experiment", icon=":material/science:"),
+    ],
+    position="top",  # no sidebar: the KPI table needs the full width
+)
+page.run()

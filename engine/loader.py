@@ -1,0 +1,321 @@
+"""Load experiment YAML into :class:`engine.config.Experiment`, reporting every error at once.
+
+Each problem is reported as ``file:line:column: field.path: message``. Line numbers come from
+PyYAML's node marks, kept while the document is turned into plain data, so a pydantic error at
+``arms.1.cost`` can be traced back to the line that holds it. Duplicate mapping keys, which PyYAML
+silently collapses, are errors here: an analyst who writes ``cost`` twice meant one of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from engine.config import Experiment
+
+Loc = tuple[str | int, ...]
+#: A problem found: where (field path), what, and an exact position when the path is not enough.
+_Found = tuple[Loc, str, tuple[int, int] | None]
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in one file, with its position (1-based; 0 when unknown)."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        field = f" {self.field}:" if self.field else ""
+        return f"{self.file}:{self.line}:{self.column}:{field} {self.message}"
+
+
+class ConfigError(Exception):
+    """Raised when one or more experiment files are invalid; carries every issue found."""
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+@dataclass(frozen=True)
+class LoadedExperiment:
+    """A validated experiment with the text it came from (kept for the audit trail)."""
+
+    path: Path
+    experiment: Experiment
+    source: str
+
+
+# -- YAML to data, keeping positions ------------------------------------------------------
+
+
+#: Nodes a document may expand to through aliases ("billion laughs" protection).
+MAX_NODES = 100_000
+
+
+class _Positions:
+    """Maps a field path to the (line, column) of its key or value in the file."""
+
+    def __init__(self) -> None:
+        self._marks: dict[Loc, tuple[int, int]] = {}
+        self.active: set[int] = set()  # ids of the nodes on the current path (alias cycles)
+        self.visited = 0
+
+    def add(self, loc: Loc, node: yaml.Node) -> None:
+        self._marks.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+
+    def find(self, loc: Loc) -> tuple[int, int]:
+        """Position of the longest prefix of ``loc`` that exists in the file."""
+        for end in range(len(loc), -1, -1):
+            mark = self._marks.get(loc[:end])
+            if mark is not None:
+                return mark
+        return (1, 1)
+
+
+def _to_data(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    loc: Loc,
+    positions: _Positions,
+    issues: list[_Found],
+) -> Any:
+    positions.add(loc, node)
+    positions.visited += 1
+    if positions.visited > MAX_NODES:
+        raise _TooLarge
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        if id(node) in positions.active:
+            issues.append((loc, "recursive alias: the node contains itself", None))
+            return None
+        positions.active.add(id(node))
+        try:
+            return _collection(loader, node, loc, positions, issues)
+        finally:
+            positions.active.discard(id(node))
+    return loader.construct_object(node, deep=True)
+
+
+class _TooLarge(Exception):
+    """The document expands to more than :data:`MAX_NODES` nodes."""
+
+
+def _collection(
+    loader: yaml.SafeLoader,
+    node: yaml.MappingNode | yaml.SequenceNode,
+    loc: Loc,
+    positions: _Positions,
+    issues: list[_Found],
+) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                issues.append((loc, f"mapping keys must be plain scalars, got {key!r}", None))
+                continue
+            child: Loc = (*loc, str(key))
+            if key in result:
+                first = positions.find(child)[0]
+                again = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                issues.append(
+                    (child, f"duplicate key {key!r} (first defined on line {first})", again)
+                )
+                continue
+            positions.add(child, key_node)
+            result[key] = _to_data(loader, value_node, child, positions, issues)
+        return result
+    return [
+        _to_data(loader, item, (*loc, index), positions, issues)
+        for index, item in enumerate(node.value)
+    ]
+
+
+# -- pydantic errors to issues ------------------------------------------------------------
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that owns the mapping at ``loc`` (for typo suggestions)."""
+    current: Any = Experiment
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        current = _unwrap(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Find the model class inside ``X | None``, ``tuple[X, ...]`` or ``Annotated[X, ...]``."""
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return annotation
+    for arg in typing.get_args(annotation):
+        inner = _unwrap(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    if origin in (types.UnionType, typing.Union):
+        return None
+    return _unwrap(typing.get_args(annotation)[0]) if typing.get_args(annotation) else None
+
+
+def _describe(error: Any) -> _Found:
+    loc: Loc = tuple(error["loc"])
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "cross_field":
+        field = str(ctx.get("field", ""))
+        extra: Loc = tuple(int(p) if p.isdigit() else p for p in field.split(".") if p)
+        return (*loc, *extra), str(ctx["message"]), None
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc[:-1])
+        message = f"unknown field {key!r}"
+        if model is not None:
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+            else:
+                message += f"; allowed: {', '.join(model.model_fields)}"
+        return loc, message, None
+    if kind == "missing":
+        return loc, f"missing required field {str(loc[-1])!r}", None
+    message = str(error["msg"])
+    # pydantic prefixes messages of plain ValueErrors raised in validators; drop the noise.
+    message = message.removeprefix("Value error, ")
+    return loc, message, None
+
+
+def _dotted(loc: Loc) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def parse_experiment(text: str, *, file: str) -> Experiment:
+    """Validate the YAML ``text`` of one experiment; ``file`` is only used in messages.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found: YAML syntax, duplicate keys, unknown or missing fields,
+        wrong types and cross-field rules, each with its line and column.
+    """
+    if "\x00" in text:
+        raise ConfigError([ConfigIssue(file, 1, 1, "", "file is binary, not YAML text")])
+    loader: yaml.SafeLoader | None = None
+    try:
+        # The constructor already scans for unprintable characters: keep it inside the try.
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError([ConfigIssue(file, 1, 1, "", "file is empty; expected a mapping")])
+        positions = _Positions()
+        structural: list[_Found] = []
+        data = _to_data(loader, node, (), positions, structural)
+    except _TooLarge:
+        message = f"document expands to more than {MAX_NODES:,} nodes through aliases"
+        raise ConfigError([ConfigIssue(file, 1, 1, "", message)]) from None
+    except yaml.MarkedYAMLError as exc:
+        where = exc.problem_mark or exc.context_mark
+        line, column = (where.line + 1, where.column + 1) if where is not None else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        if "\t" in problem or "'\\t'" in problem:
+            problem = "tab character: YAML indentation must use spaces"
+        raise ConfigError(
+            [ConfigIssue(file, line, column, "", f"YAML syntax: {problem}")]
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"character #x{exc.character:04x} is not allowed in YAML (binary?)"
+        if isinstance(exc.character, str):
+            message = f"character {exc.character!r} is not allowed in YAML (binary?)"
+        raise ConfigError([ConfigIssue(file, line, column, "", message)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigIssue(file, 1, 1, "", f"YAML error: {exc}")]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ConfigError(
+            [ConfigIssue(file, 1, 1, "", f"expected a mapping of experiment fields, got a {kind}")]
+        )
+
+    found: list[_Found] = list(structural)
+    experiment: Experiment | None = None
+    try:
+        experiment = Experiment.model_validate(data)
+    except ValidationError as exc:
+        found.extend(_describe(error) for error in exc.errors())
+    if found or experiment is None:
+        issues = []
+        for loc, message, mark in found:
+            line, column = mark if mark is not None else positions.find(loc)
+            issues.append(ConfigIssue(file, line, column, _dotted(loc), message))
+        issues.sort(key=lambda issue: (issue.line, issue.column))
+        raise ConfigError(issues)
+    return experiment
+
+
+def load_experiment(path: str | Path) -> LoadedExperiment:
+    """Read and validate one experiment file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigIssue(str(path), 0, 0, "", f"cannot read: {exc.strerror}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [ConfigIssue(str(path), line, 1, "", "file is not UTF-8 text (binary?)")]
+        ) from None
+    return LoadedExperiment(path, parse_experiment(text, file=str(path)), text)
+
+
+def experiment_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand directories into their ``*.yaml``/``*.yml`` files, sorted; keep files as given."""
+    files: list[Path] = []
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            files.extend(sorted(p for p in entry.iterdir() if p.suffix in {".yaml", ".yml"}))
+        else:
+            files.append(entry)
+    return files
+
+
+def load_all(paths: Iterable[str | Path]) -> list[LoadedExperiment]:
+    """Load every file, then raise one :class:`ConfigError` with the issues of all of them."""
+    loaded: list[LoadedExperiment] = []
+    issues: list[ConfigIssue] = []
+    for path in experiment_files(paths):
+        try:
+            loaded.append(load_experiment(path))
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise ConfigError(issues)
+    return loaded

@@ -1,0 +1,25 @@
+"""Engine settings from the environment (see ``config/dunning.env.example``).
+
+Only the edges (CLI, dashboard) read settings; the core and the service take values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+#: Embedded default: a SQLite file under ``var/`` of the working directory.
+DEFAULT_DATABASE_URL = "sqlite:///var/dunning.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    experiments_dir: str = "experiments"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            experiments_dir=os.environ.get("DUNNING_EXPERIMENTS_DIR") or "experiments",
+        )

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine and sessions, and aggregations done in SQL."""

@@ -1,0 +1,288 @@
+"""Queries that aggregate in the database and the few writes that need dialect care.
+
+Outcomes are derived per assignment from events in SQL (:func:`refresh_outcomes`, run by every
+ingestion for the debtors it touches), then summed per (arm, allocation version, segment) cell
+(:func:`outcome_cells`): only the cells travel to Python, never the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from engine.metrics import ArmTotals
+from engine.store.tables import AllocationVersion, Assignment, OutcomeEvent, PromotionAudit
+
+#: Rows per IN (...) list; stays far below SQLite's 32,766 bound-parameter limit.
+CHUNK = 5_000
+
+
+def _chunks(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def insert_ignoring_duplicates(
+    session: Session, table: Any, rows: list[dict[str, Any]], *, returning: str
+) -> list[Any]:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <column>`` on SQLite and PostgreSQL.
+
+    A row whose unique key exists (inserted earlier, by a concurrent writer, or twice in
+    ``rows``) is skipped instead of failing the batch, which is what sticky assignment and
+    idempotent ingestion need. Returns ``returning`` of the rows actually inserted.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_fn(table).on_conflict_do_nothing().returning(table.c[returning])
+    return list(session.scalars(statement, rows))
+
+
+def assigned_arms(
+    session: Session, *, experiment_key: str, debtor_ids: Sequence[str]
+) -> dict[str, tuple[str, float, int]]:
+    """Debtor id -> (arm, propensity, allocation version) for ids already assigned."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    found: dict[str, tuple[str, float, int]] = {}
+    for chunk in _chunks(debtor_ids):
+        statement = select(a.debtor_id, a.arm, a.propensity, a.allocation_version).where(
+            a.experiment_key == experiment_key, a.debtor_id.in_(chunk)
+        )
+        for row in session.execute(statement):
+            found[str(row[0])] = (str(row[1]), float(row[2]), int(row[3]))
+    return found
+
+
+def refresh_outcomes(session: Session, debtor_ids: Sequence[str]) -> None:
+    """Recompute the outcome columns of every assignment of ``debtor_ids`` from their events.
+
+    Recomputing (not incrementing) keeps the columns exact when an event arrives late or twice.
+    On PostgreSQL the rows are locked first, in their own statement: a concurrent ingestion of
+    the same debtors then waits, and its recomputation (a new statement, hence a new snapshot
+    under READ COMMITTED) sees this transaction's events once it commits.
+    """
+    a = Assignment.__table__  # type: ignore[attr-defined]
+    e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
+    since = and_(e.debtor_id == a.c.debtor_id, e.occurred_at >= a.c.assigned_at)
+
+    def first(kind: str) -> Any:
+        return select(func.min(e.occurred_at)).where(since, e.kind == kind).scalar_subquery()
+
+    def count(kind: str) -> Any:
+        return select(func.count()).where(since, e.kind == kind).scalar_subquery()
+
+    collected = (
+        select(func.coalesce(func.sum(e.amount), 0.0))
+        .where(since, e.kind == "payment", e.occurred_at <= a.c.pay_due_at)
+        .scalar_subquery()
+    )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for chunk in _chunks(sorted(set(debtor_ids))):
+        if postgres:
+            session.execute(
+                select(a.c.id).where(a.c.debtor_id.in_(chunk)).order_by(a.c.id).with_for_update()
+            )
+        session.execute(
+            update(a)
+            .where(a.c.debtor_id.in_(chunk))
+            .values(
+                paid_at=first("payment"),
+                collected=collected,
+                churned_at=first("churn"),
+                reminders=count("reminder"),
+                collection_cases=count("collection_case"),
+                inquiries=count("inquiry"),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class OutcomeCell:
+    """Outcome sums of one (arm, allocation version, segment) cell, as of a time; version and
+    segment are None when the query did not split by them.
+
+    In ``totals``, ``pay_matured``/``paid``/``collected`` count only units whose pay window had
+    closed by then and ``churn_matured``/``churned`` only units whose churn horizon had;
+    treatment counts (reminders, collection cases, inquiries) are as ingested.
+    """
+
+    arm: str
+    allocation_version: int | None
+    segment: str | None
+    totals: ArmTotals
+
+
+def outcome_cells(
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    by_period: bool = False,
+    by_segment: bool = False,
+) -> list[OutcomeCell]:
+    """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
+    period and segment: one scan of the assignments, no join."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    keys = [
+        a.arm,
+        a.allocation_version if by_period else literal(None),
+        a.segment if by_segment else literal(None),
+    ]
+    groups = (
+        [a.arm]
+        + ([a.allocation_version] if by_period else [])
+        + ([a.segment] if by_segment else [])
+    )
+    pay_mature = a.pay_due_at <= now
+    churn_mature = a.churn_due_at <= now
+    paid = and_(pay_mature, a.paid_at.is_not(None), a.paid_at <= a.pay_due_at)
+    churned = and_(churn_mature, a.churned_at.is_not(None), a.churned_at <= a.churn_due_at)
+
+    def total(condition: Any, value: Any = 1) -> Any:
+        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+    statement = (
+        select(
+            *keys,
+            func.count(),
+            total(pay_mature),
+            total(paid),
+            total(pay_mature, cast(a.collected, Float)),
+            total(churn_mature),
+            total(churned),
+            func.coalesce(func.sum(a.reminders), 0),
+            func.coalesce(func.sum(a.collection_cases), 0),
+            func.coalesce(func.sum(a.inquiries), 0),
+        )
+        .where(a.experiment_key == experiment_key, a.assigned_at <= now)
+        .group_by(*groups)
+        .order_by(*groups)
+    )
+    return [
+        OutcomeCell(
+            arm=row[0],
+            allocation_version=None if row[1] is None else int(row[1]),
+            segment=row[2],
+            totals=ArmTotals(
+                assigned=int(row[3]),
+                pay_matured=int(row[4]),
+                paid=int(row[5]),
+                collected=float(row[6]),
+                churn_matured=int(row[7]),
+                churned=int(row[8]),
+                reminders=int(row[9]),
+                collection_cases=int(row[10]),
+                inquiries=int(row[11]),
+            ),
+        )
+        for row in session.execute(statement)
+    ]
+
+
+@dataclass(frozen=True)
+class AssignmentOutcome:
+    """One assignment with its outcomes as known at a time (see :func:`assignment_outcomes`)."""
+
+    debtor_id: str
+    arm: str
+    propensity: float
+    experiment_version: int
+    allocation_version: int
+    segment: str | None
+    amount_owed: float | None
+    assigned_at: datetime
+    pay_matured: bool
+    paid_in_window: bool | None  # None until the pay window has closed
+    paid_at: datetime | None
+    collected: float | None  # None until the pay window has closed
+    collection_cases: int
+    reminders: int
+    churn_matured: bool
+    churned_in_horizon: bool | None  # None until churned or the horizon has closed
+
+
+def assignment_outcomes(
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    debtor_ids: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[AssignmentOutcome]:
+    """Per-assignment outcomes as known at ``now``, in assignment order."""
+    statement = select(Assignment).where(
+        col(Assignment.experiment_key) == experiment_key, col(Assignment.assigned_at) <= now
+    )
+    if debtor_ids is not None:
+        statement = statement.where(col(Assignment.debtor_id).in_(list(debtor_ids)))
+    statement = statement.order_by(col(Assignment.id)).limit(limit)
+    rows = []
+    for a in session.scalars(statement):
+        pay_matured = a.pay_due_at <= now
+        paid = a.paid_at is not None and a.paid_at <= min(a.pay_due_at, now)
+        churned = a.churned_at is not None and a.churned_at <= min(a.churn_due_at, now)
+        churn_matured = a.churn_due_at <= now
+        rows.append(
+            AssignmentOutcome(
+                debtor_id=a.debtor_id,
+                arm=a.arm,
+                propensity=a.propensity,
+                experiment_version=a.experiment_version,
+                allocation_version=a.allocation_version,
+                segment=a.segment,
+                amount_owed=a.amount_owed,
+                assigned_at=a.assigned_at,
+                pay_matured=pay_matured,
+                paid_in_window=paid if pay_matured or paid else None,
+                paid_at=a.paid_at if a.paid_at is not None and a.paid_at <= now else None,
+                collected=a.collected if pay_matured else None,
+                collection_cases=a.collection_cases,
+                reminders=a.reminders,
+                churn_matured=churn_matured,
+                churned_in_horizon=churned if churn_matured or churned else None,
+            )
+        )
+    return rows
+
+
+def latest_allocation(session: Session, *, experiment_key: str) -> AllocationVersion | None:
+    statement = (
+        select(AllocationVersion)
+        .where(col(AllocationVersion.experiment_key) == experiment_key)
+        .order_by(col(AllocationVersion.version).desc())
+        .limit(1)
+    )
+    return session.scalars(statement).first()
+
+
+def allocations(session: Session, *, experiment_key: str) -> list[AllocationVersion]:
+    statement = (
+        select(AllocationVersion)
+        .where(col(AllocationVersion.experiment_key) == experiment_key)
+        .order_by(col(AllocationVersion.version))
+    )
+    return list(session.scalars(statement))
+
+
+def promotions(
+    session: Session, *, experiment_key: str, actions: Iterable[str] | None = None
+) -> list[PromotionAudit]:
+    statement = select(PromotionAudit).where(col(PromotionAudit.experiment_key) == experiment_key)
+    if actions is not None:
+        statement = statement.where(col(PromotionAudit.action).in_(list(actions)))
+    return list(session.scalars(statement.order_by(col(PromotionAudit.id))))
+
+
+def first_assignment_time(session: Session, *, experiment_key: str) -> datetime | None:
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    result: datetime | None = session.scalar(
+        select(func.min(a.assigned_at)).where(a.experiment_key == experiment_key)
+    )
+    return result

@@ -1,0 +1,130 @@
+"""SQLModel tables. Rows are append-only facts; nothing here is edited in place.
+
+* ``experiment_version``: each distinct content of an experiment file, keyed by content hash.
+* ``allocation``: each traffic split in force, with its seed and reason (who gets what, and why).
+* ``assignment``: one row per debtor and experiment (sticky), with the arm's propensity, plus
+  its outcome columns (first payment, amount collected in the window, churn, treatment counts),
+  which are derived from ``outcome_event`` and refreshed whenever events of the debtor arrive.
+* ``outcome_event``: payments, reminders, collection cases, churn, inquiries; unique event id.
+* ``promotion``: the audit trail of every evaluation of the promotion rule.
+
+All times are timezone-aware UTC: SQLModel maps ``datetime`` to its ``UTCDateTime`` type
+(``timestamptz`` on PostgreSQL; UTC text on SQLite, which has no time zone type).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ExperimentVersion(SQLModel, table=True):
+    __tablename__ = "experiment_version"
+    __table_args__ = (
+        UniqueConstraint("experiment_key", "version"),
+        UniqueConstraint("experiment_key", "content_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64, index=True)
+    version: int
+    content_hash: str = Field(max_length=64)
+    name: str
+    config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    source_yaml: str = Field(sa_column=Column(Text, nullable=False))
+    source_path: str | None = None
+    created_at: datetime
+
+
+class AllocationVersion(SQLModel, table=True):
+    __tablename__ = "allocation"
+    __table_args__ = (UniqueConstraint("experiment_key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64, index=True)
+    version: int
+    experiment_version: int
+    kind: str = Field(max_length=16)  # initial | update | promotion
+    champion: str = Field(max_length=64)
+    weights: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    p_best: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    matured_units: int = 0
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class Assignment(SQLModel, table=True):
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("experiment_key", "debtor_id"),
+        # Covers the daily aggregation (queries.outcome_cells): SQLite reads the index alone.
+        Index(
+            "ix_assignment_outcomes",
+            "experiment_key",
+            "assigned_at",
+            "arm",
+            "pay_due_at",
+            "paid_at",
+            "churn_due_at",
+            "churned_at",
+            "collected",
+        ),
+        Index("ix_assignment_debtor", "debtor_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64)
+    debtor_id: str = Field(max_length=128)
+    arm: str = Field(max_length=64)
+    propensity: float
+    experiment_version: int
+    allocation_version: int
+    segment: str | None = Field(default=None, max_length=64)
+    amount_owed: float | None = None
+    assigned_at: datetime
+    pay_due_at: datetime  # assigned_at + pay window: the payment outcome is mature after this
+    churn_due_at: datetime  # assigned_at + churn horizon
+    # Outcomes derived from outcome_event (see queries.refresh_outcomes); never set by hand.
+    # Materialised so the daily update scans one table instead of joining every event again.
+    paid_at: datetime | None = None  # first payment at or after assignment
+    collected: float = 0.0  # payments within the pay window
+    churned_at: datetime | None = None  # first churn at or after assignment
+    reminders: int = 0
+    collection_cases: int = 0
+    inquiries: int = 0
+
+
+class OutcomeEvent(SQLModel, table=True):
+    __tablename__ = "outcome_event"
+    __table_args__ = (Index("ix_event_debtor_kind_time", "debtor_id", "kind", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=128, unique=True)
+    debtor_id: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    amount: float | None = None
+    occurred_at: datetime
+    ingested_at: datetime
+
+
+class PromotionAudit(SQLModel, table=True):
+    __tablename__ = "promotion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64, index=True)
+    experiment_version: int
+    decided_at: datetime
+    action: str = Field(max_length=16)  # promote | continue
+    reason: str = Field(max_length=32)
+    champion_before: str = Field(max_length=64)
+    champion_after: str = Field(max_length=64)
+    allocation_version: int | None = None  # the allocation the promotion created
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    dry_run: bool = False
+    rule: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    numbers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    explanation: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,0 +1,188 @@
+"""The ``dunning`` command end to end, as a user runs it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from engine.cli import app
+from tests.conftest import CHANNELS
+
+runner = CliRunner()
+VERBS = (
+    "validate",
+    "sync",
+    "assign",
+    "ingest",
+    "update",
+    "promote",
+    "run-cycle",
+    "report",
+    "outcomes",
+    "list",
+    "demo",
+)
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output, result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def test_help_lists_every_verb() -> None:
+    code, output = run("--help")
+    assert code == 0
+    for verb in VERBS:
+        assert verb in output
+
+
+def test_validate_ok_and_invalid(tmp_path: Path) -> None:
+    code, output = run("validate", str(CHANNELS.parent))
+    assert code == 0
+    assert "ok" in output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CHANNELS.read_text().replace("cost: 9.50", "cots: 9.50"))
+    code, output = run("validate", str(bad), str(CHANNELS))
+    assert code == 2
+    assert re.search(
+        r"bad\.yaml:\d+:\d+: arms\.1\.cots: unknown field 'cots'; did you mean", output
+    )
+    assert "nothing was changed" in output
+
+
+def test_bad_event_file_names_its_line_and_loads_nothing(db_url: str, tmp_path: Path) -> None:
+    assert run("sync", str(CHANNELS), "--db", db_url)[0] == 0
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,debtor_id,kind,amount,occurred_at\n"
+        "a,d1,payment,10,2026-01-01T00:00:00Z\n"
+        "b,d1,paymnet,10,2026-01-01T00:00:00Z\n"
+        "c,d2,payment,,2026-01-02\n"
+    )
+    code, output = run("ingest", str(events), "--db", db_url)
+    assert code == 2
+    assert "events.csv:3: kind: unknown kind" in output
+    assert "events.csv:4: amount: a payment needs a positive amount" in output
+    code, output = run("report", "dunning-channels", "--db", db_url)
+    assert code == 0
+
+
+def test_unknown_experiment_exit_code(db_url: str) -> None:
+    code, output = run("update", "missing", "--db", db_url)
+    assert code == 2
+    assert "dunning sync" in output
+
+
+def test_each_verb_of_the_loop_on_its_own(db_url: str, tmp_path: Path) -> None:
+    """sync -> assign (CSV in, CSV out) -> ingest -> update -> promote -> report."""
+    code, output = run("sync", str(CHANNELS), "--db", db_url)
+    assert (code, "v1 (new version" in output) == (0, True)
+    assert "unchanged" in run("sync", str(CHANNELS), "--db", db_url)[1]
+
+    debtors = tmp_path / "debtors.csv"
+    pd.DataFrame(
+        {
+            "debtor_id": [f"c{i}" for i in range(5_000)],
+            "debtor_type": ["WAOR"] * 5_000,
+            "amount_owed": [50.0] * 5_000,
+        }
+    ).to_csv(debtors, index=False)
+    treatments = tmp_path / "out" / "treatments.csv"
+    # The experiment was synced now; the simulated days follow it.
+    start = datetime.now(UTC).replace(microsecond=0, tzinfo=None) + timedelta(hours=1)
+    day0 = start.isoformat()
+    code, output = run(
+        "assign",
+        "dunning-channels",
+        "-i",
+        str(debtors),
+        "-o",
+        str(treatments),
+        "--db",
+        db_url,
+        "--as-of",
+        day0,
+    )
+    assert code == 0, output
+    assigned = pd.read_csv(treatments)
+    assert len(assigned) == 5_000
+    assert set(assigned["arm"]) == {
+        "friendly_sms",
+        "direct_collection",
+        "no_action",
+        "discount_nudge",
+    }
+    assert assigned["propensity"].eq(0.25).all()
+    # Re-running the same file changes nothing.
+    code, output = run(
+        "assign", "dunning-channels", "-i", str(debtors), "-o", str(treatments), "--db", db_url
+    )
+    assert "0 newly assigned" in output, (code, output)
+    assert pd.read_csv(treatments)["arm"].tolist() == assigned["arm"].tolist()
+
+    payers = assigned[assigned["arm"] == "discount_nudge"].debtor_id.tolist()
+    payers += assigned[assigned["arm"] != "discount_nudge"].debtor_id.tolist()[::3]
+    events = tmp_path / "events.csv"
+    pd.DataFrame(
+        {
+            "event_id": [f"pay-{d}" for d in payers],
+            "debtor_id": payers,
+            "kind": "payment",
+            "amount": 50.0,
+            "occurred_at": (start + timedelta(days=3)).isoformat() + "Z",
+        }
+    ).to_csv(events, index=False)
+    code, output = run("ingest", str(events), "--db", db_url)
+    assert code == 0
+    assert f"{len(payers):,} new" in output
+    assert "0 new" in run("ingest", str(events), "--db", db_url)[1]
+
+    later = (start + timedelta(days=22)).isoformat()
+    code, output = run(
+        "update", "dunning-channels", "--db", db_url, "--as-of", later, "--seed", "7"
+    )
+    assert code == 0
+    assert "allocation v2 (5,000 matured)" in output
+    assert "discount_nudge 85.0%" in output
+    code, output = run("promote", "dunning-channels", "--db", db_url, "--as-of", later, "--dry-run")
+    assert "DRY RUN, nothing written" in output
+    assert "promote" in output
+    code, output = run("promote", "dunning-channels", "--db", db_url, "--as-of", later)
+    assert code == 0
+    assert "new champion discount_nudge: allocation v3" in output
+    code, output = run("report", "dunning-channels", "--db", db_url, "--as-of", later)
+    assert code == 0
+    assert re.search(r"friendly_sms\s+→\s+discount_nudge", output), output
+    assert "discount_nudge *" in output
+    code, output = run(
+        "outcomes", "dunning-channels", "--db", db_url, "-d", payers[0], "--as-of", later
+    )
+    assert code == 0
+    assert payers[0] in output
+    code, output = run("run-cycle", "--db", db_url, "--as-of", later)
+    assert code == 0
+    assert "dunning-channels: allocation v4" in output
+
+
+@pytest.mark.slow
+def test_reduced_demo(db_url: str) -> None:
+    code, output = run(
+        "demo", "--days", "40", "--per-day", "400", "--seed", "11", "--db", db_url, "--reset"
+    )
+    assert code == 0, output
+    assert "it agrees" in output
+    for arm in ("friendly_sms", "direct_collection", "no_action", "discount_nudge"):
+        assert arm in output
+    assert "16,000 debtors" in output
+    # A second run on the same database is refused without --reset.
+    code, output = run("demo", "--days", "2", "--per-day", "10", "--db", db_url)
+    assert code == 1
+    assert "--reset" in output
