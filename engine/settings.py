@@ -19,6 +19,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """``DATABASE_URL`` and ``DUNNING_EXPERIMENTS_DIR``, with the defaults above."""
         return cls(
             database_url=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             experiments_dir=os.environ.get("DUNNING_EXPERIMENTS_DIR") or "experiments",
