@@ -39,7 +39,6 @@ from engine.store.tables import (
     PromotionAudit,
 )
 
-
 #: The database handle every use case takes; the edges treat it as opaque.
 Database = Engine
 #: Raised by any use case when the database cannot be read or written (unreachable server,
