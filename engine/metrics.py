@@ -31,6 +31,9 @@ class ArmTotals:
     reminders: int = 0
     collection_cases: int = 0
     inquiries: int = 0
+    collected_sq: float = 0.0  # sums of squares, for the variance of per-debtor means
+    reminders_sq: int = 0
+    collection_cases_sq: int = 0
 
     def __add__(self, other: ArmTotals) -> ArmTotals:
         return ArmTotals(

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 
 from rich.table import Table
 
+from engine.analysis import Analysis
 from engine.service import ExperimentReport, PromotionRecord
+from engine.stats.hierarchical import SegmentFit
 
 
 def _pct(value: float, digits: int = 1) -> str:
@@ -81,4 +83,112 @@ def promotion_table(promotions: list[PromotionRecord]) -> Table:
             f"{units.get(record.champion_after, 0):,} / {units.get(record.champion_before, 0):,}",
             f"v{record.allocation_version}",
         )
+    return table
+
+
+#: How each metric is shown: title (with its unit) and the scale/decimals of its numbers.
+_SHOW: dict[str, tuple[str, float, int]] = {
+    "pay_on_time": ("pay on time, % (uplift in pp)", 100.0, 1),
+    "churn": ("churn within the horizon, % (uplift in pp)", 100.0, 1),
+    "collected_per_debtor": ("collected per matured debtor, {currency}", 1.0, 2),
+    "cases_per_1000": ("collection cases per 1,000 debtors", 1.0, 0),
+    "reminders_per_1000": ("reminders per 1,000 debtors", 1.0, 0),
+    "net_value_per_debtor": (
+        "net value per debtor, {currency} (collected - cost - churn x CLV)",
+        1.0,
+        2,
+    ),
+    "clv_per_debtor": ("CLV per debtor, {currency}", 1.0, 2),
+}
+
+
+def _interval(value: float, low: float, high: float, scale: float, d: int, signed: bool) -> str:
+    if math.isnan(value):
+        return "—"
+    sign = "+" if signed else ""
+    head = f"{scale * value:{sign},.{d}f}"
+    if math.isnan(low) or math.isnan(high):
+        return head
+    return f"{head} [{scale * low:{sign},.{d}f}, {scale * high:{sign},.{d}f}]"
+
+
+def _p(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def analysis_tables(analysis: Analysis) -> list[Table]:
+    """One table per metric: Bayesian estimate and comparison beside the frequentist check."""
+    tables = []
+    for metric, (title, scale, d) in _SHOW.items():
+        first = analysis.arms[0].metrics[metric]
+        better = "higher" if first.higher_is_better else "lower"
+        table = Table(
+            title=(
+                f"{title.format(currency=analysis.currency)}; {better} is better; [95% interval]"
+            ),
+            title_justify="left",
+        )
+        for column in (
+            "arm",
+            "units",
+            "estimate",
+            "uplift vs champion",
+            "P(beat)",
+            "P(best)",
+            "exp. loss",
+            "freq. uplift",
+            "p Holm",
+        ):
+            table.add_column(column, justify="left" if column == "arm" else "right", no_wrap=True)
+        for arm in analysis.arms:
+            m = arm.metrics[metric]
+            champion = arm.champion
+            table.add_row(
+                f"[bold]{arm.arm}[/bold] *" if champion else arm.arm,
+                f"{m.units:,}",
+                _interval(m.estimate, m.low, m.high, scale, d, signed=False),
+                "ref."
+                if champion
+                else _interval(m.uplift, m.uplift_low, m.uplift_high, scale, d, True),
+                "—" if champion else f"{m.prob_beat_champion:.3f}",
+                f"{m.prob_best:.3f}",
+                "—" if champion else f"{scale * m.expected_loss:,.{d + 1}f}",
+                "—"
+                if champion
+                else _interval(m.freq_diff, m.freq_low, m.freq_high, scale, d, True),
+                "—" if champion else _p(m.p_holm),
+            )
+        tables.append(table)
+    return tables
+
+
+def segment_table(
+    fit: SegmentFit, *, units: Mapping[str, Mapping[str, int]] | None = None
+) -> Table:
+    """Pay-on-time per segment and arm (partial pooling), the best arm of each segment marked."""
+    table = Table(
+        title=(
+            "pay on time by segment, % [95% CrI], partially pooled across segments; "
+            "* best arm of the segment (P(best))"
+        ),
+        title_justify="left",
+    )
+    table.add_column("segment", no_wrap=True)
+    for arm in fit.arms:
+        table.add_column(arm, justify="right", no_wrap=True)
+    for s, segment in enumerate(fit.segments):
+        cells = []
+        for a, arm in enumerate(fit.arms):
+            text = (
+                f"{100 * fit.means[s, a]:.1f} [{100 * fit.low[s, a]:.1f}, "
+                f"{100 * fit.high[s, a]:.1f}]"
+            )
+            if units is not None:
+                text += f" n={units[segment].get(arm, 0):,}"
+            if fit.best_arm[s] == arm:
+                text = f"[bold]{text} *{fit.p_best[s, a]:.2f}[/bold]"
+            cells.append(text)
+        table.add_row(segment, *cells)
     return table

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
+from engine.analysis import Analysis, analyze
 from engine.assignment import assign
 from engine.config import Experiment
 from engine.events import EventBatch, to_datetimes
@@ -29,6 +30,7 @@ from engine.metrics import ArmKpis, ArmTotals, arm_kpis, totals_by_arm
 from engine.policy import decide_allocation
 from engine.promotion import PromotionDecision, decide_promotion
 from engine.stats.binomial import BinomialStat
+from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 from engine.store.db import create_schema, make_db, transaction
 from engine.store.tables import (
@@ -51,6 +53,10 @@ class ServiceError(Exception):
 
 
 class UnknownExperimentError(ServiceError):
+    pass
+
+
+class UnknownSegmentError(ServiceError):
     pass
 
 
@@ -710,6 +716,102 @@ def experiment_report(
                 for row in audits
             ],
         )
+
+
+#: Seed of the analysis' Monte Carlo draws unless one is given: the same data always gives the
+#: same figures, which is what a manager comparing two printouts expects.
+ANALYSIS_SEED = 20_260_101
+
+
+def analyze_experiment(
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    segments: Sequence[str] | None = None,
+    seed: int = ANALYSIS_SEED,
+    draws: int = 20_000,
+) -> Analysis:
+    """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
+
+    Outcome sums are aggregated in SQL per arm and allocation period; the statistics are
+    :func:`engine.analysis.analyze`.
+    """
+    with Session(engine) as session:
+        experiment, version = _current(session, experiment_key)
+        history = queries.allocations(session, experiment_key=experiment_key)
+        cells = queries.outcome_cells(
+            session, experiment_key=experiment_key, now=now, by_period=True, segments=segments
+        )
+        if segments is not None:
+            known = set(queries.segment_values(session, experiment_key=experiment_key))
+            unknown = sorted(set(segments) - known)
+            if unknown:
+                raise UnknownSegmentError(
+                    f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
+                    f"segments: {', '.join(sorted(known)) or 'none'}"
+                )
+    current = history[-1]
+    return analyze(
+        experiment,
+        champion=current.champion,
+        totals={(c.arm, int(c.allocation_version or 0)): c.totals for c in cells},
+        weights={row.version: row.weights for row in history},
+        current_weights=current.weights,
+        experiment_version=version.version,
+        as_of=now,
+        seed=seed,
+        segments=segments,
+        draws=draws,
+    )
+
+
+def segment_model(
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    method: Literal["exact", "nuts", "nutpie"] = "exact",
+    seed: int = ANALYSIS_SEED,
+) -> SegmentFit:
+    """Pay-on-time per (segment, arm) with partial pooling across segments (the per-segment
+    champions and the dashboard's type x arm view). Reads only.
+
+    Counts are pooled over allocation periods: per-segment shares are small and stratifying
+    them by period as well would leave most cells empty. Under a bandit with a drifting
+    baseline this carries the bias :func:`analyze_experiment` removes; read it as a ranking
+    of arms within each segment.
+
+    Raises
+    ------
+    engine.stats.hierarchical.NotConvergedError
+        If an MCMC method did not converge (the reason says which diagnostic failed).
+    """
+    with Session(engine) as session:
+        experiment, _ = _current(session, experiment_key)
+        cells = queries.outcome_cells(
+            session, experiment_key=experiment_key, now=now, by_segment=True
+        )
+    segments = sorted({c.segment for c in cells if c.segment is not None})
+    if not segments:
+        raise ServiceError(f"{experiment_key!r} has no debtors with a segment yet")
+    arms = experiment.arm_keys
+    paid = np.zeros((len(segments), len(arms)))
+    matured = np.zeros((len(segments), len(arms)))
+    for cell in cells:
+        if cell.segment is None:
+            continue
+        row, column = segments.index(cell.segment), arms.index(cell.arm)
+        paid[row, column] += cell.totals.paid
+        matured[row, column] += cell.totals.pay_matured
+    return fit_segments(paid, matured, segments=segments, arms=arms, seed=seed, method=method)
+
+
+def experiment_segments(engine: Engine, *, experiment_key: str) -> list[str]:
+    """The segment values seen among an experiment's debtors."""
+    with Session(engine) as session:
+        _current(session, experiment_key)
+        return queries.segment_values(session, experiment_key=experiment_key)
 
 
 @dataclass(frozen=True)

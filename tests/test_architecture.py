@@ -17,6 +17,8 @@ CORE = [
     "engine/metrics.py",
     "engine/promotion.py",
     "engine/simulate.py",
+    "engine/sbg.py",
+    "engine/analysis.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "stats").glob("*.py")),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "policy").glob("*.py")),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from engine.cli import app
 from tests.conftest import CHANNELS
 
 runner = CliRunner()
+ARMS = ("friendly_sms", "direct_collection", "no_action", "discount_nudge")
 VERBS = (
     "validate",
     "sync",
@@ -24,6 +26,7 @@ VERBS = (
     "run-cycle",
     "report",
     "outcomes",
+    "analyze",
     "list",
     "demo",
 )
@@ -179,9 +182,29 @@ def test_reduced_demo(db_url: str) -> None:
     )
     assert code == 0, output
     assert "it agrees" in output
-    for arm in ("friendly_sms", "direct_collection", "no_action", "discount_nudge"):
+    for arm in ARMS:
         assert arm in output
     assert "16,000 debtors" in output
+    # The analysis of the demo database, as a table and as JSON.
+    code, output = run("analyze", "dunning-channels", "--db", db_url)
+    assert code == 0, output
+    assert "pay on time, % (uplift in pp)" in output
+    assert "Sample ratio check" in output
+    code, output = run("analyze", "dunning-channels", "--db", db_url, "--json", "-s", "WAOR")
+    assert code == 0, output
+    data = json.loads(output)
+    assert (data["schema_version"], data["segments"]) == (1, ["WAOR"])
+    assert [arm["arm"] for arm in data["arms"]] == list(ARMS)
+    assert data["srm"]["flagged"] is False
+    code, output = run("analyze", "dunning-channels", "--db", db_url, "--by-segment", "--json")
+    assert code == 0, output
+    fit = json.loads(output)
+    assert fit["method"] == "exact"
+    assert fit["converged"] is True
+    assert {s["segment"] for s in fit["segments"]} >= {"WAOE", "WACE", "WAOR", "DICE", "DICR"}
+    code, output = run("analyze", "dunning-channels", "--db", db_url, "-s", "NOPE")
+    assert code == 2
+    assert "no debtors of segment(s) NOPE" in output
     # A second run on the same database is refused without --reset.
     code, output = run("demo", "--days", "2", "--per-day", "10", "--db", db_url)
     assert code == 1

@@ -376,3 +376,41 @@ def test_per_assignment_outcomes_explain_each_debtor(
         four_debtors, experiment_key=KEY, now=T0 + timedelta(days=60), debtor_ids=["never"]
     )
     assert [(r.outcome.churned_in_horizon, r.clv) for r in later] == [(True, 0.0)]
+
+
+def test_analysis_and_segment_model_from_the_database(
+    db: Engine, channels: LoadedExperiment
+) -> None:
+    service.sync_experiment(db, channels, now=T0)
+    rng = np.random.default_rng(8)
+    ids = [f"seg-{i}" for i in range(4_000)]
+    segments = rng.choice(["WAOE", "DICE"], size=len(ids))
+    result = service.assign_debtors(
+        db, experiment_key=KEY, debtor_ids=ids, segments=segments, now=T0
+    )
+    rate = {"WAOE": 0.8, "DICE": 0.15}
+    pays = rng.random(len(ids)) < np.array([rate[s] for s in segments])
+    paid = [i for i, p in zip(ids, pays, strict=True) if p]
+    service.ingest_events(
+        db,
+        _events(*[(f"p-{i}", i, "payment", 20.0, T0 + timedelta(days=1)) for i in paid]),
+        now=T0 + timedelta(days=1),
+    )
+    now = T0 + timedelta(days=15)
+    analysis = service.analyze_experiment(db, experiment_key=KEY, now=now)
+    pay = {arm.arm: arm.metrics["pay_on_time"] for arm in analysis.arms}
+    assert sum(m.units for m in pay.values()) == 4_000
+    observed = {a: np.mean(pays[result.arm == a]) for a in channels.experiment.arm_keys}
+    for arm, metric in pay.items():  # one stratum, flat prior: posterior mean ~ observed rate
+        assert metric.estimate == pytest.approx(observed[arm], abs=0.005)
+    assert not analysis.srm.flagged
+
+    only = service.analyze_experiment(db, experiment_key=KEY, now=now, segments=["DICE"])
+    assert sum(a.metrics["pay_on_time"].units for a in only.arms) == int((segments == "DICE").sum())
+    with pytest.raises(service.UnknownSegmentError, match="WACE"):
+        service.analyze_experiment(db, experiment_key=KEY, now=now, segments=["WACE"])
+
+    fit = service.segment_model(db, experiment_key=KEY, now=now)
+    assert fit.segments == ("DICE", "WAOE")
+    assert fit.means[1].min() > fit.means[0].max(), "willing payers pay more in every arm"
+    assert fit.converged

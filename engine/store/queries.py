@@ -126,9 +126,10 @@ def outcome_cells(
     now: datetime,
     by_period: bool = False,
     by_segment: bool = False,
+    segments: Sequence[str] | None = None,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
-    period and segment: one scan of the assignments, no join."""
+    period and segment (restricted to ``segments`` if given): one scan, no join."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     keys = [
         a.arm,
@@ -160,8 +161,16 @@ def outcome_cells(
             func.coalesce(func.sum(a.reminders), 0),
             func.coalesce(func.sum(a.collection_cases), 0),
             func.coalesce(func.sum(a.inquiries), 0),
+            # Second moments, for intervals on means (amounts, counts per debtor).
+            total(pay_mature, cast(a.collected * a.collected, Float)),
+            func.coalesce(func.sum(a.reminders * a.reminders), 0),
+            func.coalesce(func.sum(a.collection_cases * a.collection_cases), 0),
         )
-        .where(a.experiment_key == experiment_key, a.assigned_at <= now)
+        .where(
+            a.experiment_key == experiment_key,
+            a.assigned_at <= now,
+            a.segment.in_(list(segments)) if segments is not None else literal(True),
+        )
         .group_by(*groups)
         .order_by(*groups)
     )
@@ -180,6 +189,9 @@ def outcome_cells(
                 reminders=int(row[9]),
                 collection_cases=int(row[10]),
                 inquiries=int(row[11]),
+                collected_sq=float(row[12]),
+                reminders_sq=int(row[13]),
+                collection_cases_sq=int(row[14]),
             ),
         )
         for row in session.execute(statement)
@@ -286,3 +298,15 @@ def first_assignment_time(session: Session, *, experiment_key: str) -> datetime 
         select(func.min(a.assigned_at)).where(a.experiment_key == experiment_key)
     )
     return result
+
+
+def segment_values(session: Session, *, experiment_key: str) -> list[str]:
+    """The distinct segments of an experiment's assignments, sorted (None excluded)."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    statement = (
+        select(a.segment)
+        .where(a.experiment_key == experiment_key, a.segment.is_not(None))
+        .distinct()
+        .order_by(a.segment)
+    )
+    return [str(row[0]) for row in session.execute(statement)]
