@@ -37,9 +37,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from engine.clv import clv_uplift_draws, residual_clv
+from engine.clv import clv_uplift_draws, hazard_ratio_draws
 from engine.config import Experiment
 from engine.metrics import ArmTotals
+from engine.sbg import sbg_clv_draws
 from engine.stats.bayes import compare, mean_draws, rate_draws
 from engine.stats.frequentist import compare_to_champion
 from engine.stats.srm import SRM_THRESHOLD, srm_check
@@ -99,6 +100,7 @@ class ArmResult:
     traffic_share: float
     assigned: int
     cost_per_debtor: float
+    totals: dict[str, float]  # to date: collection cases, reminders, collected, cost
     metrics: dict[str, MetricResult]
 
 
@@ -128,6 +130,7 @@ class Analysis:
     pay_window_days: int
     churn_horizon_days: int
     seed: int
+    clv_model: str
     srm: SrmSummary
     arms: list[ArmResult] = field(default_factory=list)
 
@@ -270,6 +273,7 @@ def analyze(
     seed: int,
     segments: Sequence[str] | None = None,
     draws: int = 20_000,
+    sbg: tuple[float, float] | None = None,
 ) -> Analysis:
     """Analyse one experiment from its outcome sums.
 
@@ -282,6 +286,10 @@ def analyze(
         Allocation version -> traffic weights in force for that period.
     seed
         Seed of the Monte Carlo draws (reported, so the figures can be reproduced).
+    sbg
+        ``(alpha, beta)`` of a shifted-beta-geometric churn model fitted on the subscriber base
+        (:func:`engine.sbg.fit_sbg`): CLV then accounts for heterogeneous churn
+        (:func:`engine.sbg.sbg_clv_draws`) instead of the configured constant retention.
     """
     arms = experiment.arm_keys
     c = arms.index(champion)
@@ -306,25 +314,31 @@ def analyze(
 
     clv = experiment.clv
     horizon = experiment.metrics.churn_horizon_days
-    base_clv = float(
-        residual_clv(
+    base_clv = clv.residual_value()
+    cost = np.array([experiment.arm(a).cost for a in arms])
+    if sbg is None:
+        uplift = clv_uplift_draws(
+            churn_draws=churn_draws,
+            champion=c,
+            horizon_days=horizon,
             margin=clv.monthly_margin,
             retention=clv.monthly_retention,
             discount_rate=clv.monthly_discount_rate,
         )
-    )
-    cost = np.array([experiment.arm(a).cost for a in arms])
+        clv_draws = base_clv + uplift
+        clv_model = f"constant retention {clv.monthly_retention:g}/month"
+    else:
+        ratios = hazard_ratio_draws(churn_draws=churn_draws, champion=c, horizon_days=horizon)
+        clv_draws = sbg_clv_draws(
+            *sbg,
+            ratios,
+            margin=clv.monthly_margin,
+            discount_rate=clv.monthly_discount_rate,
+        )
+        base_clv = float(clv_draws[0, c])  # the champion's hazard ratio is exactly 1
+        clv_model = f"shifted-beta-geometric alpha={sbg[0]:.4g} beta={sbg[1]:.4g}"
     # A churned debtor takes the residual CLV of a subscriber with them.
     net_draws = collected_draws - cost - base_clv * churn_draws
-    uplift = clv_uplift_draws(
-        churn_draws=churn_draws,
-        champion=c,
-        horizon_days=horizon,
-        margin=clv.monthly_margin,
-        retention=clv.monthly_retention,
-        discount_rate=clv.monthly_discount_rate,
-    )
-    clv_draws = base_clv + uplift
 
     naive_pay = _ratio(f["paid"].sum(1), f["pay_matured"].sum(1))
     naive_churn = _ratio(f["churned"].sum(1), f["churn_matured"].sum(1))
@@ -426,6 +440,7 @@ def analyze(
         pay_window_days=experiment.metrics.pay_window_days,
         churn_horizon_days=horizon,
         seed=seed,
+        clv_model=clv_model,
         srm=SrmSummary(
             observed=dict(zip(arms, map(float, srm.observed), strict=True)) if srm else {},
             expected=dict(zip(arms, map(float, srm.expected), strict=True)) if srm else {},
@@ -443,6 +458,12 @@ def analyze(
                 traffic_share=float(current_weights.get(arm, 0.0)),
                 assigned=int(assigned[a]),
                 cost_per_debtor=float(cost[a]),
+                totals={
+                    "collection_cases": float(f["collection_cases"][a].sum()),
+                    "reminders": float(f["reminders"][a].sum()),
+                    "collected": float(f["collected"][a].sum()),
+                    "treatment_cost": float(cost[a] * assigned[a]),
+                },
                 metrics={rows[a].metric: rows[a] for rows in per_arm},
             )
             for a, arm in enumerate(arms)

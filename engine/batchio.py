@@ -16,6 +16,9 @@ Debtors (``dunning assign``):
 ``amount_owed`` (optional)
     Amount of the overdue invoice, a non-negative number.
 
+Tenure (``dunning analyze --tenure``): ``customer_id``, ``recency``, ``T``, ``cohort``, one row per
+subscriber, as in :func:`engine.sbg.validate_tenure_table`.
+
 Events (``dunning ingest``):
 
 ``event_id`` (required, unique)
@@ -39,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from engine.events import EVENT_KINDS, EventBatch
+from engine.sbg import TENURE_COLUMNS, validate_tenure_table
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,26 @@ def read_events(path: str | Path) -> EventBatch:
         amount=np.where(payment, amount, np.nan),
         occurred_at=occurred.dt.tz_convert(None).to_numpy(dtype="datetime64[us]"),
     )
+
+
+def read_tenure(path: str | Path) -> pd.DataFrame:
+    """Read a subscriber tenure table (``customer_id``, ``recency``, ``T``, ``cohort``; see
+    :func:`engine.sbg.validate_tenure_table`) indexed by line number, so that every problem
+    the validation finds names its lines."""
+    path = Path(path)
+    table = _read_csv(path, TENURE_COLUMNS)
+    frame = table.frame.copy()
+    frame.index = pd.Index(table.lines, name="line")
+    for column in ("recency", "T"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    for column in ("customer_id", "cohort"):
+        frame[column] = frame[column].replace("", None)
+    try:
+        validate_tenure_table(frame)
+    except ValueError as exc:
+        message = str(exc).replace("(index ", "(line ")
+        raise InputFileError([RowIssue(str(path), 0, "", message)]) from None
+    return frame
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from engine import service
-from engine.batchio import InputFileError, read_debtors, read_events, write_csv
+from engine.batchio import InputFileError, read_debtors, read_events, read_tenure, write_csv
 from engine.loader import ConfigError, load_all, load_experiment
 from engine.render import analysis_tables, kpi_table, promotion_table, segment_table
 from engine.settings import DEFAULT_DATABASE_URL, Settings
@@ -339,6 +339,15 @@ def analyze(
             "--by-segment", help="Pay-on-time per segment x arm (hierarchical model) instead."
         ),
     ] = False,
+    tenure: Annotated[
+        Path | None,
+        typer.Option(
+            help="Subscriber tenure CSV: value CLV with a fitted shifted-beta-geometric model."
+        ),
+    ] = None,
+    cohort: Annotated[
+        str | None, typer.Option(help="Cohort of the tenure table to use (if several).")
+    ] = None,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
 ) -> None:
@@ -353,7 +362,27 @@ def analyze(
             console.print(segment_table(fit))
             console.print(f"{fit.method} fit in {fit.seconds:.2f} s; seed {fit.seed}")
         return
-    result = service.analyze_experiment(engine, experiment_key=key, now=now, segments=segment)
+    churn_model = None
+    if tenure is not None:
+        subscribers = read_tenure(tenure)
+        with errors.status(f"fitting the churn model to {len(subscribers):,} subscribers..."):
+            churn_model = service.fit_churn_model(subscribers)
+        if cohort is not None and cohort not in churn_model.cohorts:
+            raise service.ServiceError(
+                f"cohort {cohort!r} is not in {tenure}; cohorts: {', '.join(churn_model.cohorts)}"
+            )
+        if cohort is None and len(churn_model.cohorts) > 1:
+            raise service.ServiceError(
+                f"{tenure} has cohorts {', '.join(churn_model.cohorts)}: choose one with --cohort"
+            )
+    result = service.analyze_experiment(
+        engine,
+        experiment_key=key,
+        now=now,
+        segments=segment,
+        churn_model=churn_model,
+        cohort=cohort,
+    )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
         return
@@ -361,7 +390,8 @@ def analyze(
     console.print(
         f"[bold]{result.name}[/bold] ({result.experiment} v{result.experiment_version}), {scope}, "
         f"as of {result.as_of:%Y-%m-%d %H:%M} UTC; champion {result.champion} (*); "
-        f"{result.strata} allocation strata; Monte Carlo seed {result.seed}"
+        f"{result.strata} allocation strata; Monte Carlo seed {result.seed}; "
+        f"CLV model: {result.clv_model}"
     )
     for table in analysis_tables(result):
         console.print(table)

@@ -16,6 +16,8 @@ from typing import Annotated, Literal, NewType
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from engine.clv import residual_clv
+
 ExperimentKey = NewType("ExperimentKey", str)
 ArmKey = NewType("ArmKey", str)
 
@@ -95,6 +97,16 @@ class Clv(_Frozen):
         float, Field(gt=0, lt=1, description="Monthly retention of debtors under the champion.")
     ]
     monthly_discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.01
+
+    def residual_value(self) -> float:
+        """Residual CLV of a subscriber under the champion, ``m r / (1 + d - r)``."""
+        return float(
+            residual_clv(
+                margin=self.monthly_margin,
+                retention=self.monthly_retention,
+                discount_rate=self.monthly_discount_rate,
+            )
+        )
 
 
 class Allocation(_Frozen):

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 
-from engine.clv import clv_uplift, residual_clv
+from engine.clv import clv_uplift
 from engine.config import Experiment
 from engine.stats.binomial import BetaPosterior, BinomialStat
 
@@ -111,13 +111,7 @@ def arm_kpis(
     """
     clv = experiment.clv
     horizon = experiment.metrics.churn_horizon_days
-    base_clv = float(
-        residual_clv(
-            margin=clv.monthly_margin,
-            retention=clv.monthly_retention,
-            discount_rate=clv.monthly_discount_rate,
-        )
-    )
+    base_clv = clv.residual_value()
     champion_churn = totals[champion].churn_stat
     rows = []
     for arm in experiment.arms:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +30,7 @@ from engine.loader import LoadedExperiment
 from engine.metrics import ArmKpis, ArmTotals, arm_kpis, totals_by_arm
 from engine.policy import decide_allocation
 from engine.promotion import PromotionDecision, decide_promotion
+from engine.sbg import SbgFit, fit_sbg
 from engine.stats.binomial import BinomialStat
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
@@ -731,12 +733,16 @@ def analyze_experiment(
     segments: Sequence[str] | None = None,
     seed: int = ANALYSIS_SEED,
     draws: int = 20_000,
+    churn_model: SbgFit | None = None,
+    cohort: str | None = None,
 ) -> Analysis:
     """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
 
     Outcome sums are aggregated in SQL per arm and allocation period; the statistics are
-    :func:`engine.analysis.analyze`.
+    :func:`engine.analysis.analyze`. With ``churn_model`` (see :func:`fit_churn_model`), CLV
+    uses the shifted-beta-geometric parameters of ``cohort`` instead of constant retention.
     """
+    sbg = churn_model.params(cohort) if churn_model is not None else None
     with Session(engine) as session:
         experiment, version = _current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
@@ -763,7 +769,27 @@ def analyze_experiment(
         seed=seed,
         segments=segments,
         draws=draws,
+        sbg=sbg,
     )
+
+
+def fit_churn_model(tenure: pd.DataFrame, *, seed: int = ANALYSIS_SEED) -> SbgFit:
+    """Fit the shifted-beta-geometric churn model to a subscriber tenure table (MCMC).
+
+    Raises
+    ------
+    ServiceError
+        If the sampler did not converge: its numbers must not reach a report.
+    """
+    fit = fit_sbg(tenure, seed=seed)
+    if not fit.converged:
+        d = fit.diagnostics
+        raise ServiceError(
+            "the churn model did not converge (max r-hat "
+            f"{d.get('max_rhat', float('nan')):.3f}, min ESS {d.get('min_ess', 0):.0f}, "
+            f"{d.get('divergences', 0):.0f} divergences); CLV would be unreliable"
+        )
+    return fit
 
 
 def segment_model(

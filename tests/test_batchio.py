@@ -333,3 +333,19 @@ def test_write_csv_is_atomic_and_round_trips(tmp_path: Path) -> None:
     write_csv(frame, target)
     assert pd.read_csv(target, dtype=str).equals(frame.astype(str))
     assert [p.name for p in target.parent.iterdir()] == ["treatments.csv"]  # no .partial left
+
+
+def test_read_tenure_names_lines(tmp_path: Path) -> None:
+    from engine.batchio import read_tenure
+
+    good = write(tmp_path, "customer_id,recency,T,cohort\nc1,3,12,2025\nc2,12,12,2025\n")
+    table = read_tenure(good)
+    assert table["recency"].tolist() == [3, 12]
+    assert table.index.tolist() == [2, 3]  # line numbers
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,recency,T,cohort\nc1,3,12,2025\n\nc2,14,12,2025\nc3,x,12,2025\n")
+    with pytest.raises(InputFileError) as caught:
+        read_tenure(bad)
+    message = str(caught.value)
+    assert "whole number" in message
+    assert "(line 5)" in message  # 'x' sits on line 5, after a blank line 3

@@ -209,3 +209,33 @@ def test_reduced_demo(db_url: str) -> None:
     code, output = run("demo", "--days", "2", "--per-day", "10", "--db", db_url)
     assert code == 1
     assert "--reset" in output
+
+
+@pytest.mark.slow
+def test_analyze_with_a_tenure_table(tmp_path: Path) -> None:
+    """CLV from a fitted shifted-beta-geometric churn model (MCMC) instead of constant retention."""
+    import numpy as np
+
+    from engine.sbg import simulate_tenure_table
+
+    db_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    code, output = run("demo", "--days", "75", "--per-day", "150", "--db", db_url, "--reset")
+    assert code == 0, output
+    tenure = tmp_path / "tenure.csv"
+    simulate_tenure_table(
+        alpha=0.7, beta=3.8, customers=1_500, periods=12, rng=np.random.default_rng(2)
+    ).to_csv(tenure, index=False)
+    code, output = run(
+        "analyze", "dunning-channels", "--db", db_url, "--tenure", str(tenure), "--json"
+    )
+    assert code == 0, output
+    data = json.loads(output[output.index("{") :])
+    assert data["clv_model"].startswith("shifted-beta-geometric")
+    clv = {arm["arm"]: arm["metrics"]["clv_per_debtor"] for arm in data["arms"]}
+    assert clv["direct_collection"]["uplift_high"] < 0, "5x churn hazard loses value"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,recency,T,cohort\nc1,13,12,a\n")
+    code, output = run("analyze", "dunning-channels", "--db", db_url, "--tenure", str(bad))
+    assert code == 2
+    assert "bad.csv" in output

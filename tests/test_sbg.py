@@ -484,3 +484,17 @@ def test_sbg_uplift_from_hazard_ratio_draws_tends_to_the_constant_retention_upli
         churn_draws=churn, champion=0, margin=m, retention=r, discount_rate=d, **settings_
     )
     np.testing.assert_allclose(sbg_uplift, constant, rtol=1e-3, atol=1e-2)
+
+
+def test_clv_draws_interpolate_the_quadrature() -> None:
+    from engine.sbg import sbg_clv_draws, sbg_clv_under_hazard_ratio
+
+    rng = np.random.default_rng(4)
+    ratios = np.exp(rng.normal(0.3, 0.4, size=(500, 3)))
+    ratios[:, 0] = 1.0
+    values = sbg_clv_draws(0.704, 1.182, ratios, margin=14.0, discount_rate=0.01)
+    assert values.shape == ratios.shape
+    for hr, value in zip(ratios.ravel()[::97], values.ravel()[::97], strict=True):
+        exact = sbg_clv_under_hazard_ratio(0.704, 1.182, hr, margin=14.0, discount_rate=0.01)
+        assert value == pytest.approx(exact, rel=1e-4)  # linear in log HR on 96 points
+    assert np.allclose(values[:, 0], values[0, 0]), "the champion's HR is 1 in every draw"
