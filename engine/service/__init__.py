@@ -1,0 +1,102 @@
+"""Use cases: each is one transaction composed from the pure core and the store.
+
+The CLI, the scheduler and the dashboard call only this package. Each use case takes the
+database engine and an explicit ``now`` (so the demo can run simulated days and a rerun can
+reproduce a decision) and returns plain value objects, never ORM rows.
+"""
+
+from engine.service.allocation import (
+    AllocationInfo,
+    CycleResult,
+    PromotionResult,
+    evaluate_promotion,
+    run_cycle,
+    update_allocation,
+)
+from engine.service.analysis import (
+    ANALYSIS_SEED,
+    analyze_experiment,
+    experiment_segments,
+    fit_churn_model,
+    segment_model,
+)
+from engine.service.assignments import (
+    AssignResult,
+    assign_debtors,
+)
+from engine.service.common import (
+    Database,
+    ServiceError,
+    StorageError,
+    UnknownExperimentError,
+    UnknownSegmentError,
+    connect_db,
+    current_experiment,
+    display_url,
+    has_assignments,
+    missing_database_file,
+    new_seed,
+    open_db,
+    utc_now,
+)
+from engine.service.events import (
+    IngestResult,
+    ingest_events,
+)
+from engine.service.experiments import (
+    SyncResult,
+    sync_experiment,
+)
+from engine.service.reports import (
+    DebtorOutcome,
+    ExperimentReport,
+    ExperimentSummary,
+    PromotionRecord,
+    assignment_outcomes,
+    default_as_of,
+    experiment_report,
+    latest_activity,
+    list_experiments,
+)
+
+__all__ = [
+    "ANALYSIS_SEED",
+    "AllocationInfo",
+    "AssignResult",
+    "CycleResult",
+    "Database",
+    "DebtorOutcome",
+    "ExperimentReport",
+    "ExperimentSummary",
+    "IngestResult",
+    "PromotionRecord",
+    "PromotionResult",
+    "ServiceError",
+    "StorageError",
+    "SyncResult",
+    "UnknownExperimentError",
+    "UnknownSegmentError",
+    "analyze_experiment",
+    "assign_debtors",
+    "assignment_outcomes",
+    "connect_db",
+    "current_experiment",
+    "default_as_of",
+    "display_url",
+    "evaluate_promotion",
+    "experiment_report",
+    "experiment_segments",
+    "fit_churn_model",
+    "has_assignments",
+    "ingest_events",
+    "latest_activity",
+    "list_experiments",
+    "missing_database_file",
+    "new_seed",
+    "open_db",
+    "run_cycle",
+    "segment_model",
+    "sync_experiment",
+    "update_allocation",
+    "utc_now",
+]

@@ -1,0 +1,141 @@
+"""The statistical analysis read models: stratified KPIs, churn model, segment model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from engine.analysis import Analysis, analyze
+from engine.sbg import SbgFit, fit_sbg
+from engine.service.common import (
+    ServiceError,
+    UnknownSegmentError,
+    load_current,
+)
+from engine.stats.hierarchical import SegmentFit, fit_segments
+from engine.store import queries
+
+#: Seed of the analysis' Monte Carlo draws unless one is given: the same data always gives the
+#: same figures, which is what a manager comparing two printouts expects.
+ANALYSIS_SEED = 20_260_101
+
+
+def analyze_experiment(
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    segments: Sequence[str] | None = None,
+    seed: int = ANALYSIS_SEED,
+    draws: int = 20_000,
+    churn_model: SbgFit | None = None,
+    cohort: str | None = None,
+) -> Analysis:
+    """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
+
+    Outcome sums are aggregated in SQL per arm and allocation period; the statistics are
+    :func:`engine.analysis.analyze`. With ``churn_model`` (see :func:`fit_churn_model`), CLV
+    uses the shifted-beta-geometric parameters of ``cohort`` instead of constant retention.
+    """
+    sbg = churn_model.params(cohort) if churn_model is not None else None
+    with Session(engine) as session:
+        experiment, version = load_current(session, experiment_key)
+        history = queries.allocations(session, experiment_key=experiment_key)
+        cells = queries.outcome_cells(
+            session, experiment_key=experiment_key, now=now, by_period=True, segments=segments
+        )
+        if segments is not None:
+            known = set(queries.segment_values(session, experiment_key=experiment_key))
+            unknown = sorted(set(segments) - known)
+            if unknown:
+                raise UnknownSegmentError(
+                    f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
+                    f"segments: {', '.join(sorted(known)) or 'none'}"
+                )
+    current = history[-1]
+    return analyze(
+        experiment,
+        champion=current.champion,
+        totals={(c.arm, int(c.allocation_version or 0)): c.totals for c in cells},
+        weights={row.version: row.weights for row in history},
+        current_weights=current.weights,
+        experiment_version=version.version,
+        as_of=now,
+        seed=seed,
+        segments=segments,
+        draws=draws,
+        sbg=sbg,
+    )
+
+
+def fit_churn_model(tenure: pd.DataFrame, *, seed: int = ANALYSIS_SEED) -> SbgFit:
+    """Fit the shifted-beta-geometric churn model to a subscriber tenure table (MCMC).
+
+    Raises
+    ------
+    ServiceError
+        If the sampler did not converge: its numbers must not reach a report.
+    """
+    fit = fit_sbg(tenure, seed=seed)
+    if not fit.converged:
+        d = fit.diagnostics
+        raise ServiceError(
+            "the churn model did not converge (max r-hat "
+            f"{d.get('max_rhat', float('nan')):.3f}, min ESS {d.get('min_ess', 0):.0f}, "
+            f"{d.get('divergences', 0):.0f} divergences); CLV would be unreliable"
+        )
+    return fit
+
+
+def segment_model(
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    method: Literal["exact", "nuts", "nutpie"] = "exact",
+    seed: int = ANALYSIS_SEED,
+) -> SegmentFit:
+    """Pay-on-time per (segment, arm) with partial pooling across segments (the per-segment
+    champions and the dashboard's type x arm view). Reads only.
+
+    Counts are pooled over allocation periods: per-segment shares are small and stratifying
+    them by period as well would leave most cells empty. Under a bandit with a drifting
+    baseline this carries the bias :func:`analyze_experiment` removes; read it as a ranking
+    of arms within each segment.
+
+    Raises
+    ------
+    engine.stats.hierarchical.NotConvergedError
+        If an MCMC method did not converge (the reason says which diagnostic failed).
+    """
+    with Session(engine) as session:
+        experiment, _ = load_current(session, experiment_key)
+        cells = queries.outcome_cells(
+            session, experiment_key=experiment_key, now=now, by_segment=True
+        )
+    segments = sorted({c.segment for c in cells if c.segment is not None})
+    if not segments:
+        raise ServiceError(f"{experiment_key!r} has no debtors with a segment yet")
+    arms = experiment.arm_keys
+    paid = np.zeros((len(segments), len(arms)))
+    matured = np.zeros((len(segments), len(arms)))
+    for cell in cells:
+        if cell.segment is None:
+            continue
+        row, column = segments.index(cell.segment), arms.index(cell.arm)
+        paid[row, column] += cell.totals.paid
+        matured[row, column] += cell.totals.pay_matured
+    return fit_segments(paid, matured, segments=segments, arms=arms, seed=seed, method=method)
+
+
+def experiment_segments(engine: Engine, *, experiment_key: str) -> list[str]:
+    """The segment values seen among an experiment's debtors."""
+    with Session(engine) as session:
+        load_current(session, experiment_key)
+        return queries.segment_values(session, experiment_key=experiment_key)

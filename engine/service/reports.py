@@ -1,0 +1,224 @@
+"""Read models for the CLI and the dashboard: KPI report, per-debtor outcomes, listings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from engine.metrics import ArmKpis, arm_kpis
+from engine.service.allocation import AllocationInfo, pay_stats
+from engine.service.common import (
+    load_current,
+    utc_now,
+)
+from engine.store import queries
+from engine.store.tables import (
+    AllocationVersion,
+    Assignment,
+    ExperimentVersion,
+    OutcomeEvent,
+)
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    id: int
+    decided_at: datetime
+    action: str
+    reason: str
+    champion_before: str
+    champion_after: str
+    allocation_version: int | None
+    experiment_version: int
+    explanation: str
+    numbers: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    key: str
+    name: str
+    version: int
+    champion: str
+    assigned: int
+    allocation_version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    """Everything the dashboard and ``dunning report`` show for one experiment."""
+
+    key: str
+    name: str
+    description: str
+    experiment_version: int
+    currency: str
+    as_of: datetime
+    champion: str
+    pay_window_days: int
+    churn_horizon_days: int
+    kpis: list[ArmKpis]
+    allocations: list[AllocationInfo]
+    promotions: list[PromotionRecord] = field(default_factory=list)
+
+
+def experiment_report(
+    engine: Engine, *, experiment_key: str, now: datetime, only_promotions: bool = False
+) -> ExperimentReport:
+    """Read model of one experiment as of ``now``. Reads only."""
+    with Session(engine) as session:
+        experiment, version = load_current(session, experiment_key)
+        history = queries.allocations(session, experiment_key=experiment_key)
+        current = history[-1]
+        totals, _ = pay_stats(session, experiment, now)
+        kpis = arm_kpis(
+            experiment,
+            totals,
+            champion=current.champion,
+            weights=current.weights,
+            p_best=current.p_best,
+        )
+        audits = queries.promotions(
+            session,
+            experiment_key=experiment_key,
+            actions=("promote",) if only_promotions else None,
+        )
+        return ExperimentReport(
+            key=experiment.key,
+            name=experiment.name,
+            description=experiment.description,
+            experiment_version=version.version,
+            currency=experiment.currency,
+            as_of=now,
+            champion=current.champion,
+            pay_window_days=experiment.metrics.pay_window_days,
+            churn_horizon_days=experiment.metrics.churn_horizon_days,
+            kpis=kpis,
+            allocations=[AllocationInfo.from_row(row) for row in history],
+            promotions=[
+                PromotionRecord(
+                    id=row.id or 0,
+                    decided_at=row.decided_at,
+                    action=row.action,
+                    reason=row.reason,
+                    champion_before=row.champion_before,
+                    champion_after=row.champion_after,
+                    allocation_version=row.allocation_version,
+                    experiment_version=row.experiment_version,
+                    explanation=row.explanation,
+                    numbers=dict(row.numbers),
+                )
+                for row in audits
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class DebtorOutcome:
+    """One assignment with its outcomes, treatment cost and CLV, for explaining a decision.
+
+    ``clv`` is the residual CLV of a subscriber at the arm's estimated monthly retention
+    (:mod:`engine.clv`), 0 once the debtor churned within the horizon, NaN while the arm has no
+    matured churn outcomes.
+    """
+
+    outcome: queries.AssignmentOutcome
+    treatment_cost: float
+    clv: float
+
+
+def assignment_outcomes(
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    debtor_ids: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[DebtorOutcome]:
+    """Per-assignment outcomes as known at ``now``. Reads only."""
+    with Session(engine) as session:
+        experiment, _ = load_current(session, experiment_key)
+        current = queries.allocations(session, experiment_key=experiment_key)[-1]
+        totals, _ = pay_stats(session, experiment, now)
+        rows = queries.assignment_outcomes(
+            session, experiment_key=experiment_key, now=now, debtor_ids=debtor_ids, limit=limit
+        )
+    kpis = arm_kpis(
+        experiment, totals, champion=current.champion, weights=current.weights, p_best={}
+    )
+    clv_of = {row.arm: row.clv_per_debtor for row in kpis}
+    return [
+        DebtorOutcome(
+            outcome=row,
+            treatment_cost=experiment.arm(row.arm).cost,
+            clv=0.0 if row.churned_in_horizon else clv_of[row.arm],
+        )
+        for row in rows
+    ]
+
+
+def list_experiments(engine: Engine) -> list[ExperimentSummary]:
+    """One line per experiment in the database, newest version of each."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        keys = session.scalars(
+            select(ExperimentVersion.experiment_key)  # type: ignore[call-overload]
+            .distinct()
+            .order_by(ExperimentVersion.experiment_key)
+        ).all()
+        result = []
+        for key in keys:
+            experiment, version = load_current(session, key)
+            allocation = queries.latest_allocation(session, experiment_key=key)
+            assigned = session.scalar(select(func.count()).where(a.experiment_key == key)) or 0
+            result.append(
+                ExperimentSummary(
+                    key=key,
+                    name=experiment.name,
+                    version=version.version,
+                    champion=allocation.champion if allocation else experiment.champion,
+                    assigned=int(assigned),
+                    allocation_version=allocation.version if allocation else 0,
+                    updated_at=allocation.created_at if allocation else version.created_at,
+                )
+            )
+        return result
+
+
+def latest_activity(engine: Engine, *, experiment_key: str) -> datetime | None:
+    """The time of the newest write for an experiment (assignment, allocation, decision or
+    ingested event), or None if nothing was ever written.
+
+    Reports default to ``min(now, latest_activity)``: "as of the latest data". A unit whose
+    window closed after the last ingestion has not had its events delivered yet, so treating it
+    as mature would count missing payments as non-payments. It also keeps a demo database,
+    whose clock was simulated, readable later.
+    """
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    al = AllocationVersion.__table__.c  # type: ignore[attr-defined]
+    e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        times = [
+            session.scalar(
+                select(func.max(a.assigned_at)).where(a.experiment_key == experiment_key)
+            ),
+            session.scalar(
+                select(func.max(al.created_at)).where(al.experiment_key == experiment_key)
+            ),
+            session.scalar(select(func.max(e.ingested_at))),
+        ]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def default_as_of(engine: Engine, *, experiment_key: str) -> datetime:
+    """``min(now, latest activity)``; see :func:`latest_activity`."""
+    latest = latest_activity(engine, experiment_key=experiment_key)
+    now = utc_now()
+    return now if latest is None else min(now, latest)
