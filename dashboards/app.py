@@ -25,6 +25,8 @@ page = st.navigation(
             default=True,
         ),
         st.Page(_HERE / "views" / "experiment.py", title="Experiment", icon=":material/science:"),
+        st.Page(_HERE / "views" / "analysis.py", title="Analysis", icon=":material/analytics:"),
+        st.Page(_HERE / "views" / "segments.py", title="Segments", icon=":material/grid_view:"),
     ],
     position="top",  # no sidebar: the KPI table needs the full width
 )

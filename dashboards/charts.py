@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -60,3 +62,104 @@ def traffic_chart(
     )
     layered: alt.LayerChart = (area + rules + text).properties(height=320)
     return layered
+
+
+_METHOD_COLORS = {"Bayesian 95% CrI": "#1f77b4", "Frequentist 95% CI": "#ff7f0e"}
+
+
+def forest_chart(uplifts: pd.DataFrame, title: str) -> alt.LayerChart:
+    """Uplift of each challenger against the champion: a rule for the interval and a point for
+    the estimate, Bayesian and frequentist side by side, with the zero line.
+
+    ``uplifts`` has columns arm, method, uplift, low, high, text (see ``data.forest_frame``).
+    """
+    arms = list(dict.fromkeys(uplifts["arm"]))
+    methods = [m for m in _METHOD_COLORS if m in set(uplifts["method"])]
+    encodings: dict[str, Any] = {
+        "y": alt.Y(
+            "arm:N",
+            title=None,
+            sort=arms,
+            axis=alt.Axis(labelLimit=320, labelFontSize=13, labelPadding=8),
+        ),
+        "color": alt.Color(
+            "method:N",
+            title=None,
+            scale=alt.Scale(domain=methods, range=[_METHOD_COLORS[m] for m in methods]),
+            legend=alt.Legend(orient="top", labelFontSize=12),
+        ),
+        "tooltip": [
+            alt.Tooltip("arm:N", title="Arm"),
+            alt.Tooltip("method:N", title="Interval"),
+            alt.Tooltip("text:N", title="Uplift"),
+        ],
+    }
+    if len(methods) > 1:  # side by side within each arm's row
+        encodings["yOffset"] = alt.YOffset("method:N", sort=methods)
+    base = alt.Chart(uplifts).encode(**encodings)
+    rules = base.mark_rule(strokeWidth=3).encode(
+        x=alt.X("low:Q", title=title, scale=alt.Scale(zero=True, nice=True, padding=16)),
+        x2="high:Q",
+    )
+    points = base.mark_point(filled=True, size=90, opacity=1).encode(x="uplift:Q")
+    zero = (
+        alt.Chart(pd.DataFrame({"x": [0.0]}))
+        .mark_rule(color="#555", strokeDash=[4, 3])
+        .encode(x="x:Q")
+    )
+    chart: alt.LayerChart = (zero + rules + points).properties(
+        height=alt.Step(22 if len(methods) > 1 else 36)
+    )
+    return chart
+
+
+def segment_heatmap(cells: pd.DataFrame, arms: list[str]) -> alt.LayerChart:
+    """Pay on time per (segment, arm) as colour, the value as text; the best arm of each
+    segment framed and starred.
+
+    ``cells`` has columns segment, type, arm, mean, low, high, p_best, best, text.
+    """
+    base = alt.Chart(cells).encode(
+        x=alt.X(
+            "arm:N",
+            title=None,
+            sort=arms,
+            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=300, labelFontSize=12),
+        ),
+        y=alt.Y("segment:N", title="Debtor type", axis=alt.Axis(labelFontSize=12)),
+        tooltip=[
+            alt.Tooltip("segment:N", title="Segment"),
+            alt.Tooltip("type:N", title="Type"),
+            alt.Tooltip("arm:N", title="Arm"),
+            alt.Tooltip("mean:Q", title="Pay on time", format=".1%"),
+            alt.Tooltip("low:Q", title="95% CrI low", format=".1%"),
+            alt.Tooltip("high:Q", title="95% CrI high", format=".1%"),
+            alt.Tooltip("p_best:Q", title="P(best)", format=".0%"),
+        ],
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color(
+            "mean:Q",
+            title="Pay on time",
+            scale=alt.Scale(scheme="blues", domain=[0, 1]),
+            legend=alt.Legend(format="%", orient="right", gradientLength=240),
+        )
+    )
+    frame = (
+        base.transform_filter(alt.datum.best)
+        .mark_rect(filled=False, stroke="#d62728", strokeWidth=3)
+        .encode()
+    )
+    ink = alt.condition(alt.datum.mean > 0.6, alt.value("white"), alt.value("black"))
+    text = (
+        base.transform_filter(~alt.datum.best)
+        .mark_text(fontSize=13)
+        .encode(text="text:N", color=ink)
+    )
+    best = (
+        base.transform_filter(alt.datum.best)
+        .mark_text(fontSize=14, fontWeight="bold")
+        .encode(text="text:N", color=ink)
+    )
+    chart: alt.LayerChart = (rect + frame + text + best).properties(height=alt.Step(30))
+    return chart

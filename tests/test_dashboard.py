@@ -84,7 +84,108 @@ def test_experiment_page_shows_kpis_champion_and_history(
         assert any("No promotion yet" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize("page", [None, "views/experiment.py"])
+def _labels(report: service.ExperimentReport) -> tuple[str, set[str]]:
+    """The champion's label and every arm's row label in a table that stars the champion."""
+    labels = {k.arm: k.label for k in report.kpis}
+    champion = labels[report.champion]
+    return champion, {f"★ {champion}"} | (set(labels.values()) - {champion})
+
+
+def test_analysis_page_shows_every_arm_the_forest_and_the_srm_check(
+    demo_db: tuple[str, service.ExperimentReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, report = demo_db
+    at = _run(url, monkeypatch, page="views/analysis.py")
+    assert not at.exception
+    assert at.selectbox[0].value == report.key
+    assert at.multiselect[0].value == []  # all debtors
+    assert at.radio[0].value == "pay_on_time"
+    assert at.subheader[0].value == "Pay on time"
+
+    champion, rows = _labels(report)
+    table = at.table[0].value
+    assert len(table) == 4
+    assert set(table.index) == rows
+    star = f"★ {champion}"
+    assert table.loc[star, "Uplift vs ★ [95% CrI]"] == "reference"
+    challengers = [r for r in rows if r != star]
+    # Shares: estimates in percent with their interval, uplifts in percentage points.
+    assert all("%" in v and "[" in v for v in table["Estimate [95% CrI]"])
+    uplifts = [str(table.loc[r, "Uplift vs ★ [95% CrI]"]) for r in challengers]
+    assert all(u.endswith("]") and "pp" in u for u in uplifts)
+    assert "Naive pooled" in table.columns
+    (forest,) = at.get("vega_lite_chart")
+    assert "uplift" in forest.proto.spec
+
+    srm = [*at.success, *at.error]
+    assert len(srm) == 1
+    assert "Sample ratio" in srm[0].value
+    assert "threshold 0.001" in srm[0].value
+    observed = at.table[1].value
+    assert set(observed.index) == rows - {star} | {champion}
+    assert list(observed.columns[:2]) == ["Observed", "Expected"]
+    assert any("stratified by allocation period" in c.value for c in at.caption)
+
+
+def test_analysis_metric_selector_switches_the_metric(
+    demo_db: tuple[str, service.ExperimentReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _report = demo_db
+    at = _run(url, monkeypatch, page="views/analysis.py")
+    at.radio[0].set_value("collected_per_debtor").run()
+    assert not at.exception
+    assert at.subheader[0].value == "Collected per debtor"
+    table = at.table[0].value
+    assert all("€" in v for v in table["Estimate [95% CrI]"])
+    assert "pp" not in " ".join(table["Uplift vs ★ [95% CrI]"])
+
+    at.radio[0].set_value("net_value_per_debtor").run()
+    assert not at.exception
+    assert at.subheader[0].value == "Net value per debtor"
+    # A derived metric has Bayesian figures only: the frequentist columns are empty.
+    assert set(at.table[0].value["p (Holm)"]) == {"—"}
+
+
+def test_analysis_of_a_segment(
+    demo_db: tuple[str, service.ExperimentReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _report = demo_db
+    at = _run(url, monkeypatch, page="views/analysis.py")
+    segment = at.multiselect[0].options[0]
+    at.multiselect[0].select(segment).run()
+    assert not at.exception
+    assert len(at.table[0].value) == 4
+    assert any("segments " in c.value for c in at.caption)
+
+
+def test_segments_page_shows_the_type_by_arm_view(
+    demo_db: tuple[str, service.ExperimentReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, report = demo_db
+    at = _run(url, monkeypatch, page="views/segments.py")
+    assert not at.exception
+    assert not at.warning
+    assert at.selectbox[0].value == report.key
+    (heatmap,) = at.get("vega_lite_chart")
+    assert "segment" in heatmap.proto.spec
+
+    table = at.table[0].value
+    labels = {k.arm: k.label for k in report.kpis}
+    assert set(table.columns.get_level_values(0)) - {""} == set(labels.values())
+    assert len(table) >= 5
+    assert all(len(s) == 4 and s[0] in "WD" for s in table.index)  # PAIR debtor types
+    assert "willing" in " ".join(table[("", "Debtor type")]) or "defiant" in " ".join(
+        table[("", "Debtor type")]
+    )
+    # Exactly one starred (best) arm per segment.
+    means = table[[c for c in table.columns if c[1].startswith("Pay on time")]]
+    assert all(sum("★" in v for v in row) == 1 for row in means.itertuples(index=False))
+    assert any("partial pooling" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    "page", [None, "views/experiment.py", "views/analysis.py", "views/segments.py"]
+)
 def test_empty_database_shows_a_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str | None
 ) -> None:

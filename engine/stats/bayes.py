@@ -271,7 +271,7 @@ def compare(
     Expected loss (Stucchio 2015; GrowthBook's "risk"): with ``d = theta_arm - theta_champion``
     signed so that positive is better, the loss of choosing the arm is ``E[max(-d, 0)]``: how
     much is given up, on average over the posterior, in the worlds where the switch was a
-    mistake. ``p_best`` counts ties (identical draws) for the lowest index.
+    mistake. ``p_best`` shares a tie (identical draws) equally between the tied arms.
     """
     theta = np.asarray(draws, dtype=np.float64)
     if theta.ndim != 2 or theta.shape[0] < 2 or theta.shape[1] < 1:
@@ -297,8 +297,11 @@ def compare(
         rel_q = np.full((2, k), np.nan)
     better = sign * uplift  # > 0 where the arm beats the champion
     p_beat = np.mean(better > 0, axis=0)
-    winners = np.argmax(sign * theta, axis=1)
-    p_best = np.bincount(winners, minlength=k) / theta.shape[0]
+    # Ties share the win: a metric that is exactly 0 for several arms (no collection case
+    # outside the collection arm) must not crown the first of them.
+    signed = sign * theta
+    at_max = signed == signed.max(axis=1, keepdims=True)
+    p_best = np.mean(at_max / at_max.sum(axis=1, keepdims=True), axis=0)
     loss = np.mean(np.maximum(-better, 0.0), axis=0)
     loss_vs_best = np.mean(np.max(sign * theta, axis=1, keepdims=True) - sign * theta, axis=0)
     mean = theta.mean(axis=0)

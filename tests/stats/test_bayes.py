@@ -271,3 +271,13 @@ def test_posterior_functions_reject_bad_input() -> None:
         rate_draws(rates, rng=rng(), draws=1)
     with pytest.raises(ValueError, match="sd > 0"):
         mean_draws(means, rng=rng(), prior_sd=0.0)
+
+
+def test_p_best_shares_ties_equally() -> None:
+    # Three arms that never open a collection case (exactly 0 in every draw) and one that does:
+    # lower is better, so the three tie for best and must share it, not crown the first.
+    draws = np.zeros((1_000, 4))
+    draws[:, 1] = 990.0
+    rows = compare(draws, champion=0, higher_is_better=False)
+    assert [r.p_best for r in rows] == pytest.approx([1 / 3, 0.0, 1 / 3, 1 / 3])
+    assert rows[2].p_beat == 0.0, "equal is not better"

@@ -1,0 +1,131 @@
+"""Analysis: every metric per arm with its uncertainty, against the champion; the SRM check."""
+
+from __future__ import annotations
+
+import charts
+import data
+import pandas as pd
+import streamlit as st
+
+from engine import service
+
+data.configure_page()
+url = data.database_url()
+experiments = data.experiments_or_stop(url)
+key = data.select_experiment(experiments)
+
+try:
+    segment_values = data.load_segment_values(url, key)
+except (service.StorageError, service.ServiceError) as exc:
+    st.error(f"Cannot read the segments of `{key}`: {exc}", icon=":material/error:")
+    st.stop()
+chosen: list[str] = st.multiselect(
+    "Segments",
+    segment_values,
+    placeholder="All debtors",
+    help="Analyse only debtors of these segments (debtor types); empty: all debtors.",
+    format_func=lambda s: f"{s} ({kind})" if (kind := data.debtor_type(s)) else s,
+)
+try:
+    analysis = data.load_analysis(url, key, tuple(sorted(chosen)))
+except (service.StorageError, service.ServiceError) as exc:
+    st.error(f"Cannot analyse `{key}`: {exc}", icon=":material/error:")
+    st.stop()
+
+st.title(f"Analysis: {analysis.name}")
+scope = "all debtors" if analysis.segments is None else "segments " + ", ".join(analysis.segments)
+st.caption(
+    f"`{analysis.experiment}` · experiment version {analysis.experiment_version} · "
+    f"as of {data.when(analysis.as_of)} · {scope} · {analysis.strata} allocation periods · "
+    f"Monte Carlo seed {analysis.seed}"
+)
+
+metric: str = st.radio(
+    "Metric",
+    list(data.METRICS),
+    format_func=lambda m: data.METRICS[m].short,
+    horizontal=True,
+    key="metric",
+)
+title, what = data.metric_heading(analysis, metric)
+st.subheader(title)
+st.markdown(f"{what[0].upper()}{what[1:]}.")
+
+champion = next((a for a in analysis.arms if a.champion), None)
+champion_row = f"★ {champion.label}" if champion else ""
+
+
+def _highlight(row: pd.Series) -> list[str]:
+    style = "background-color: rgba(255, 196, 0, 0.18); font-weight: 600"
+    return [style if row.name == champion_row else ""] * len(row)
+
+
+st.table(data.analysis_frame(analysis, metric).style.apply(_highlight, axis=1))
+first = analysis.arms[0].metrics[metric]
+share = first.unit == "share"
+st.caption(
+    "Estimate: posterior mean with its 95% credible interval. Uplift: arm \u2212 champion"
+    + (" in percentage points" if share else "")
+    + "; relative uplift: (arm \u2212 champion) / champion. P(beat ★) and expected loss (what "
+    "switching costs, on average, where it is a mistake) follow the metric's direction"
+    + ("" if first.higher_is_better else ": **lower is better** here")
+    + ". Frequentist: stratified "
+    + ("two-proportion z" if share else "Welch")
+    + " test, p-values Holm-adjusted across the challengers. Matured: debtors whose window "
+    "closed; immature: share of the arm's debtors not counted yet."
+)
+notes = data.frequentist_notes(analysis, metric)
+if notes:
+    reasons = sorted(set(notes.values()))
+    st.caption("No frequentist figures for " + ", ".join(notes) + ": " + "; ".join(reasons) + ".")
+
+st.markdown(f"**{title}: uplift against the champion** ({champion.label if champion else '—'})")
+uplifts = data.forest_frame(analysis, metric)
+if uplifts.empty:
+    st.info("No challenger has an interval for this metric yet.", icon=":material/info:")
+else:
+    st.altair_chart(
+        charts.forest_chart(uplifts, data.uplift_axis_title(analysis, metric)), width="stretch"
+    )
+    st.caption(
+        "Point: estimate; bar: 95% interval. An interval clear of the dashed zero line is a "
+        "difference the data support."
+    )
+
+st.subheader("Sample-ratio check")
+srm = analysis.srm
+details = (
+    f"p = {data.p_value(srm.p_value)}, threshold {srm.threshold:g} "
+    f"(χ² = {data.number(srm.chi2, 2)} over {analysis.strata} allocation periods)"
+)
+if data.nan(srm.p_value):
+    st.warning(
+        f"**Sample ratio not tested:** {srm.reason or 'no assignments'}.", icon=":material/help:"
+    )
+elif srm.flagged:
+    st.error(
+        f"**Sample ratio mismatch:** {details}. The debtors assigned per arm do not match the "
+        "traffic weights: check the assignment pipeline before trusting any figure above."
+        + (f" {srm.reason}" if srm.reason else ""),
+        icon=":material/error:",
+    )
+else:
+    st.success(
+        f"**Sample ratio OK:** {details}. The debtors assigned per arm match the traffic "
+        "weights in force when they were assigned.",
+        icon=":material/check_circle:",
+    )
+if srm.observed:
+    left, _ = st.columns([3, 2])
+    left.table(data.srm_frame(analysis))
+    left.caption(
+        "Expected: per allocation period, debtors assigned \u00d7 the arm's weight, summed."
+    )
+
+st.caption(
+    "**How to read it.** Every estimate is stratified by allocation period: a bandit shifts "
+    "traffic towards the winner while the baseline drifts (season, portfolio), so arms are "
+    "compared within periods of a fixed split and the periods then combined. "
+    "*Naive pooled* divides the totals over all periods, for contrast: it is biased exactly "
+    "when traffic and baseline change together."
+)
