@@ -11,7 +11,7 @@ DASHBOARD_DB ?= $(or $(DATABASE_URL),sqlite:///var/demo.sqlite3)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)  ## create .venv and install the project with its dev tools

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 class Comparison:
     """One line of ``make bench``: ours against a peer, as a ratio of wall-clock times.
 
-    ``ratio`` is peer time / our time (> 1: we are faster). ``limit`` is the smallest ratio the
-    issue accepts, if it names one; ``floor`` marks a peer that is a lower bound (a part of our
-    own work), where a ratio close to 1 is the goal and above 1 is impossible.
+    ``ratio`` is peer / ours (for times: > 1 means we are faster). ``limit`` is the smallest
+    ratio the issue accepts, if it names one, and ``upper`` the largest (a band, e.g. a regret
+    slope within 0.6-1.3 of the Lai-Robbins constant); ``floor`` marks a peer that is a lower
+    bound (a part of our own work), where a ratio close to 1 is the goal. ``unit`` is ``"s"``
+    for wall-clock seconds (printed in ms); any other unit names raw values (regret, bias).
     """
 
     benchmark: str
@@ -22,6 +24,8 @@ class Comparison:
     peer_seconds: float
     limit: float | None = None
     floor: bool = False
+    upper: float | None = None
+    unit: str = "s"
 
     @property
     def ratio(self) -> float:
@@ -29,7 +33,11 @@ class Comparison:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.limit is None else self.ratio >= self.limit
+        if self.limit is None and self.upper is None:
+            return None
+        low = self.limit if self.limit is not None else float("-inf")
+        high = self.upper if self.upper is not None else float("inf")
+        return low <= self.ratio <= high
 
 
 def best_of(fn: Callable[[], object], *, repeat: int = 5) -> float:

@@ -21,6 +21,10 @@ def modules(filters: list[str]) -> list[str]:
     return [n for n in names if not filters or any(f in n for f in filters)]
 
 
+def _show(value: float, unit: str) -> str:
+    return f"{value * 1e3:,.1f} ms" if unit == "s" else f"{value:,.4g} {unit}"
+
+
 def main(argv: list[str]) -> int:
     console = Console(width=140)
     console.print(
@@ -31,7 +35,10 @@ def main(argv: list[str]) -> int:
     for name in modules(argv):
         console.print(f"running {name} ...")
         rows.extend(importlib.import_module(f"benchmarks.{name}").run())
-    table = Table(title="ratio = peer time / our time (> 1: we are faster)", title_justify="left")
+    table = Table(
+        title="ratio = peer / ours (for times, > 1: we are faster); limits from the issues",
+        title_justify="left",
+    )
     for column in ("benchmark", "ours", "peer", "peer time", "ratio", "limit", "verdict"):
         table.add_column(column, justify="left" if column in {"benchmark", "peer"} else "right")
     failed = 0
@@ -43,13 +50,21 @@ def main(argv: list[str]) -> int:
         else:
             verdict = "ok" if row.passed else "BELOW LIMIT"
             failed += not row.passed
+        if row.limit is not None and row.upper is not None:
+            bounds = f"{row.limit:g}-{row.upper:g}"
+        elif row.limit is not None:
+            bounds = f">= {row.limit:g}"
+        elif row.upper is not None:
+            bounds = f"<= {row.upper:g}"
+        else:
+            bounds = "—"
         table.add_row(
             row.benchmark,
-            f"{row.ours * 1e3:,.1f} ms",
+            _show(row.ours, row.unit),
             row.peer,
-            f"{row.peer_seconds * 1e3:,.1f} ms",
-            f"{row.ratio:.2f}x",
-            "—" if row.limit is None else f">= {row.limit:g}x",
+            _show(row.peer_seconds, row.unit),
+            f"{row.ratio:.3g}",
+            bounds,
             verdict,
         )
     console.print(table)

@@ -74,14 +74,14 @@ class DebtorFile:
 
 
 @dataclass(frozen=True)
-class _Table:
+class CsvTable:
     """Cells of a CSV file as stripped strings, with the line each record starts on."""
 
     frame: pd.DataFrame
     lines: np.ndarray  # shape (n,), 1-based line number of each record
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> _Table:
+def read_csv_table(path: Path, required: Sequence[str]) -> CsvTable:
     """Parse with the ``csv`` module, which knows the physical line of every record even with
     blank lines and quoted newlines; pandas' readers renumber rows and lose that."""
     if path.suffix.lower() != ".csv":
@@ -134,16 +134,16 @@ def _read_csv(path: Path, required: Sequence[str]) -> _Table:
     if issues:
         raise InputFileError(issues)
     frame = pd.DataFrame(records, columns=header, dtype=object)
-    return _Table(frame, np.asarray(lines, dtype=np.int64))
+    return CsvTable(frame, np.asarray(lines, dtype=np.int64))
 
 
 def _issues(
-    path: Path, table: _Table, mask: np.ndarray, column: str, message: str
+    path: Path, table: CsvTable, mask: np.ndarray, column: str, message: str
 ) -> list[RowIssue]:
     return [RowIssue(str(path), int(table.lines[i]), column, message) for i in np.flatnonzero(mask)]
 
 
-def _duplicates(path: Path, table: _Table, column: str) -> list[RowIssue]:
+def _duplicates(path: Path, table: CsvTable, column: str) -> list[RowIssue]:
     values = table.frame[column]
     repeated = values.duplicated(keep="first").to_numpy() & (values != "").to_numpy()
     first_line: dict[str, int] = {}
@@ -163,7 +163,7 @@ def _duplicates(path: Path, table: _Table, column: str) -> list[RowIssue]:
 def read_debtors(path: str | Path, *, segment_column: str) -> DebtorFile:
     """Read a debtor file; raise :class:`InputFileError` listing every bad row."""
     path = Path(path)
-    table = _read_csv(path, ["debtor_id"])
+    table = read_csv_table(path, ["debtor_id"])
     frame = table.frame
     ids = frame["debtor_id"]
     issues = _issues(path, table, (ids == "").to_numpy(), "debtor_id", "empty debtor_id")
@@ -189,7 +189,7 @@ def read_debtors(path: str | Path, *, segment_column: str) -> DebtorFile:
 def read_events(path: str | Path) -> EventBatch:
     """Read an event file; raise :class:`InputFileError` listing every bad row."""
     path = Path(path)
-    table = _read_csv(path, ["event_id", "debtor_id", "kind", "occurred_at"])
+    table = read_csv_table(path, ["event_id", "debtor_id", "kind", "occurred_at"])
     frame = table.frame
     issues = []
     for column in ("event_id", "debtor_id"):
@@ -240,7 +240,7 @@ def read_tenure(path: str | Path) -> pd.DataFrame:
     :func:`engine.sbg.validate_tenure_table`) indexed by line number, so that every problem
     the validation finds names its lines."""
     path = Path(path)
-    table = _read_csv(path, TENURE_COLUMNS)
+    table = read_csv_table(path, TENURE_COLUMNS)
     frame = table.frame.copy()
     frame.index = pd.Index(table.lines, name="line")
     for column in ("recency", "T"):

@@ -239,3 +239,37 @@ def test_analyze_with_a_tenure_table(tmp_path: Path) -> None:
     code, output = run("analyze", "dunning-channels", "--db", db_url, "--tenure", str(bad))
     assert code == 2
     assert "bad.csv" in output
+
+
+def test_ope_on_logged_decisions(tmp_path: Path) -> None:
+    """`dunning ope`: the value of "always discount" estimated from a uniformly random log."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    n = 6_000
+    rates = {"friendly_sms": 0.6, "no_action": 0.55, "discount_nudge": 0.62}
+    arms = list(rates)
+    actions = rng.choice(arms, size=n)
+    rewards = (rng.random(n) < np.array([rates[a] for a in actions])).astype(int)
+    log = tmp_path / "log.csv"
+    pd.DataFrame({"action": actions, "reward": rewards, "propensity": 1 / 3}).to_csv(
+        log, index=False
+    )
+    target = tmp_path / "target.csv"
+    pd.DataFrame({"friendly_sms": 0, "no_action": 0, "discount_nudge": np.ones(n)}).to_csv(
+        target, index=False
+    )
+    code, output = run("ope", str(log), "--target", str(target), "--json")
+    assert code == 0, output
+    data = json.loads(output)
+    estimate = data["target"]
+    assert estimate["estimator"] == "snips"
+    assert estimate["ci_low"] < 0.62 < estimate["ci_high"]
+    code, output = run("ope", str(log), "--target", str(target), "--estimator", "ipw")
+    assert code == 0
+    assert "logging (on-policy)" in output
+
+    target.write_text("friendly_sms,no_action,discount_nudge\n0.5,0.4,0.2\n")
+    code, output = run("ope", str(log), "--target", str(target))
+    assert code == 2
+    assert "target.csv:2" in output

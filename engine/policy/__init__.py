@@ -1,5 +1,53 @@
 """Allocation policies: turn per-arm evidence into traffic weights. Pure functions."""
 
 from engine.policy.allocation import AllocationDecision, apply_floor, decide_allocation
+from engine.policy.holdout import (
+    ConstrainedWeights,
+    HoldoutAssignment,
+    apply_constraints,
+    assign_with_holdout,
+    burn_in_active,
+    holdout_member,
+    holdout_salt,
+)
+from engine.policy.segments import (
+    SegmentWeights,
+    assign_segments,
+    empirical_bayes_kappa,
+    segment_index,
+    segment_weights,
+)
+from engine.policy.thompson import (
+    ArmWeights,
+    bernoulli_kl,
+    beta_posterior,
+    lai_robbins_constant,
+    thompson_weights,
+    top_two_play_probabilities,
+    top_two_weights,
+)
 
-__all__ = ["AllocationDecision", "apply_floor", "decide_allocation"]
+__all__ = [
+    "AllocationDecision",
+    "ArmWeights",
+    "ConstrainedWeights",
+    "HoldoutAssignment",
+    "SegmentWeights",
+    "apply_constraints",
+    "apply_floor",
+    "assign_segments",
+    "assign_with_holdout",
+    "bernoulli_kl",
+    "beta_posterior",
+    "burn_in_active",
+    "decide_allocation",
+    "empirical_bayes_kappa",
+    "holdout_member",
+    "holdout_salt",
+    "lai_robbins_constant",
+    "segment_index",
+    "segment_weights",
+    "thompson_weights",
+    "top_two_play_probabilities",
+    "top_two_weights",
+]

@@ -79,7 +79,7 @@ def beta_posterior(
     s = np.asarray(successes, dtype=np.float64)
     f = np.asarray(failures, dtype=np.float64)
     if s.shape != f.shape or s.ndim == 0 or s.shape[-1] == 0:
-        raise ValueError(f"successes and failures need one shape (..., k), got {s.shape}, {f.shape}")
+        raise ValueError(f"successes and failures need one shape (..., k): {s.shape}, {f.shape}")
     if not (np.isfinite(s).all() and np.isfinite(f).all()) or np.any(s < 0) or np.any(f < 0):
         raise ValueError("successes and failures must be finite and >= 0")
     a0, b0 = prior
