@@ -26,7 +26,7 @@ def _show(value: float, unit: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    console = Console(width=140)
+    console = Console(width=200)
     console.print(
         f"Python {platform.python_version()} on {platform.machine()}, "
         f"{platform.system()}; wall clock, best of repeated runs"

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from engine.clv import clv_uplift_draws, hazard_ratio_draws
 from engine.config import Experiment
@@ -45,6 +46,10 @@ from engine.stats.bayes import compare, mean_draws, rate_draws
 from engine.stats.frequentist import compare_to_champion
 from engine.stats.srm import SRM_THRESHOLD, srm_check
 from engine.stats.strata import MetricCells, group_periods
+
+#: A stratum: an allocation version, or (version, segment) under per-segment allocation, where
+#: the split differs by segment within a period. Sortable, so strata keep their time order.
+Stratum = int | tuple[int, str]
 
 #: Version of the JSON shape of :meth:`Analysis.to_dict` (bump on any breaking change).
 SCHEMA_VERSION = 1
@@ -116,6 +121,53 @@ class SrmSummary:
 
 
 @dataclass(frozen=True)
+class HoldoutComparison:
+    """Pay-on-time of the bandit's debtors against the randomized holdout (the champion only):
+    the value of the bandit policy itself (as Eppo and Statsig evaluate bandits)."""
+
+    bandit_units: int
+    holdout_units: int
+    bandit_rate: float
+    holdout_rate: float
+    uplift: float  # bandit - holdout, posterior mean
+    uplift_low: float
+    uplift_high: float
+    prob_bandit_better: float
+    freq_low: float  # Wald interval of the difference
+    freq_high: float
+
+
+def compare_holdout(
+    bandit: ArmTotals, holdout: ArmTotals, *, rng: np.random.Generator, draws: int = 20_000
+) -> HoldoutComparison | None:
+    """Bandit traffic vs holdout on pay-on-time; None without matured holdout units.
+
+    Membership is a random hash independent of time and arm, so the two groups are concurrent
+    random samples and their pooled rates compare without stratification.
+    """
+    if holdout.pay_matured == 0 or bandit.pay_matured == 0:
+        return None
+    b = rng.beta(1 + bandit.paid, 1 + bandit.pay_matured - bandit.paid, draws)
+    h = rng.beta(1 + holdout.paid, 1 + holdout.pay_matured - holdout.paid, draws)
+    diff = b - h
+    low, high = confint_proportions_2indep(
+        bandit.paid, bandit.pay_matured, holdout.paid, holdout.pay_matured, method="wald"
+    )
+    return HoldoutComparison(
+        bandit_units=bandit.pay_matured,
+        holdout_units=holdout.pay_matured,
+        bandit_rate=bandit.paid / bandit.pay_matured,
+        holdout_rate=holdout.paid / holdout.pay_matured,
+        uplift=float(diff.mean()),
+        uplift_low=float(np.quantile(diff, (1 - LEVEL) / 2)),
+        uplift_high=float(np.quantile(diff, (1 + LEVEL) / 2)),
+        prob_bandit_better=float(np.mean(diff > 0)),
+        freq_low=float(low),
+        freq_high=float(high),
+    )
+
+
+@dataclass(frozen=True)
 class Analysis:
     """The whole analysis of one experiment (or one segment of it)."""
 
@@ -133,6 +185,7 @@ class Analysis:
     clv_model: str
     srm: SrmSummary
     arms: list[ArmResult] = field(default_factory=list)
+    holdout: HoldoutComparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able shape, versioned by ``schema_version`` (NaN becomes null)."""
@@ -173,8 +226,8 @@ class _Grid:
 
 def _grid(
     arms: Sequence[str],
-    totals: Mapping[tuple[str, int], ArmTotals],
-    weights: Mapping[int, Mapping[str, float]],
+    totals: Mapping[tuple[str, Stratum], ArmTotals],
+    weights: Mapping[Stratum, Mapping[str, float]],
 ) -> _Grid:
     versions = sorted({version for _, version in totals})
     if not versions:
@@ -265,8 +318,8 @@ def analyze(
     experiment: Experiment,
     *,
     champion: str,
-    totals: Mapping[tuple[str, int], ArmTotals],
-    weights: Mapping[int, Mapping[str, float]],
+    totals: Mapping[tuple[str, Stratum], ArmTotals],
+    weights: Mapping[Stratum, Mapping[str, float]],
     current_weights: Mapping[str, float],
     experiment_version: int,
     as_of: datetime,
@@ -274,22 +327,27 @@ def analyze(
     segments: Sequence[str] | None = None,
     draws: int = 20_000,
     sbg: tuple[float, float] | None = None,
+    holdout: tuple[ArmTotals, ArmTotals] | None = None,
 ) -> Analysis:
     """Analyse one experiment from its outcome sums.
 
     Parameters
     ----------
     totals
-        (arm, allocation version) -> outcome sums as of ``as_of`` (matured units counted
-        as in :class:`engine.metrics.ArmTotals`).
+        (arm, stratum) -> outcome sums as of ``as_of`` (matured units counted as in
+        :class:`engine.metrics.ArmTotals`); a stratum is an allocation version, or a
+        (version, segment) pair when the allocation differs by segment.
     weights
-        Allocation version -> traffic weights in force for that period.
+        Stratum -> traffic weights (the propensities) in force in it.
     seed
         Seed of the Monte Carlo draws (reported, so the figures can be reproduced).
     sbg
         ``(alpha, beta)`` of a shifted-beta-geometric churn model fitted on the subscriber base
         (:func:`engine.sbg.fit_sbg`): CLV then accounts for heterogeneous churn
         (:func:`engine.sbg.sbg_clv_draws`) instead of the configured constant retention.
+    holdout
+        Outcome sums (all arms) of the bandit's debtors and of the holdout's, when the
+        experiment has a holdout: reported as :class:`HoldoutComparison`.
     """
     arms = experiment.arm_keys
     c = arms.index(champion)
@@ -468,4 +526,5 @@ def analyze(
             )
             for a, arm in enumerate(arms)
         ],
+        holdout=compare_holdout(*holdout, rng=rng) if holdout is not None else None,
     )

@@ -171,6 +171,8 @@ def assign(
                 "propensity": result.propensity,
                 "allocation_version": result.allocation_version,
                 "new": result.new,
+                "holdout": result.holdout,
+                "reason": result.reason,
             }
         ),
         output,
@@ -399,6 +401,15 @@ def analyze(
     )
     for table in analysis_tables(result):
         console.print(table)
+    if result.holdout is not None:
+        h = result.holdout
+        console.print(
+            f"Bandit vs randomized holdout (champion only), pay on time: "
+            f"{100 * h.bandit_rate:.1f}% of {h.bandit_units:,} vs {100 * h.holdout_rate:.1f}% of "
+            f"{h.holdout_units:,}; uplift {100 * h.uplift:+.2f} pp "
+            f"[{100 * h.uplift_low:+.2f}, {100 * h.uplift_high:+.2f}], "
+            f"P(bandit better) {h.prob_bandit_better:.3f}"
+        )
     srm = result.srm
     verdict = "[red]MISMATCH[/red]" if srm.flagged else "[green]healthy[/green]"
     counts = ", ".join(

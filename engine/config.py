@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from datetime import datetime
 from typing import Annotated, Literal, NewType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -28,7 +30,8 @@ KEY_PATTERN = r"^[a-z][a-z0-9_\-]{0,62}$"
 WEIGHT_SUM_TOLERANCE = 1e-6
 
 PrimaryMetric = Literal["pay_on_time"]
-PolicyName = Literal["fixed", "thompson"]
+PolicyName = Literal["fixed", "thompson", "top_two"]
+RewardName = Literal["pay_on_time", "net_value"]
 
 
 def _invalid(field: str, message: str) -> PydanticCustomError:
@@ -125,9 +128,51 @@ class Allocation(_Frozen):
     ] = 20_000
     prior_alpha: Annotated[float, Field(gt=0)] = 1.0
     prior_beta: Annotated[float, Field(gt=0)] = 1.0
+    reward: RewardName = Field(
+        default="pay_on_time",
+        description="What the bandit maximises: pay-on-time, or net value (collected - cost - "
+        "churn x residual CLV).",
+    )
+    top_two_beta: Annotated[
+        float, Field(gt=0, lt=1, description="Top-two Thompson sampling: P(play the leader).")
+    ] = 0.5
+    champion_floor: Annotated[
+        float, Field(ge=0, le=1, description="The champion keeps at least this share of all.")
+    ] = 0.0
+    burn_in_units: Annotated[
+        int, Field(ge=0, description="Matured units before the weights may move.")
+    ] = 0
+    burn_in_days: Annotated[int, Field(ge=0, description="Days before the weights may move.")] = 0
+    per_segment: bool = Field(
+        default=False,
+        description="Thompson sampling per segment (e.g. debtor type), shrunk towards the "
+        "pooled posterior: each segment gets its own champion-in-waiting.",
+    )
+    segment_strength: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            description="Pseudo-units of the pooled posterior in each segment's prior; "
+            "default: estimated from the data (empirical Bayes).",
+        ),
+    ] = None
+    holdout_share: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=0.5,
+            description="Share of debtors in a randomized holdout that gets the champion and "
+            "never trains the bandit (the bandit is judged against it).",
+        ),
+    ] = 0.0
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> Allocation:
+        if self.per_segment and (self.policy != "thompson" or self.reward != "pay_on_time"):
+            raise _invalid(
+                "per_segment",
+                "per_segment allocation works with policy: thompson and reward: pay_on_time",
+            )
         if self.weights is not None:
             total = sum(self.weights.values())
             if not math.isclose(total, 1.0, abs_tol=WEIGHT_SUM_TOLERANCE):
@@ -145,6 +190,42 @@ class Promotion(_Frozen):
     min_days: Annotated[
         int, Field(ge=0, description="Days the current champion must have held the title.")
     ] = 21
+
+
+class QuietHours(_Frozen):
+    """No contact between ``start`` and ``end`` local time (may wrap midnight)."""
+
+    start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "21:00"
+    end: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Stockholm.")
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> QuietHours:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _invalid("timezone", f"unknown time zone {self.timezone!r}") from None
+        return self
+
+    def contains(self, when: datetime) -> bool:
+        """Whether the aware time ``when`` falls in the quiet hours, in their time zone."""
+        local = when.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M")
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # wraps midnight
+
+
+class Compliance(_Frozen):
+    """Contact rules checked at assignment (e.g. US Regulation F: 7 calls in 7 days)."""
+
+    contact_cap_per_7_days: Annotated[
+        int | None, Field(ge=0, description="Most contacts in any rolling 7 days.")
+    ] = None
+    quiet_hours: QuietHours | None = None
+    fallback_arm: str = Field(
+        description="Arm given instead when a contacting arm would break a rule; must not "
+        "contact the debtor."
+    )
 
 
 class Experiment(_Frozen):
@@ -165,6 +246,7 @@ class Experiment(_Frozen):
     clv: Clv
     allocation: Allocation = Allocation()
     promotion: Promotion = Promotion()
+    compliance: Compliance | None = None
 
     @model_validator(mode="after")
     def _check_arms(self) -> Experiment:
@@ -180,11 +262,29 @@ class Experiment(_Frozen):
             where = "arms" if not champions else f"arms.{champions[1]}.champion"
             found = ", ".join(keys[i] for i in champions) if champions else "none"
             raise _invalid(where, f"exactly one arm must have champion: true (found: {found})")
+        if self.compliance is not None:
+            fallback = self.compliance.fallback_arm
+            if fallback not in keys:
+                raise _invalid(
+                    "compliance.fallback_arm",
+                    f"unknown arm {fallback!r}; arms are: {', '.join(keys)}",
+                )
+            if self.arm(fallback).contacts_debtor:
+                raise _invalid(
+                    "compliance.fallback_arm", f"fallback arm {fallback!r} contacts the debtor"
+                )
         alloc = self.allocation
         if alloc.min_share * len(self.arms) > 1 + WEIGHT_SUM_TOLERANCE:
             raise _invalid(
                 "allocation.min_share",
                 f"min_share {alloc.min_share:g} x {len(self.arms)} arms exceeds 1",
+            )
+        others = alloc.min_share * (len(self.arms) - 1) * (1 - alloc.holdout_share)
+        if alloc.champion_floor + others > 1 + WEIGHT_SUM_TOLERANCE:
+            raise _invalid(
+                "allocation.champion_floor",
+                f"champion_floor {alloc.champion_floor:g} plus the other arms' min_share "
+                f"({others:g}) exceeds 1",
             )
         if alloc.weights is not None:
             unknown = [k for k in alloc.weights if k not in keys]

@@ -20,6 +20,8 @@ CORE = [
     "engine/sbg.py",
     "engine/ope.py",
     "engine/uplift.py",
+    "engine/compliance.py",
+    "engine/drawing.py",
     "engine/analysis.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "stats").glob("*.py")),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "policy").glob("*.py")),

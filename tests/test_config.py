@@ -214,7 +214,7 @@ INVALID = [
         edit("policy: thompson", "policy: greedy"),
         line_of("policy: thompson"),
         "allocation.policy",
-        "'fixed' or 'thompson'",
+        "'fixed', 'thompson' or 'top_two'",
         id="unknown-policy",
     ),
     pytest.param(

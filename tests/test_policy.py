@@ -22,6 +22,7 @@ def thompson(
     decision = decide_allocation(
         config=allocation,
         arm_keys=arms,
+        champion=arms[0],
         stats=stats,
         configured_weights=dict.fromkeys(arms, 1 / len(arms)),
         rng=np.random.default_rng(seed),
@@ -121,7 +122,7 @@ def test_thompson_weights_respect_floor_and_mention_leader() -> None:
     assert max(weights, key=weights.__getitem__) == leader
     assert f"leader {leader} (P(best)={p_best[leader]:.3f})" in reason
     assert "5000 posterior draws over 1600 matured units" in reason
-    assert "floor 0.1 per arm" in reason
+    assert "minimum share 0.1 per arm" in reason
 
 
 def test_thompson_ignores_stats_of_arms_outside_the_experiment() -> None:
@@ -163,6 +164,7 @@ def test_fixed_policy_returns_configured_weights() -> None:
     decision = decide_allocation(
         config=Allocation(policy="fixed", weights=configured),
         arm_keys=ARMS,
+        champion=ARMS[0],
         stats={"friendly_sms": BinomialStat(1000, 100), "no_action": BinomialStat(1000, 900)},
         configured_weights=configured,
         rng=np.random.default_rng(0),

@@ -88,6 +88,9 @@ def test_unknown_experiment_is_a_clear_error(db: Engine) -> None:
 # -- assignment ----------------------------------------------------------------------------
 
 
+ONLY_SMS = {"friendly_sms": 1.0, "direct_collection": 0.0, "no_action": 0.0, "discount_nudge": 0.0}
+
+
 def test_assignment_is_sticky_and_records_its_context(
     db: Engine, channels: LoadedExperiment
 ) -> None:
@@ -110,12 +113,7 @@ def test_assignment_is_sticky_and_records_its_context(
     with Session(db) as session:
         session.execute(
             AllocationVersion.__table__.update().values(  # type: ignore[attr-defined]
-                weights={
-                    "friendly_sms": 1.0,
-                    "direct_collection": 0.0,
-                    "no_action": 0.0,
-                    "discount_nudge": 0.0,
-                }
+                weights=ONLY_SMS, bandit_weights=ONLY_SMS
             )
         )
         session.commit()

@@ -1,6 +1,12 @@
 """Allocation policies: turn per-arm evidence into traffic weights. Pure functions."""
 
-from engine.policy.allocation import AllocationDecision, apply_floor, decide_allocation
+from engine.policy.allocation import (
+    AllocationDecision,
+    SegmentDecision,
+    apply_floor,
+    decide_allocation,
+    decide_segment_allocation,
+)
 from engine.policy.holdout import (
     ConstrainedWeights,
     HoldoutAssignment,
@@ -32,6 +38,7 @@ __all__ = [
     "ArmWeights",
     "ConstrainedWeights",
     "HoldoutAssignment",
+    "SegmentDecision",
     "SegmentWeights",
     "apply_constraints",
     "apply_floor",
@@ -41,6 +48,7 @@ __all__ = [
     "beta_posterior",
     "burn_in_active",
     "decide_allocation",
+    "decide_segment_allocation",
     "empirical_bayes_kappa",
     "holdout_member",
     "holdout_salt",

@@ -12,12 +12,15 @@ not clipped, so the weights still sum to one and stay proportional to P(best) ab
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.config import Allocation
+from engine.policy.holdout import apply_constraints, burn_in_active
+from engine.policy.segments import segment_weights
+from engine.policy.thompson import top_two_play_probabilities
 from engine.stats.binomial import BinomialStat, posterior_draws, prob_best
 
 
@@ -28,16 +31,79 @@ class AllocationDecision:
     Attributes
     ----------
     weights
-        Arm key -> share of new debtors; each >= the floor, summing to 1.
+        Arm key -> probability that a new debtor gets the arm (holdout included): the
+        propensity stored with each assignment. Sums to 1.
     p_best
         Arm key -> posterior probability of being the best arm (empty for a fixed split).
     reason
         Why these weights, in words a manager can read in the audit trail.
+    bandit
+        Arm key -> split of the debtors outside the holdout (the bandit's own traffic).
+    holdout_share
+        Share of debtors in the randomized holdout (they get the champion).
     """
 
     weights: Mapping[str, float]
     p_best: Mapping[str, float]
     reason: str
+    bandit: Mapping[str, float] = field(default_factory=dict)
+    holdout_share: float = 0.0
+    burn_in: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentDecision:
+    """Per-segment weights: segment -> arm -> overall probability (the propensity) and the
+    bandit's split, with the reason for the audit trail."""
+
+    weights: Mapping[str, Mapping[str, float]]
+    bandit: Mapping[str, Mapping[str, float]]
+    reason: str
+
+
+def decide_segment_allocation(
+    *,
+    config: Allocation,
+    arm_keys: Sequence[str],
+    champion: str,
+    segments: Sequence[str],
+    successes: npt.NDArray[np.float64],
+    failures: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+) -> SegmentDecision:
+    """Thompson sampling per segment, shrunk towards the pooled posterior, then the same
+    floors and holdout as the pooled weights (:func:`engine.policy.segments.segment_weights`).
+
+    ``successes``/``failures`` have shape (s, k): matured outcomes per segment and arm.
+    """
+    fit = segment_weights(
+        successes,
+        failures,
+        prior=(config.prior_alpha, config.prior_beta),
+        kappa=config.segment_strength,
+        draws=config.draws,
+        rng=rng,
+    )
+    constrained = apply_constraints(
+        fit.weights,
+        min_share=config.min_share,
+        champion=list(arm_keys).index(champion),
+        champion_floor=config.champion_floor,
+        holdout_share=config.holdout_share,
+        holdout_split=[1.0 if k == champion else 0.0 for k in arm_keys],
+    )
+
+    def table(values: npt.NDArray[np.float64]) -> dict[str, dict[str, float]]:
+        return {
+            segment: {arm: float(w) for arm, w in zip(arm_keys, row, strict=True)}
+            for segment, row in zip(segments, values, strict=True)
+        }
+
+    return SegmentDecision(
+        weights=table(constrained.overall),
+        bandit=table(constrained.bandit),
+        reason=f"per segment: {fit.reason}",
+    )
 
 
 def apply_floor(p: npt.ArrayLike, floor: float) -> npt.NDArray[np.float64]:
@@ -58,43 +124,98 @@ def decide_allocation(
     *,
     config: Allocation,
     arm_keys: Sequence[str],
+    champion: str,
     stats: Mapping[str, BinomialStat],
     configured_weights: Mapping[str, float],
     rng: np.random.Generator,
+    days_elapsed: float = float("inf"),
+    reward_draws: npt.NDArray[np.float64] | None = None,
 ) -> AllocationDecision:
-    """Weights for the next period from the matured outcomes in ``stats``.
+    """Weights for the next period from matured outcomes (holdout units excluded by the caller).
 
     Parameters
     ----------
     config
-        The experiment's allocation settings (policy, floor, prior, draws).
+        The experiment's allocation settings (policy, floors, burn-in, holdout, prior, draws).
     arm_keys
         Arms in a fixed order.
+    champion
+        The current champion: the holdout gets it, and ``champion_floor`` protects it.
     stats
         Matured outcomes of the primary metric per arm; arms with no entry count as no data.
     configured_weights
-        The fixed split (used as-is by ``policy: fixed``).
+        The fixed split (``policy: fixed``) or the starting split (during the burn-in).
     rng
         Generator seeded by the caller; the caller stores the seed with the allocation.
+    days_elapsed
+        Days since the experiment started (for ``burn_in_days``).
+    reward_draws
+        Shape (draws, k): posterior draws of each arm's reward when the reward is not the
+        binary primary metric (``reward: net_value``); P(best) is then taken from them.
     """
-    if config.policy == "fixed":
-        fixed = {k: float(configured_weights[k]) for k in arm_keys}
-        return AllocationDecision(fixed, {}, "fixed split from the experiment file")
-
     zero = BinomialStat(0, 0)
     counts = [stats.get(k, zero) for k in arm_keys]
-    alpha = np.array([config.prior_alpha + c.successes for c in counts])
-    beta = np.array([config.prior_beta + c.failures for c in counts])
-    p_best = prob_best(posterior_draws(alpha, beta, draws=config.draws, rng=rng))
-    weights = apply_floor(p_best, config.min_share)
     matured = sum(c.n for c in counts)
-    leader = arm_keys[int(np.argmax(p_best))]
-    reason = (
-        f"thompson: P(best) from {config.draws} posterior draws over {matured} matured units; "
-        f"leader {leader} (P(best)={p_best.max():.3f}); floor {config.min_share:g} per arm"
+    initial = np.array([configured_weights[k] for k in arm_keys], dtype=np.float64)
+    burn_in = config.policy != "fixed" and burn_in_active(
+        matured_units=matured,
+        days_elapsed=days_elapsed,
+        min_matured_units=config.burn_in_units,
+        min_days=config.burn_in_days,
     )
+    p_best: npt.NDArray[np.float64] | None = None
+    if config.policy == "fixed":
+        probs, reason = initial, "fixed split from the experiment file"
+    elif burn_in:
+        probs = initial
+        reason = (
+            f"burn-in: {matured} of {config.burn_in_units} matured units, "
+            f"{min(days_elapsed, 1e9):.0f} of {config.burn_in_days} days; starting split kept"
+        )
+    else:
+        if reward_draws is not None:
+            p_best = prob_best(reward_draws)
+            samples = reward_draws
+        else:
+            alpha = np.array([config.prior_alpha + c.successes for c in counts])
+            beta = np.array([config.prior_beta + c.failures for c in counts])
+            samples = posterior_draws(alpha, beta, draws=config.draws, rng=rng)
+            p_best = prob_best(samples)
+        if config.policy == "top_two":
+            probs, _ = top_two_play_probabilities(samples, beta=config.top_two_beta)
+            name = f"top-two thompson (beta {config.top_two_beta:g})"
+        else:
+            probs, name = p_best, "thompson"
+        leader = arm_keys[int(np.argmax(p_best))]
+        reason = (
+            f"{name} on {config.reward}: P(best) from {config.draws} posterior draws over "
+            f"{matured} matured units; leader {leader} (P(best)={p_best.max():.3f})"
+        )
+    # A fixed split and the burn-in's starting split are used as configured.
+    min_share = 0.0 if config.policy == "fixed" or burn_in else config.min_share
+    if min_share == 0 and config.champion_floor == 0 and config.holdout_share == 0:
+        overall = bandit = np.asarray(probs, dtype=np.float64)  # exactly as given
+        holdout_share = 0.0
+    else:
+        constrained = apply_constraints(
+            probs,
+            min_share=min_share,
+            champion=list(arm_keys).index(champion),
+            champion_floor=config.champion_floor,
+            holdout_share=config.holdout_share,
+            holdout_split=[1.0 if k == champion else 0.0 for k in arm_keys],
+        )
+        overall, bandit = constrained.overall, constrained.bandit
+        holdout_share = constrained.holdout_share
+        if constrained.reasons:
+            reason += "; " + "; ".join(constrained.reasons)
     return AllocationDecision(
-        weights={k: float(w) for k, w in zip(arm_keys, weights, strict=True)},
-        p_best={k: float(p) for k, p in zip(arm_keys, p_best, strict=True)},
+        weights={k: float(w) for k, w in zip(arm_keys, overall, strict=True)},
+        p_best=(
+            {} if p_best is None else {k: float(p) for k, p in zip(arm_keys, p_best, strict=True)}
+        ),
         reason=reason,
+        bandit={k: float(w) for k, w in zip(arm_keys, bandit, strict=True)},
+        holdout_share=holdout_share,
+        burn_in=burn_in,
     )

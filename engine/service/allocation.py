@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from engine.config import Experiment
 from engine.metrics import ArmTotals, totals_by_arm
-from engine.policy import decide_allocation
+from engine.policy import SegmentDecision, decide_allocation, decide_segment_allocation
 from engine.promotion import PromotionDecision, decide_promotion
 from engine.service.common import (
     ServiceError,
     load_current,
     new_seed,
 )
+from engine.stats.bayes import mean_draws, rate_draws
 from engine.stats.binomial import BinomialStat
+from engine.stats.strata import MetricCells
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.tables import (
@@ -44,6 +47,9 @@ class AllocationInfo:
     matured_units: int
     reason: str
     created_at: datetime
+    bandit_weights: dict[str, float] = field(default_factory=dict)
+    holdout_share: float = 0.0
+    segment_weights: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: AllocationVersion) -> AllocationInfo:
@@ -59,36 +65,131 @@ class AllocationInfo:
             matured_units=row.matured_units,
             reason=row.reason,
             created_at=row.created_at,
+            bandit_weights=dict(row.bandit_weights or row.weights),
+            holdout_share=row.holdout_share,
+            segment_weights={k: dict(v) for k, v in row.segment_weights.items()},
         )
 
 
 def pay_stats(
     session: Session, experiment: Experiment, now: datetime
 ) -> tuple[dict[str, ArmTotals], dict[str, BinomialStat]]:
-    cells = queries.outcome_cells(session, experiment_key=experiment.key, now=now)
-    totals = totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells))
+    """Outcome sums per arm over all debtors, and the pay-on-time stats of each arm."""
+    totals, _ = arm_totals(session, experiment, now)
     return totals, {arm: t.pay_stat for arm, t in totals.items()}
+
+
+def arm_totals(
+    session: Session, experiment: Experiment, now: datetime
+) -> tuple[dict[str, ArmTotals], dict[str, ArmTotals]]:
+    """Outcome sums per arm: over all debtors, and over the bandit's training debtors (the
+    randomized holdout excluded: the bandit is judged against it and must never learn from it).
+    """
+    cells = queries.outcome_cells(session, experiment_key=experiment.key, now=now, by_holdout=True)
+    everyone = totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells))
+    training = totals_by_arm(
+        experiment.arm_keys, ((c.arm, c.totals) for c in cells if not c.holdout)
+    )
+    return everyone, training
+
+
+def _net_value_draws(
+    experiment: Experiment, totals: dict[str, ArmTotals], *, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """Posterior draws (draws, k) of each arm's net value per debtor: collected - cost - churn
+    x residual CLV, from the pooled matured outcomes (the bandit's reward for
+    ``reward: net_value``)."""
+    arms = experiment.arm_keys
+    t = [totals[a] for a in arms]
+    draws = experiment.allocation.draws
+    churn = MetricCells.from_counts([[x.churn_matured] for x in t], [[x.churned] for x in t])
+    collected = MetricCells(
+        np.array([[x.pay_matured] for x in t], dtype=np.float64),
+        np.array([[x.collected] for x in t], dtype=np.float64),
+        np.array([[x.collected_sq] for x in t], dtype=np.float64),
+        binary=False,
+    )
+    cost = np.array([experiment.arm(a).cost for a in arms])
+    churn_draws = rate_draws(churn, rng=rng, draws=draws)
+    collected_draws = mean_draws(collected, rng=rng, draws=draws)
+    result: npt.NDArray[np.float64] = (
+        collected_draws - cost - experiment.clv.residual_value() * churn_draws
+    )
+    return result
+
+
+def _plain(table: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    return {segment: dict(row) for segment, row in table.items()}
+
+
+def _segment_decision(
+    session: Session,
+    experiment: Experiment,
+    champion: str,
+    *,
+    now: datetime,
+    rng: np.random.Generator,
+) -> SegmentDecision | None:
+    """Per-segment weights from the matured training outcomes of each segment (holdout out)."""
+    cells = queries.outcome_cells(
+        session, experiment_key=experiment.key, now=now, by_segment=True, by_holdout=True
+    )
+    segments = sorted({c.segment for c in cells if c.segment is not None and not c.holdout})
+    if not segments:
+        return None
+    arms = experiment.arm_keys
+    paid = np.zeros((len(segments), len(arms)))
+    matured = np.zeros((len(segments), len(arms)))
+    for c in cells:
+        if c.segment is None or c.holdout:
+            continue
+        row, column = segments.index(c.segment), arms.index(c.arm)
+        paid[row, column] += c.totals.paid
+        matured[row, column] += c.totals.pay_matured
+    return decide_segment_allocation(
+        config=experiment.allocation,
+        arm_keys=arms,
+        champion=champion,
+        segments=segments,
+        successes=paid,
+        failures=matured - paid,
+        rng=rng,
+    )
 
 
 def _write_update(
     session: Session,
     experiment: Experiment,
     version: ExperimentVersion,
-    stats: dict[str, BinomialStat],
+    training: dict[str, ArmTotals],
     *,
     now: datetime,
     seed: int,
 ) -> AllocationInfo:
-    current = queries.latest_allocation(session, experiment_key=experiment.key)
-    if current is None:  # pragma: no cover - sync always writes one
+    history = queries.allocations(session, experiment_key=experiment.key)
+    if not history:  # pragma: no cover - sync always writes one
         raise ServiceError(f"experiment {experiment.key!r} has no allocation")
+    current = history[-1]
+    rng = np.random.default_rng(seed)
+    stats = {arm: t.pay_stat for arm, t in training.items()}
+    reward_draws = (
+        _net_value_draws(experiment, training, rng=rng)
+        if experiment.allocation.reward == "net_value"
+        else None
+    )
     decision = decide_allocation(
         config=experiment.allocation,
         arm_keys=experiment.arm_keys,
+        champion=current.champion,
         stats=stats,
         configured_weights=experiment.initial_weights(),
-        rng=np.random.default_rng(seed),
+        rng=rng,
+        days_elapsed=(now - history[0].created_at).total_seconds() / 86_400,
+        reward_draws=reward_draws,
     )
+    by_segment = None
+    if experiment.allocation.per_segment and not decision.burn_in:
+        by_segment = _segment_decision(session, experiment, current.champion, now=now, rng=rng)
     row = AllocationVersion(
         experiment_key=experiment.key,
         version=current.version + 1,
@@ -97,9 +198,13 @@ def _write_update(
         champion=current.champion,
         weights=dict(decision.weights),
         p_best=dict(decision.p_best),
+        bandit_weights=dict(decision.bandit),
+        holdout_share=decision.holdout_share,
+        segment_weights={} if by_segment is None else _plain(by_segment.weights),
+        segment_bandit_weights={} if by_segment is None else _plain(by_segment.bandit),
         seed=seed,
         matured_units=sum(s.n for s in stats.values()),
-        reason=decision.reason,
+        reason=decision.reason + ("" if by_segment is None else f"; {by_segment.reason}"),
         created_at=now,
     )
     session.add(row)
@@ -117,9 +222,14 @@ def update_allocation(
     """
     with transaction(engine) as session:
         experiment, version = load_current(session, experiment_key)
-        _, stats = pay_stats(session, experiment, now)
+        _, training = arm_totals(session, experiment, now)
         return _write_update(
-            session, experiment, version, stats, now=now, seed=new_seed() if seed is None else seed
+            session,
+            experiment,
+            version,
+            training,
+            now=now,
+            seed=new_seed() if seed is None else seed,
         )
 
 
@@ -177,6 +287,10 @@ def _write_promotion(
                 champion=decision.new_champion,
                 weights=dict(current.weights),
                 p_best=dict(current.p_best),
+                bandit_weights=dict(current.bandit_weights),
+                holdout_share=current.holdout_share,
+                segment_weights=dict(current.segment_weights),
+                segment_bandit_weights=dict(current.segment_bandit_weights),
                 seed=seed,
                 matured_units=sum(s.n for s in stats.values()),
                 reason=f"promotion: {decision.explanation}",
@@ -249,12 +363,12 @@ def run_cycle(
     """
     with transaction(engine) as session:
         experiment, version = load_current(session, experiment_key)
-        _, stats = pay_stats(session, experiment, now)
+        everyone, training = arm_totals(session, experiment, now)
         allocation = _write_update(
             session,
             experiment,
             version,
-            stats,
+            training,
             now=now,
             seed=new_seed() if update_seed is None else update_seed,
         )
@@ -262,7 +376,7 @@ def run_cycle(
             session,
             experiment,
             version,
-            stats,
+            {arm: t.pay_stat for arm, t in everyone.items()},
             now=now,
             seed=new_seed() if promotion_seed is None else promotion_seed,
             dry_run=False,

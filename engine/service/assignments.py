@@ -11,16 +11,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine
 
-from engine.assignment import assign
+from engine.drawing import AllocationWeights, draw_arms
 from engine.service.common import (
     ServiceError,
     load_current,
 )
 from engine.store import queries
 from engine.store.db import transaction
-from engine.store.tables import (
-    Assignment,
-)
+from engine.store.tables import AllocationVersion, Assignment
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,25 @@ class AssignResult:
     propensity: npt.NDArray[np.float64]
     allocation_version: npt.NDArray[np.int64]
     new: npt.NDArray[np.bool_]
+    holdout: npt.NDArray[np.bool_]  # in the randomized holdout
+    reason: npt.NDArray[np.object_]  # None, or why the debtor did not get the drawn arm
 
     @property
     def new_count(self) -> int:
         return int(self.new.sum())
+
+
+def allocation_weights(row: AllocationVersion) -> AllocationWeights:
+    """The weights of a stored allocation, as the pure drawing step takes them."""
+    return AllocationWeights(
+        arms=tuple(row.weights),
+        champion=row.champion,
+        overall=dict(row.weights),
+        bandit=dict(row.bandit_weights or row.weights),
+        holdout_share=row.holdout_share,
+        segment_overall={k: dict(v) for k, v in row.segment_weights.items()},
+        segment_bandit={k: dict(v) for k, v in row.segment_bandit_weights.items()},
+    )
 
 
 def assign_debtors(
@@ -72,12 +85,25 @@ def assign_debtors(
         if allocation is None:  # pragma: no cover - sync always writes one
             raise ServiceError(f"experiment {experiment_key!r} has no allocation")
         arms = list(allocation.weights)
-        batch = assign(
+        rules = experiment.compliance
+        history: dict[str, int] = {}
+        if rules is not None and rules.contact_cap_per_7_days is not None:
+            history = queries.recent_contacts(
+                session,
+                debtor_ids=[str(d) for d in ids[candidates]],
+                since=now - timedelta(days=7),
+                until=now,
+            )
+        drawn = draw_arms(
             ids[candidates],
-            salt=experiment.assignment_salt,
-            arm_keys=arms,
-            weights=[allocation.weights[a] for a in arms],
+            seg[candidates],
+            experiment=experiment,
+            allocation=allocation_weights(allocation),
+            contacts_7d=np.array([history.get(str(d), 0) for d in ids[candidates]]),
+            now=now,
         )
+        arm_index, propensity, reasons = drawn.arm_index, drawn.propensity, drawn.reason
+        arm_keys = np.asarray(arms, dtype=object)[arm_index]
         window = timedelta(days=experiment.metrics.pay_window_days)
         horizon = timedelta(days=experiment.metrics.churn_horizon_days)
         rows = [
@@ -90,16 +116,20 @@ def assign_debtors(
                 "allocation_version": allocation.version,
                 "segment": None if segment is None else str(segment),
                 "amount_owed": None if np.isnan(amount) else float(amount),
+                "holdout": bool(holdout),
+                "reason": reason,
                 "assigned_at": now,
                 "pay_due_at": now + window,
                 "churn_due_at": now + horizon,
             }
-            for debtor, arm, p, segment, amount in zip(
+            for debtor, arm, p, segment, amount, holdout, reason in zip(
                 ids[candidates],
-                batch.arm,
-                batch.propensity,
+                arm_keys,
+                propensity,
                 seg[candidates],
                 owed[candidates],
+                drawn.holdout,
+                reasons,
                 strict=True,
             )
         ]
@@ -116,7 +146,13 @@ def assign_debtors(
         # Events may have arrived before the assignment (a payment the same morning).
         queries.refresh_outcomes(session, sorted(inserted))
         arm_of = {
-            row["debtor_id"]: (row["arm"], row["propensity"], allocation.version)
+            row["debtor_id"]: (
+                row["arm"],
+                row["propensity"],
+                allocation.version,
+                row["holdout"],
+                row["reason"],
+            )
             for row in rows
             if row["debtor_id"] in inserted
         }
@@ -133,4 +169,6 @@ def assign_debtors(
         propensity=np.array([arm_of[k][1] for k in keys], dtype=np.float64),
         allocation_version=np.array([arm_of[k][2] for k in keys], dtype=np.int64),
         new=is_new,
+        holdout=np.array([arm_of[k][3] for k in keys], dtype=bool),
+        reason=np.array([arm_of[k][4] for k in keys], dtype=object),
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from engine.config import Experiment
 from engine.loader import LoadedExperiment
+from engine.policy import decide_allocation
 from engine.service.common import (
     ServiceError,
     has_assignments_in,
@@ -75,6 +77,16 @@ def sync_experiment(engine: Engine, loaded: LoadedExperiment, *, now: datetime) 
         )
         current = queries.latest_allocation(session, experiment_key=experiment.key)
         if current is None or set(current.weights) != set(experiment.arm_keys):
+            # The starting split as configured; the holdout and champion floor apply from the
+            # first debtor on.
+            first = decide_allocation(
+                config=experiment.allocation.model_copy(update={"policy": "fixed"}),
+                arm_keys=experiment.arm_keys,
+                champion=experiment.champion,
+                stats={},
+                configured_weights=experiment.initial_weights(),
+                rng=np.random.default_rng(0),
+            )
             session.add(
                 AllocationVersion(
                     experiment_key=experiment.key,
@@ -82,7 +94,9 @@ def sync_experiment(engine: Engine, loaded: LoadedExperiment, *, now: datetime) 
                     experiment_version=version,
                     kind="initial",
                     champion=experiment.champion,
-                    weights=experiment.initial_weights(),
+                    weights=dict(first.weights),
+                    bandit_weights=dict(first.bandit),
+                    holdout_share=first.holdout_share,
                     p_best={},
                     seed=None,
                     reason=f"initial split from experiment file (version {version})",

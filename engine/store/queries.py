@@ -47,16 +47,23 @@ def insert_ignoring_duplicates(
 
 def assigned_arms(
     session: Session, *, experiment_key: str, debtor_ids: Sequence[str]
-) -> dict[str, tuple[str, float, int]]:
-    """Debtor id -> (arm, propensity, allocation version) for ids already assigned."""
+) -> dict[str, tuple[str, float, int, bool, str | None]]:
+    """Debtor id -> (arm, propensity, allocation version, holdout, reason) for ids already
+    assigned."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
-    found: dict[str, tuple[str, float, int]] = {}
+    found: dict[str, tuple[str, float, int, bool, str | None]] = {}
     for chunk in _chunks(debtor_ids):
-        statement = select(a.debtor_id, a.arm, a.propensity, a.allocation_version).where(
-            a.experiment_key == experiment_key, a.debtor_id.in_(chunk)
-        )
+        statement = select(
+            a.debtor_id, a.arm, a.propensity, a.allocation_version, a.holdout, a.reason
+        ).where(a.experiment_key == experiment_key, a.debtor_id.in_(chunk))
         for row in session.execute(statement):
-            found[str(row[0])] = (str(row[1]), float(row[2]), int(row[3]))
+            found[str(row[0])] = (
+                str(row[1]),
+                float(row[2]),
+                int(row[3]),
+                bool(row[4]),
+                None if row[5] is None else str(row[5]),
+            )
     return found
 
 
@@ -117,6 +124,7 @@ class OutcomeCell:
     allocation_version: int | None
     segment: str | None
     totals: ArmTotals
+    holdout: bool | None = None
 
 
 def outcome_cells(
@@ -127,6 +135,7 @@ def outcome_cells(
     by_period: bool = False,
     by_segment: bool = False,
     segments: Sequence[str] | None = None,
+    by_holdout: bool = False,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
     period and segment (restricted to ``segments`` if given): one scan, no join."""
@@ -135,11 +144,13 @@ def outcome_cells(
         a.arm,
         a.allocation_version if by_period else literal(None),
         a.segment if by_segment else literal(None),
+        a.holdout if by_holdout else literal(None),
     ]
     groups = (
         [a.arm]
         + ([a.allocation_version] if by_period else [])
         + ([a.segment] if by_segment else [])
+        + ([a.holdout] if by_holdout else [])
     )
     pay_mature = a.pay_due_at <= now
     churn_mature = a.churn_due_at <= now
@@ -179,19 +190,20 @@ def outcome_cells(
             arm=row[0],
             allocation_version=None if row[1] is None else int(row[1]),
             segment=row[2],
+            holdout=None if row[3] is None else bool(row[3]),
             totals=ArmTotals(
-                assigned=int(row[3]),
-                pay_matured=int(row[4]),
-                paid=int(row[5]),
-                collected=float(row[6]),
-                churn_matured=int(row[7]),
-                churned=int(row[8]),
-                reminders=int(row[9]),
-                collection_cases=int(row[10]),
-                inquiries=int(row[11]),
-                collected_sq=float(row[12]),
-                reminders_sq=int(row[13]),
-                collection_cases_sq=int(row[14]),
+                assigned=int(row[4]),
+                pay_matured=int(row[5]),
+                paid=int(row[6]),
+                collected=float(row[7]),
+                churn_matured=int(row[8]),
+                churned=int(row[9]),
+                reminders=int(row[10]),
+                collection_cases=int(row[11]),
+                inquiries=int(row[12]),
+                collected_sq=float(row[13]),
+                reminders_sq=int(row[14]),
+                collection_cases_sq=int(row[15]),
             ),
         )
         for row in session.execute(statement)
@@ -310,3 +322,25 @@ def segment_values(session: Session, *, experiment_key: str) -> list[str]:
         .order_by(a.segment)
     )
     return [str(row[0]) for row in session.execute(statement)]
+
+
+def recent_contacts(
+    session: Session, *, debtor_ids: Sequence[str], since: datetime, until: datetime
+) -> dict[str, int]:
+    """Contacts (reminder events) per debtor in ``[since, until)``; debtors without any omitted."""
+    e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
+    found: dict[str, int] = {}
+    for chunk in _chunks(debtor_ids):
+        statement = (
+            select(e.debtor_id, func.count())
+            .where(
+                e.debtor_id.in_(chunk),
+                e.kind == "reminder",
+                e.occurred_at >= since,
+                e.occurred_at < until,
+            )
+            .group_by(e.debtor_id)
+        )
+        for row in session.execute(statement):
+            found[str(row[0])] = int(row[1])
+    return found

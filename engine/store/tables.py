@@ -51,6 +51,20 @@ class AllocationVersion(SQLModel, table=True):
     champion: str = Field(max_length=64)
     weights: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
     p_best: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    # Split of the debtors outside the holdout; ``weights`` is the overall probability
+    # (holdout included), i.e. the propensity stored with each assignment.
+    bandit_weights: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    holdout_share: float = 0.0
+    # With per-segment allocation: segment -> arm -> overall probability (the propensity) and
+    # segment -> arm -> bandit split. Debtors of a segment not listed get ``weights``.
+    segment_weights: dict[str, dict[str, float]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    segment_bandit_weights: dict[str, dict[str, float]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     seed: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     matured_units: int = 0
     reason: str = Field(sa_column=Column(Text, nullable=False))
@@ -85,6 +99,8 @@ class Assignment(SQLModel, table=True):
     allocation_version: int
     segment: str | None = Field(default=None, max_length=64)
     amount_owed: float | None = None
+    holdout: bool = False  # in the randomized holdout: gets the champion, never trains the bandit
+    reason: str | None = Field(default=None, max_length=200)  # why not the drawn arm (compliance)
     assigned_at: datetime
     pay_due_at: datetime  # assigned_at + pay window: the payment outcome is mature after this
     churn_due_at: datetime  # assigned_at + churn horizon
