@@ -45,11 +45,11 @@ from engine.sbg import sbg_clv_draws
 from engine.stats.bayes import compare, mean_draws, rate_draws
 from engine.stats.frequentist import compare_to_champion
 from engine.stats.srm import SRM_THRESHOLD, srm_check
-from engine.stats.strata import MetricCells, group_periods
+from engine.stats.strata import MetricCells, group_periods, stratified_estimate
 
-#: A stratum: an allocation version, or (version, segment) under per-segment allocation, where
-#: the split differs by segment within a period. Sortable, so strata keep their time order.
-Stratum = int | tuple[int, str]
+#: A stratum: an allocation version, or (segment, version) under per-segment allocation, where
+#: the split differs by segment within a period. Sortable: a segment's periods stay in order.
+Stratum = int | tuple[str, int]
 
 #: Version of the JSON shape of :meth:`Analysis.to_dict` (bump on any breaking change).
 SCHEMA_VERSION = 1
@@ -257,6 +257,29 @@ def _grid(
     return _Grid(merged, w[:, first])
 
 
+def pay_on_time_draws(
+    experiment: Experiment,
+    *,
+    totals: Mapping[tuple[str, Stratum], ArmTotals],
+    weights: Mapping[Stratum, Mapping[str, float]],
+    rng: np.random.Generator,
+    draws: int,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Arm -> draws (draws,) of its stratified pay-on-time rate, normal approximation.
+
+    The daily promotion check may face hundreds of (segment, period) strata; the stratified
+    estimate is then a weighted sum of many independent cell means, which the central limit
+    theorem makes normal, and drawing from N(mean, variance) costs nothing next to a Beta draw
+    per cell. :func:`analyze` keeps the exact per-cell Beta posteriors.
+    """
+    grid = _grid(experiment.arm_keys, totals, weights)
+    estimate = stratified_estimate(grid.cells("pay_matured", "paid"))
+    sd = np.sqrt(np.nan_to_num(estimate.variance, nan=0.25))
+    mean = np.nan_to_num(estimate.mean, nan=0.5)  # an arm with no data: the uniform prior
+    samples = mean + sd * rng.standard_normal((draws, len(experiment.arm_keys)))
+    return {arm: samples[:, a] for a, arm in enumerate(experiment.arm_keys)}
+
+
 # -- the analysis ------------------------------------------------------------------------------
 
 
@@ -336,7 +359,7 @@ def analyze(
     totals
         (arm, stratum) -> outcome sums as of ``as_of`` (matured units counted as in
         :class:`engine.metrics.ArmTotals`); a stratum is an allocation version, or a
-        (version, segment) pair when the allocation differs by segment.
+        (segment, version) pair when the allocation differs by segment.
     weights
         Stratum -> traffic weights (the propensities) in force in it.
     seed

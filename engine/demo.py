@@ -17,10 +17,12 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine
 
+from engine.analysis import Analysis
 from engine.events import EventBatch, to_datetime64
 from engine.loader import LoadedExperiment
 from engine.service import (
     ExperimentReport,
+    analyze_experiment,
     assign_debtors,
     experiment_report,
     ingest_events,
@@ -55,6 +57,7 @@ class DayProgress:
 @dataclass(frozen=True)
 class DemoResult:
     report: ExperimentReport
+    analysis: Analysis
     true_pay_on_time: dict[str, float]
     true_churn: dict[str, float]
     true_best: str
@@ -167,6 +170,7 @@ def run_demo(
 
     end = start + timedelta(days=days)
     report = experiment_report(engine, experiment_key=experiment.key, now=end)
+    analysis = analyze_experiment(engine, experiment_key=experiment.key, now=end)
     window = experiment.metrics.pay_window_days
     horizon = experiment.metrics.churn_horizon_days
     truth = {
@@ -179,6 +183,7 @@ def run_demo(
     }
     return DemoResult(
         report=report,
+        analysis=analysis,
         true_pay_on_time=truth,
         true_churn=churn,
         true_best=max(truth, key=lambda arm: truth[arm]),

@@ -369,18 +369,35 @@ def ipw(
     a, r, p, pi, _ = _validate(actions, rewards, propensities, target, None)
     w, n_clipped = _weights(a, p, pi, clip)
     terms = w * r
+    return _mean_estimate(
+        "ipw", terms, w, n_clipped=n_clipped, clip=clip, rng=rng, level=level, n_boot=n_boot
+    )
+
+
+def _mean_estimate(
+    name: str,
+    terms: FloatArray,
+    weights: FloatArray,
+    *,
+    n_clipped: int,
+    clip: float | None,
+    rng: np.random.Generator,
+    level: float,
+    n_boot: int,
+) -> OpeEstimate:
+    """An estimator that is the mean of per-decision ``terms`` (IPS, DR), shape (n,)."""
     low, high = _bootstrap_ratio(terms, None, rng=rng, n_boot=n_boot, level=level)
     return OpeEstimate(
-        estimator="ipw",
+        estimator=name,
         value=float(np.mean(terms)),
         std_error=_mean_se(terms),
         ci_low=low,
         ci_high=high,
         level=level,
-        ess=effective_sample_size(w),
+        ess=effective_sample_size(weights),
         n_clipped=n_clipped,
         clip=clip,
-        n=int(a.shape[0]),
+        n=int(terms.shape[0]),
     )
 
 
@@ -465,18 +482,8 @@ def doubly_robust(
     w, n_clipped = _weights(a, p, pi, clip)
     rows = np.arange(a.shape[0])
     terms = np.sum(pi * q, axis=1) + w * (r - q[rows, a])
-    low, high = _bootstrap_ratio(terms, None, rng=rng, n_boot=n_boot, level=level)
-    return OpeEstimate(
-        estimator="dr",
-        value=float(np.mean(terms)),
-        std_error=_mean_se(terms),
-        ci_low=low,
-        ci_high=high,
-        level=level,
-        ess=effective_sample_size(w),
-        n_clipped=n_clipped,
-        clip=clip,
-        n=int(a.shape[0]),
+    return _mean_estimate(
+        "dr", terms, w, n_clipped=n_clipped, clip=clip, rng=rng, level=level, n_boot=n_boot
     )
 
 

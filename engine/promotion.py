@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.config import Promotion
 from engine.stats.binomial import BinomialStat, posterior_draws, prob_beat
@@ -63,6 +64,7 @@ def decide_promotion(
     prior_alpha: float = 1.0,
     prior_beta: float = 1.0,
     draws: int = 20_000,
+    samples: Mapping[str, npt.NDArray[np.float64]] | None = None,
 ) -> PromotionDecision:
     """Evaluate the promotion rule once.
 
@@ -78,6 +80,10 @@ def decide_promotion(
         Days since the champion took the title (experiment start or last promotion).
     rng
         Generator for the Monte Carlo estimate of P(beat); seeded and recorded by the caller.
+    samples
+        Arm -> joint posterior draws (draws,) of its rate, to use instead of the pooled Beta
+        posteriors of ``stats``: the period-and-segment stratified posteriors when traffic
+        depends on the segment, where pooled rates compare different mixes of debtors.
     """
     if champion not in stats:
         raise ValueError(f"champion {champion!r} has no statistics")
@@ -124,9 +130,13 @@ def decide_promotion(
         )
 
     arms = [champion, *ready]
-    alpha = np.array([prior_alpha + stats[a].successes for a in arms])
-    beta = np.array([prior_beta + stats[a].failures for a in arms])
-    beats = prob_beat(posterior_draws(alpha, beta, draws=draws, rng=rng), reference=0)
+    if samples is not None:
+        joint = np.column_stack([samples[a] for a in arms])
+    else:
+        alpha = np.array([prior_alpha + stats[a].successes for a in arms])
+        beta = np.array([prior_beta + stats[a].failures for a in arms])
+        joint = posterior_draws(alpha, beta, draws=draws, rng=rng)
+    beats = prob_beat(joint, reference=0)
     p_beat = {arm: float(p) for arm, p in zip(arms[1:], beats[1:], strict=True)}
     # Highest P(beat) first; the higher observed rate breaks ties (both can be 1.0).
     best = max(ready, key=lambda arm: (p_beat[arm], rates[arm]))

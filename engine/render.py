@@ -20,8 +20,22 @@ def _money(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:+,.2f}"
 
 
-def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = None) -> Table:
-    """One row per arm: the KPIs managers read, champion first-marked."""
+def kpi_table(
+    report: ExperimentReport,
+    *,
+    truth: Mapping[str, float] | None = None,
+    stratified: Analysis | None = None,
+) -> Table:
+    """One row per arm: the KPIs managers read, the champion marked.
+
+    With ``stratified``, pay-on-time and its interval come from the analysis (stratified by
+    allocation period, and segment under per-segment allocation) instead of pooled counts.
+    """
+    estimates = (
+        {arm.arm: arm.metrics["pay_on_time"] for arm in stratified.arms}
+        if stratified is not None
+        else {}
+    )
     table = Table(
         title=(
             f"{report.name} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; "
@@ -31,7 +45,7 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     )
     table.add_column("arm", no_wrap=True)
     table.add_column("debtors", justify="right")
-    table.add_column("on time", justify="right")
+    table.add_column("on time" + (" (strat.)" if stratified is not None else ""), justify="right")
     table.add_column("95% CrI", justify="right", no_wrap=True)
     if truth is not None:
         table.add_column("true", justify="right")
@@ -43,12 +57,12 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     table.add_column("traffic", justify="right")
     for row in report.kpis:
         name = f"[bold]{row.arm}[/bold] *" if row.champion else row.arm
-        interval = (
-            f"{_pct(row.pay_on_time_low)}-{_pct(row.pay_on_time_high)}"
-            if not math.isnan(row.pay_on_time)
-            else "—"
-        )
-        cells = [name, f"{row.assigned:,}", _pct(row.pay_on_time), interval]
+        rate, low, high = row.pay_on_time, row.pay_on_time_low, row.pay_on_time_high
+        if row.arm in estimates and row.pay_matured:
+            m = estimates[row.arm]
+            rate, low, high = m.estimate, m.low, m.high
+        interval = f"{_pct(low)}-{_pct(high)}" if not math.isnan(rate) else "—"
+        cells = [name, f"{row.assigned:,}", _pct(rate), interval]
         if truth is not None:
             cells.append(_pct(truth.get(row.arm, math.nan)))
         cells += [

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from engine.analysis import pay_on_time_draws
 from engine.config import Experiment
 from engine.metrics import ArmTotals, totals_by_arm
 from engine.policy import SegmentDecision, decide_allocation, decide_segment_allocation
@@ -20,6 +21,7 @@ from engine.service.common import (
     load_current,
     new_seed,
 )
+from engine.service.strata import stratified_totals
 from engine.stats.bayes import mean_draws, rate_draws
 from engine.stats.binomial import BinomialStat
 from engine.stats.strata import MetricCells
@@ -263,15 +265,29 @@ def _write_promotion(
 ) -> PromotionResult:
     history = queries.allocations(session, experiment_key=experiment.key)
     current = history[-1]
+    rng = np.random.default_rng(seed)
+    samples = None
+    if any(row.segment_weights for row in history):
+        # Traffic depends on the segment: pooled rates would compare different mixes of
+        # debtors, so compare within (period, segment) strata.
+        strata = stratified_totals(session, experiment_key=experiment.key, history=history, now=now)
+        samples = pay_on_time_draws(
+            experiment,
+            totals=strata.totals,
+            weights=strata.weights,
+            rng=rng,
+            draws=experiment.allocation.draws,
+        )
     decision = decide_promotion(
         rule=experiment.promotion,
         champion=current.champion,
         stats=stats,
         days_as_champion=(now - _champion_since(history)).total_seconds() / 86_400,
-        rng=np.random.default_rng(seed),
+        rng=rng,
         prior_alpha=experiment.allocation.prior_alpha,
         prior_beta=experiment.allocation.prior_beta,
         draws=experiment.allocation.draws,
+        samples=samples,
     )
     if dry_run:
         return PromotionResult(decision, None, None, dry_run=True)

@@ -11,14 +11,14 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from engine.analysis import Analysis, Stratum, analyze
-from engine.metrics import ArmTotals
+from engine.analysis import Analysis, analyze
 from engine.sbg import SbgFit, fit_sbg
 from engine.service.common import (
     ServiceError,
     UnknownSegmentError,
     load_current,
 )
+from engine.service.strata import stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 
@@ -48,14 +48,8 @@ def analyze_experiment(
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
-        cells = queries.outcome_cells(
-            session,
-            experiment_key=experiment_key,
-            now=now,
-            by_period=True,
-            by_segment=True,
-            by_holdout=True,
-            segments=segments,
+        strata = stratified_totals(
+            session, experiment_key=experiment_key, history=history, now=now, segments=segments
         )
         if segments is not None:
             known = set(queries.segment_values(session, experiment_key=experiment_key))
@@ -66,26 +60,7 @@ def analyze_experiment(
                     f"segments: {', '.join(sorted(known)) or 'none'}"
                 )
     current = history[-1]
-    # Under per-segment allocation the split differs by segment within a period: the strata
-    # are then (period, segment), each with its own weights.
-    by_segment = any(row.segment_weights for row in history)
-    rows = {row.version: row for row in history}
-    totals: dict[tuple[str, Stratum], ArmTotals] = {}
-    weights: dict[Stratum, dict[str, float]] = {}
-    groups = {False: ArmTotals(), True: ArmTotals()}
-    for c in cells:
-        period = int(c.allocation_version or 0)
-        row = rows[period]
-        stratum: Stratum = period
-        if by_segment:
-            stratum = (period, c.segment or "")
-            weights[stratum] = dict(row.segment_weights.get(c.segment or "", row.weights))
-        else:
-            weights[stratum] = dict(row.weights)
-        totals[(c.arm, stratum)] = totals.get((c.arm, stratum), ArmTotals()) + c.totals
-        groups[bool(c.holdout)] = groups[bool(c.holdout)] + c.totals
-    if not weights:  # nothing assigned yet: the current split stands for the empty analysis
-        weights[current.version] = dict(current.weights)
+    totals, weights, groups = strata.totals, strata.weights, strata.holdout_groups
     return analyze(
         experiment,
         champion=current.champion,

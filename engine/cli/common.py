@@ -1,0 +1,88 @@
+"""The Typer app, its consoles and the pieces every command shares."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from engine import service
+from engine.batchio import InputFileError
+from engine.loader import ConfigError
+
+app = typer.Typer(
+    help="Champion/challenger experimentation engine for dunning.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Tables need up to 150 columns; a pipe or CI log has no terminal width to ask for.
+# soft_wrap: a message line (file:line: field: problem) must stay one line, whatever the width.
+console = Console(width=None if Console().is_terminal else 160, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Where the demo writes unless told otherwise; recreated on each run.
+DEMO_DATABASE_URL = "sqlite:///var/demo.sqlite3"
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="DATABASE_URL",
+        help="Database URL (SQLite file or postgresql+psycopg://...).",
+        show_default=True,
+    ),
+]
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of",
+        help="Evaluate as of this UTC time (default: now).",
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+    ),
+]
+
+
+def resolve_as_of(value: datetime | None) -> datetime:
+    if value is None:
+        return service.utc_now()
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the engine's user-facing errors into a message and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, InputFileError) as exc:
+            for issue in exc.issues:
+                errors.print(str(issue), markup=False, highlight=False)
+            errors.print(f"[red]{len(exc.issues)} problem(s); nothing was changed.[/red]")
+            raise typer.Exit(2) from None
+        except (service.UnknownExperimentError, service.UnknownSegmentError) as exc:
+            errors.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        except service.ServiceError as exc:
+            errors.print(f"[red]refused:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except OperationalError as exc:
+            errors.print(f"[red]database error:[/red] {escape(str(exc.orig))}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def open_database(url: str) -> Engine:
+    return service.open_db(url)

@@ -1,0 +1,182 @@
+"""Read-only commands: list, report, outcomes, analyze."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.markup import escape
+
+from engine import service
+from engine.batchio import read_tenure, write_csv
+from engine.cli.common import (
+    AsOfOption,
+    DbOption,
+    app,
+    console,
+    errors,
+    open_database,
+    resolve_as_of,
+    user_errors,
+)
+from engine.render import analysis_tables, kpi_table, promotion_table, segment_table
+from engine.settings import DEFAULT_DATABASE_URL
+
+
+@app.command("list")
+@user_errors
+def list_(db: DbOption = DEFAULT_DATABASE_URL) -> None:
+    """List the experiments in the database."""
+    for item in service.list_experiments(open_database(db)):
+        console.print(
+            f"{item.key} v{item.version}: {item.name}; champion {item.champion}; "
+            f"{item.assigned:,} debtors; allocation v{item.allocation_version}"
+        )
+
+
+@app.command()
+@user_errors
+def report(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    db: DbOption = DEFAULT_DATABASE_URL,
+    as_of: AsOfOption = None,
+) -> None:
+    """Print the KPI table per arm and the promotion log."""
+    engine = open_database(db)
+    now = resolve_as_of(as_of) if as_of else service.default_as_of(engine, experiment_key=key)
+    result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
+    console.print(kpi_table(result))
+    console.print(promotion_table(result.promotions))
+
+
+@app.command()
+@user_errors
+def outcomes(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    debtor: Annotated[
+        list[str] | None, typer.Option("--debtor", "-d", help="Only these debtor ids.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write all rows to this CSV.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print without --output.")] = 20,
+    db: DbOption = DEFAULT_DATABASE_URL,
+    as_of: AsOfOption = None,
+) -> None:
+    """Per-debtor outcomes: arm, propensity, versions, payment, churn, cost and CLV."""
+    engine = open_database(db)
+    now = resolve_as_of(as_of) if as_of else service.default_as_of(engine, experiment_key=key)
+    rows = service.assignment_outcomes(
+        engine,
+        experiment_key=key,
+        now=now,
+        debtor_ids=debtor,
+        limit=None if output else limit,
+    )
+    frame = pd.DataFrame(
+        [{**vars(r.outcome), "treatment_cost": r.treatment_cost, "clv": r.clv} for r in rows]
+    )
+    if output is not None:
+        write_csv(frame, output)
+        console.print(f"{len(frame):,} assignments -> {output}")
+    elif frame.empty:
+        console.print("no assignments")
+    else:
+        console.print(frame.to_string(index=False), markup=False, highlight=False)
+
+
+@app.command()
+@user_errors
+def analyze(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    segment: Annotated[
+        list[str] | None,
+        typer.Option("--segment", "-s", help="Only debtors of this segment (repeatable)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output (docs/analysis-json.md).")
+    ] = False,
+    by_segment: Annotated[
+        bool,
+        typer.Option(
+            "--by-segment", help="Pay-on-time per segment x arm (hierarchical model) instead."
+        ),
+    ] = False,
+    tenure: Annotated[
+        Path | None,
+        typer.Option(
+            help="Subscriber tenure CSV: value CLV with a fitted shifted-beta-geometric model."
+        ),
+    ] = None,
+    cohort: Annotated[
+        str | None, typer.Option(help="Cohort of the tenure table to use (if several).")
+    ] = None,
+    db: DbOption = DEFAULT_DATABASE_URL,
+    as_of: AsOfOption = None,
+) -> None:
+    """Every KPI per arm with 95% intervals, Bayesian and frequentist, and the SRM check."""
+    engine = open_database(db)
+    now = resolve_as_of(as_of) if as_of else service.default_as_of(engine, experiment_key=key)
+    if by_segment:
+        fit = service.segment_model(engine, experiment_key=key, now=now)
+        if as_json:
+            typer.echo(json.dumps(fit.to_dict(), indent=2, allow_nan=False))
+        else:
+            console.print(segment_table(fit))
+            console.print(f"{fit.method} fit in {fit.seconds:.2f} s; seed {fit.seed}")
+        return
+    churn_model = None
+    if tenure is not None:
+        subscribers = read_tenure(tenure)
+        with errors.status(f"fitting the churn model to {len(subscribers):,} subscribers..."):
+            churn_model = service.fit_churn_model(subscribers)
+        if cohort is not None and cohort not in churn_model.cohorts:
+            raise service.ServiceError(
+                f"cohort {cohort!r} is not in {tenure}; cohorts: {', '.join(churn_model.cohorts)}"
+            )
+        if cohort is None and len(churn_model.cohorts) > 1:
+            raise service.ServiceError(
+                f"{tenure} has cohorts {', '.join(churn_model.cohorts)}: choose one with --cohort"
+            )
+    result = service.analyze_experiment(
+        engine,
+        experiment_key=key,
+        now=now,
+        segments=segment,
+        churn_model=churn_model,
+        cohort=cohort,
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        return
+    scope = f"segment(s) {', '.join(result.segments)}" if result.segments else "all debtors"
+    console.print(
+        f"[bold]{result.name}[/bold] ({result.experiment} v{result.experiment_version}), {scope}, "
+        f"as of {result.as_of:%Y-%m-%d %H:%M} UTC; champion {result.champion} (*); "
+        f"{result.strata} allocation strata; Monte Carlo seed {result.seed}; "
+        f"CLV model: {result.clv_model}"
+    )
+    for table in analysis_tables(result):
+        console.print(table)
+    if result.holdout is not None:
+        h = result.holdout
+        console.print(
+            f"Bandit vs randomized holdout (champion only), pay on time: "
+            f"{100 * h.bandit_rate:.1f}% of {h.bandit_units:,} vs {100 * h.holdout_rate:.1f}% of "
+            f"{h.holdout_units:,}; uplift {100 * h.uplift:+.2f} pp "
+            f"[{100 * h.uplift_low:+.2f}, {100 * h.uplift_high:+.2f}], "
+            f"P(bandit better) {h.prob_bandit_better:.3f}"
+        )
+    srm = result.srm
+    verdict = "[red]MISMATCH[/red]" if srm.flagged else "[green]healthy[/green]"
+    counts = ", ".join(
+        f"{arm} {srm.observed[arm]:,.0f}/{srm.expected[arm]:,.0f}" for arm in srm.observed
+    )
+    console.print(
+        f"Sample ratio check (observed/expected from each period's weights): {verdict}, "
+        f"p = {srm.p_value:.4g} (flags below {srm.threshold:g}); {counts}"
+        + (f"; {escape(srm.reason)}" if srm.reason else "")
+    )
