@@ -40,6 +40,7 @@ def kpi_table(
         title=(
             f"{report.name} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; "
             f"pay window {report.pay_window_days} d; * champion"
+            + ("" if stratified is not None else "; pooled over periods (see dunning analyze)")
         ),
         title_justify="left",
     )

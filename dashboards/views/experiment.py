@@ -49,7 +49,9 @@ st.caption(
     f"Pay on time: paid within {report.pay_window_days} days, over matured debtors only "
     "(95% credible interval beside). Immature: share of debtors whose window is still open. "
     f"Churn: within {report.churn_horizon_days} days. ★ marks the champion; CLV uplift is "
-    "against it."
+    "against it. These figures pool all allocation periods; when traffic shifted while the "
+    "baseline moved (or differs by debtor type), the Analysis page's stratified estimates are "
+    "the ones to compare arms on."
 )
 kpis = data.kpi_frame(report)
 champion_row = f"★ {champion}"
