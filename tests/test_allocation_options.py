@@ -15,6 +15,7 @@ from sqlmodel import Session
 from engine import service
 from engine.events import EventBatch, to_datetime64
 from engine.loader import LoadedExperiment, parse_experiment
+from engine.store import queries
 from engine.store.tables import Assignment
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -174,3 +175,35 @@ def test_per_segment_allocation_finds_each_segments_best_arm(
     analysis = service.analyze_experiment(db, experiment_key=KEY, now=LATER + timedelta(days=1))
     assert analysis.strata >= 2, "strata are (period, segment) under per-segment allocation"
     assert not analysis.srm.flagged
+
+
+def test_promotion_moves_the_holdout_to_the_new_champion(
+    db: Engine, channels: LoadedExperiment
+) -> None:
+    text = "  holdout_share: 0.2\n  champion_floor: 0.3\n"
+    service.sync_experiment(db, variant(channels, text), now=T0)
+    simulate(db, 8_000, seed=12)
+    cycle = service.run_cycle(
+        db, experiment_key=KEY, now=T0 + timedelta(days=22), update_seed=1, promotion_seed=2
+    )
+    assert cycle.promotion.decision.new_champion == "discount_nudge"
+    with Session(db) as session:
+        latest = queries.latest_allocation(session, experiment_key=KEY)
+    assert latest is not None
+    assert latest.champion == "discount_nudge"
+    # The holdout and the floor follow the new champion; the bandit's split is kept.
+    assert latest.bandit_weights == pytest.approx(cycle.allocation.bandit_weights)
+    for arm, bandit in latest.bandit_weights.items():
+        holdout = 0.2 if arm == "discount_nudge" else 0.0
+        assert latest.weights[arm] == pytest.approx(holdout + 0.8 * bandit)
+    assert latest.weights["discount_nudge"] >= 0.3
+    member = service.assign_debtors(
+        db,
+        experiment_key=KEY,
+        debtor_ids=[f"n{i}" for i in range(400)],
+        now=T0 + timedelta(days=23),
+    )
+    assert set(member.arm[member.holdout]) == {"discount_nudge"}
+    assert np.allclose(member.propensity, [latest.weights[a] for a in member.arm]), (
+        "propensities are the new allocation's overall weights"
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine import service
-from engine.demo import default_start, run_demo
 from engine.loader import LoadedExperiment
+from engine.service.demo import default_start, run_demo
 
 
 @pytest.mark.slow

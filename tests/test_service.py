@@ -311,7 +311,7 @@ def test_promotion_is_atomic(
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("killed mid-promotion")
 
-    monkeypatch.setattr(service.allocation, "PromotionAudit", crash)
+    monkeypatch.setattr(service.promotion, "PromotionAudit", crash)
     with pytest.raises(RuntimeError, match="killed"):
         service.evaluate_promotion(db, experiment_key=KEY, now=T0 + timedelta(days=22), seed=1)
     assert _count(db, AllocationVersion) == 1

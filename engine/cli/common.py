@@ -59,6 +59,14 @@ def resolve_as_of(value: datetime | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def report_time(engine: Engine, key: str, as_of: datetime | None) -> datetime:
+    """``--as-of`` if given, else the time of the experiment's latest data (see
+    :func:`engine.service.default_as_of`)."""
+    if as_of is not None:
+        return resolve_as_of(as_of)
+    return service.default_as_of(engine, experiment_key=key)
+
+
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the engine's user-facing errors into a message and an exit code."""
 

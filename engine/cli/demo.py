@@ -18,8 +18,8 @@ from engine.cli.common import (
     open_database,
     user_errors,
 )
+from engine.cli.render import kpi_table, promotion_table
 from engine.loader import load_experiment
-from engine.render import kpi_table, promotion_table
 
 
 def _reset_demo_database(url: str, *, reset: bool) -> None:
@@ -51,7 +51,7 @@ def demo(
     ] = False,
 ) -> None:
     """Simulate days of overdue debtors through the real loop and report what happened."""
-    from engine.demo import DayProgress, default_start, run_demo
+    from engine.service.demo import DayProgress, default_start, run_demo
 
     loaded = load_experiment(experiment)
     _reset_demo_database(db, reset=reset)

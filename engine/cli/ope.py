@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.table import Table
 
 from engine import ope
+from engine.analysis import json_safe
 from engine.cli.common import (
     app,
     console,
@@ -43,15 +43,14 @@ def ope_command(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Estimate a target policy's value from logged decisions before any debtor gets it."""
-    name = estimator
-    data = read_ope_inputs(log, target, estimator=name)
+    data = read_ope_inputs(log, target, estimator=estimator)
     rng = np.random.default_rng(seed)
     result = ope.evaluate(
         data.actions,
         data.rewards,
         data.propensities,
         data.target,
-        estimator=name,
+        estimator=estimator,
         reward_model=data.reward_model,
         clip=clip,
         rng=rng,
@@ -59,12 +58,8 @@ def ope_command(
     logging_value = ope.value_of_logging_policy(data.rewards, rng=rng)
     if as_json:
 
-        def clean(estimate: ope.OpeEstimate) -> dict[str, object]:
-            values = dataclasses.asdict(estimate) | {"ess_share": estimate.ess_share}
-            return {
-                k: None if isinstance(v, float) and not math.isfinite(v) else v
-                for k, v in values.items()
-            }
+        def clean(estimate: ope.OpeEstimate) -> Any:
+            return json_safe(dataclasses.asdict(estimate) | {"ess_share": estimate.ess_share})
 
         payload = {
             "schema_version": 1,

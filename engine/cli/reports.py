@@ -19,10 +19,10 @@ from engine.cli.common import (
     console,
     errors,
     open_database,
-    resolve_as_of,
+    report_time,
     user_errors,
 )
-from engine.render import analysis_tables, kpi_table, promotion_table, segment_table
+from engine.cli.render import analysis_tables, kpi_table, promotion_table, segment_table
 from engine.settings import DEFAULT_DATABASE_URL
 
 
@@ -46,7 +46,7 @@ def report(
 ) -> None:
     """Print the KPI table per arm and the promotion log."""
     engine = open_database(db)
-    now = resolve_as_of(as_of) if as_of else service.default_as_of(engine, experiment_key=key)
+    now = report_time(engine, key, as_of)
     result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
     console.print(kpi_table(result))
     console.print(promotion_table(result.promotions))
@@ -68,7 +68,7 @@ def outcomes(
 ) -> None:
     """Per-debtor outcomes: arm, propensity, versions, payment, churn, cost and CLV."""
     engine = open_database(db)
-    now = resolve_as_of(as_of) if as_of else service.default_as_of(engine, experiment_key=key)
+    now = report_time(engine, key, as_of)
     rows = service.assignment_outcomes(
         engine,
         experiment_key=key,
@@ -119,7 +119,7 @@ def analyze(
 ) -> None:
     """Every KPI per arm with 95% intervals, Bayesian and frequentist, and the SRM check."""
     engine = open_database(db)
-    now = resolve_as_of(as_of) if as_of else service.default_as_of(engine, experiment_key=key)
+    now = report_time(engine, key, as_of)
     if by_segment:
         fit = service.segment_model(engine, experiment_key=key, now=now)
         if as_json:

@@ -6,6 +6,7 @@ from engine.policy.allocation import (
     apply_floor,
     decide_allocation,
     decide_segment_allocation,
+    rebase_on_champion,
 )
 from engine.policy.holdout import (
     ConstrainedWeights,
@@ -53,6 +54,7 @@ __all__ = [
     "holdout_member",
     "holdout_salt",
     "lai_robbins_constant",
+    "rebase_on_champion",
     "segment_index",
     "segment_weights",
     "thompson_weights",

@@ -61,6 +61,32 @@ class SegmentDecision:
     reason: str
 
 
+def rebase_on_champion(
+    *,
+    config: Allocation,
+    arm_keys: Sequence[str],
+    champion: str,
+    bandit: Mapping[str, float],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(overall, bandit) weights after the champion changed, the bandit's split kept.
+
+    The holdout gets the champion and the champion floor protects it: both follow the new
+    champion at once, otherwise the stored propensities would describe the old holdout.
+    """
+    keys = list(arm_keys)
+    constrained = apply_constraints(
+        [bandit[k] for k in keys],
+        champion=keys.index(champion),
+        champion_floor=config.champion_floor,
+        holdout_share=config.holdout_share,
+        holdout_split=[1.0 if k == champion else 0.0 for k in keys],
+    )
+    return (
+        {k: float(w) for k, w in zip(keys, constrained.overall, strict=True)},
+        {k: float(w) for k, w in zip(keys, constrained.bandit, strict=True)},
+    )
+
+
 def decide_segment_allocation(
     *,
     config: Allocation,

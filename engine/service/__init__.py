@@ -5,14 +5,7 @@ database engine and an explicit ``now`` (so the demo can run simulated days and 
 reproduce a decision) and returns plain value objects, never ORM rows.
 """
 
-from engine.service.allocation import (
-    AllocationInfo,
-    CycleResult,
-    PromotionResult,
-    evaluate_promotion,
-    run_cycle,
-    update_allocation,
-)
+from engine.service.allocation import AllocationInfo, update_allocation
 from engine.service.analysis import (
     ANALYSIS_SEED,
     analyze_experiment,
@@ -46,6 +39,12 @@ from engine.service.events import (
 from engine.service.experiments import (
     SyncResult,
     sync_experiment,
+)
+from engine.service.promotion import (
+    CycleResult,
+    PromotionResult,
+    evaluate_promotion,
+    run_cycle,
 )
 from engine.service.reports import (
     DebtorOutcome,
