@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime
-from typing import Annotated, Literal, NewType
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, NewType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,8 +30,18 @@ KEY_PATTERN = r"^[a-z][a-z0-9_\-]{0,62}$"
 WEIGHT_SUM_TOLERANCE = 1e-6
 
 PrimaryMetric = Literal["pay_on_time"]
+#: Every KPI the engine measures per arm (see :mod:`engine.metrics`).
+MetricName = Literal[
+    "pay_on_time", "collected", "collection_cases", "reminders", "inquiries", "churn", "net_value"
+]
 PolicyName = Literal["fixed", "thompson", "top_two"]
-RewardName = Literal["pay_on_time", "net_value"]
+ObjectiveName = Literal["pay_on_time", "net_value"]
+Status = Literal["draft", "running", "paused", "stopped"]
+Channel = Literal["none", "sms", "email", "letter", "phone", "agency"]
+Cadence = Literal["hourly", "daily", "weekly"]
+
+#: Channels that reach the debtor, so contact caps and quiet hours apply to them.
+CONTACT_CHANNELS = frozenset({"sms", "email", "letter", "phone"})
 
 
 def _invalid(field: str, message: str) -> PydanticCustomError:
@@ -41,6 +51,20 @@ def _invalid(field: str, message: str) -> PydanticCustomError:
     :mod:`engine.loader` point at the line that holds it instead of the top of the mapping.
     """
     return PydanticCustomError("cross_field", "{message}", {"message": message, "field": field})
+
+
+def _invalid_all(problems: list[tuple[str, str]]) -> PydanticCustomError:
+    """Several cross-field errors at once, so an analyst sees all of them in one run.
+
+    A model validator can raise only one error; the loader unpacks ``problems`` into one issue
+    per (field, message) pair, each with its own line.
+    """
+    message = "; ".join(f"{field}: {text}" for field, text in problems)
+    return PydanticCustomError(
+        "cross_field",
+        "{message}",
+        {"message": message, "field": problems[0][0], "problems": problems},
+    )
 
 
 class _Frozen(BaseModel):
@@ -55,6 +79,12 @@ class Arm(_Frozen):
     champion: bool = Field(
         default=False, description="True for exactly one arm: the current strategy."
     )
+    channel: Channel = Field(
+        default="none",
+        description="How the treatment reaches the debtor: sms, email, letter and phone contact "
+        "the debtor (contact caps and quiet hours apply), agency hands the case to a collection "
+        "agency, none does nothing.",
+    )
     cost: Annotated[float, Field(ge=0, description="Cost per treated debtor, in the currency.")] = (
         0.0
     )
@@ -62,12 +92,51 @@ class Arm(_Frozen):
         float,
         Field(ge=0, lt=1, description="Share of the amount owed waived when paid in the window."),
     ] = 0.0
+    fee: Annotated[
+        float,
+        Field(ge=0, description="Late fee added to the amount owed, in the currency."),
+    ] = 0.0
     contacts_debtor: bool = Field(
-        default=False, description="The arm sends a message to the debtor (reminder, offer)."
+        default=False,
+        description="The arm sends a message to the debtor (reminder, offer); defaults to "
+        "whether the channel contacts the debtor.",
     )
     opens_collection_case: bool = Field(
-        default=False, description="The arm hands the case to a collection agency."
+        default=False,
+        description="The arm hands the case to a collection agency; defaults to channel: agency.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flags_from_channel(cls, data: Any) -> Any:
+        # The channel implies the flags; writing them as well is allowed when they agree.
+        if isinstance(data, dict) and isinstance(data.get("channel"), str):
+            data = dict(data)
+            data.setdefault("contacts_debtor", data["channel"] in CONTACT_CHANNELS)
+            data.setdefault("opens_collection_case", data["channel"] == "agency")
+        return data
+
+    @model_validator(mode="after")
+    def _flags_agree(self) -> Arm:
+        problems = []
+        if self.channel != "none" and self.contacts_debtor != (self.channel in CONTACT_CHANNELS):
+            problems.append(
+                (
+                    "contacts_debtor",
+                    f"contacts_debtor: {self.contacts_debtor} contradicts channel: {self.channel}",
+                )
+            )
+        if self.channel != "none" and self.opens_collection_case != (self.channel == "agency"):
+            problems.append(
+                (
+                    "opens_collection_case",
+                    f"opens_collection_case: {self.opens_collection_case} "
+                    f"contradicts channel: {self.channel}",
+                )
+            )
+        if problems:
+            raise _invalid_all(problems)
+        return self
 
     @property
     def display_name(self) -> str:
@@ -77,7 +146,12 @@ class Arm(_Frozen):
 class Metrics(_Frozen):
     """What is measured and when an outcome is mature."""
 
-    primary: PrimaryMetric = "pay_on_time"
+    primary: PrimaryMetric = Field(
+        default="pay_on_time", description="The metric the experiment is decided on."
+    )
+    secondary: tuple[MetricName, ...] = Field(
+        default=(), description="Further KPIs reported beside the primary one."
+    )
     pay_window_days: Annotated[int, Field(ge=1, le=365)] = 14
     churn_horizon_days: Annotated[int, Field(ge=1, le=730)] = 90
 
@@ -128,10 +202,10 @@ class Allocation(_Frozen):
     ] = 20_000
     prior_alpha: Annotated[float, Field(gt=0)] = 1.0
     prior_beta: Annotated[float, Field(gt=0)] = 1.0
-    reward: RewardName = Field(
-        default="pay_on_time",
-        description="What the bandit maximises: pay-on-time, or net value (collected - cost - "
-        "churn x residual CLV).",
+    update_cadence: Cadence = Field(
+        default="daily",
+        description="How often the weights may move: at most one bandit update per UTC hour, "
+        "day or ISO week; `dunning update` run more often changes nothing.",
     )
     top_two_beta: Annotated[
         float, Field(gt=0, lt=1, description="Top-two Thompson sampling: P(play the leader).")
@@ -168,11 +242,8 @@ class Allocation(_Frozen):
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> Allocation:
-        if self.per_segment and (self.policy != "thompson" or self.reward != "pay_on_time"):
-            raise _invalid(
-                "per_segment",
-                "per_segment allocation works with policy: thompson and reward: pay_on_time",
-            )
+        if self.per_segment and self.policy != "thompson":
+            raise _invalid("per_segment", "per_segment allocation works with policy: thompson")
         if self.weights is not None:
             total = sum(self.weights.values())
             if not math.isclose(total, 1.0, abs_tol=WEIGHT_SUM_TOLERANCE):
@@ -228,82 +299,187 @@ class Compliance(_Frozen):
     )
 
 
+class Layer(_Frozen):
+    """Experiments in one layer are mutually exclusive: each takes a disjoint range of it.
+
+    A debtor's position in the layer is a hash of its id and the layer key, uniform in [0, 1);
+    the debtor may enter only the experiment whose range holds that position. The position does
+    not depend on the experiment, so disjoint ranges can never share a debtor.
+    """
+
+    key: Annotated[str, Field(pattern=KEY_PATTERN, description="Name of the layer.")]
+    range: tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default=(0.0, 1.0),
+        description="[start, end) of the layer this experiment takes, e.g. [0, 0.5].",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Layer:
+        if not self.range[0] < self.range[1]:
+            raise _invalid(
+                "range", f"range start {self.range[0]:g} must be below end {self.range[1]:g}"
+            )
+        return self
+
+    def overlaps(self, other: Layer) -> bool:
+        return self.key == other.key and max(self.range[0], other.range[0]) < min(
+            self.range[1], other.range[1]
+        )
+
+
 class Experiment(_Frozen):
     """A champion/challenger experiment: one YAML file."""
 
-    key: Annotated[str, Field(pattern=KEY_PATTERN)]
-    name: str
+    key: Annotated[str, Field(pattern=KEY_PATTERN, description="Stable identifier; never reuse.")]
+    name: str = Field(description="Title shown in reports and the dashboard.")
     description: str = ""
+    owner: str | None = Field(default=None, description="Who answers for it (name, team, e-mail).")
+    status: Status = Field(
+        default="running",
+        description="draft and paused assign nobody and skip scheduled jobs; stopped ends the "
+        "experiment for good; running is live.",
+    )
+    start_date: date | None = Field(
+        default=None, description="First day (UTC) debtors may be assigned; default: at once."
+    )
+    end_date: date | None = Field(
+        default=None,
+        description="Last day (UTC) debtors may be assigned; outcomes keep maturing afterwards.",
+    )
     salt: str | None = Field(
         default=None, description="Hash salt for assignment; defaults to the key. Never change it."
     )
+    unit: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+            description="Input column that identifies a randomization unit (one arm per value).",
+        ),
+    ] = "debtor_id"
     segment: str = Field(
-        default="debtor_type", description="Debtor attribute used for per-segment reporting."
+        default="debtor_type",
+        description="Debtor attribute that splits reporting and per-segment allocation.",
+    )
+    layer: Layer | None = Field(
+        default=None, description="Mutually exclusive experiments share a layer."
     )
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     arms: Annotated[tuple[Arm, ...], Field(min_length=2)]
     metrics: Metrics = Metrics()
+    objective: ObjectiveName = Field(
+        default="pay_on_time",
+        description="What the experiment maximises and the bandit learns: the pay-on-time rate, "
+        "or net value per debtor (collected - cost - churn x residual CLV, see clv).",
+    )
     clv: Clv
     allocation: Allocation = Allocation()
     promotion: Promotion = Promotion()
     compliance: Compliance | None = None
 
     @model_validator(mode="after")
-    def _check_arms(self) -> Experiment:
+    def _cross_field(self) -> Experiment:
+        problems = [*self._arm_problems(), *self._allocation_problems(), *self._date_problems()]
+        if problems:
+            raise _invalid_all(problems)
+        return self
+
+    def _arm_problems(self) -> list[tuple[str, str]]:
+        problems = []
         keys = [arm.key for arm in self.arms]
         for index, key in enumerate(keys):
             if key in keys[:index]:
-                raise _invalid(
-                    f"arms.{index}.key",
-                    f"duplicate arm key {key!r} (also arm {keys.index(key)})",
+                problems.append(
+                    (f"arms.{index}.key", f"duplicate arm key {key!r} (also arm {keys.index(key)})")
                 )
         champions = [index for index, arm in enumerate(self.arms) if arm.champion]
         if len(champions) != 1:
             where = "arms" if not champions else f"arms.{champions[1]}.champion"
             found = ", ".join(keys[i] for i in champions) if champions else "none"
-            raise _invalid(where, f"exactly one arm must have champion: true (found: {found})")
+            problems.append((where, f"exactly one arm must have champion: true (found: {found})"))
         if self.compliance is not None:
             fallback = self.compliance.fallback_arm
             if fallback not in keys:
-                raise _invalid(
-                    "compliance.fallback_arm",
-                    f"unknown arm {fallback!r}; arms are: {', '.join(keys)}",
+                problems.append(
+                    (
+                        "compliance.fallback_arm",
+                        f"unknown arm {fallback!r}; arms are: {', '.join(keys)}",
+                    )
                 )
-            if self.arm(fallback).contacts_debtor:
-                raise _invalid(
-                    "compliance.fallback_arm", f"fallback arm {fallback!r} contacts the debtor"
+            elif self.arm(fallback).contacts_debtor:
+                problems.append(
+                    ("compliance.fallback_arm", f"fallback arm {fallback!r} contacts the debtor")
                 )
+        return problems
+
+    def _allocation_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        keys = self.arm_keys
         alloc = self.allocation
+        if alloc.per_segment and self.objective != "pay_on_time":
+            problems.append(
+                (
+                    "allocation.per_segment",
+                    "per_segment allocation works with objective: pay_on_time",
+                )
+            )
         if alloc.min_share * len(self.arms) > 1 + WEIGHT_SUM_TOLERANCE:
-            raise _invalid(
-                "allocation.min_share",
-                f"min_share {alloc.min_share:g} x {len(self.arms)} arms exceeds 1",
+            problems.append(
+                (
+                    "allocation.min_share",
+                    f"min_share {alloc.min_share:g} x {len(self.arms)} arms exceeds 1",
+                )
             )
         others = alloc.min_share * (len(self.arms) - 1) * (1 - alloc.holdout_share)
         if alloc.champion_floor + others > 1 + WEIGHT_SUM_TOLERANCE:
-            raise _invalid(
-                "allocation.champion_floor",
-                f"champion_floor {alloc.champion_floor:g} plus the other arms' min_share "
-                f"({others:g}) exceeds 1",
+            problems.append(
+                (
+                    "allocation.champion_floor",
+                    f"champion_floor {alloc.champion_floor:g} plus the other arms' min_share "
+                    f"({others:g}) exceeds 1",
+                )
             )
         if alloc.weights is not None:
             unknown = [k for k in alloc.weights if k not in keys]
-            if unknown:
-                raise _invalid(
-                    f"allocation.weights.{unknown[0]}",
-                    f"weight for unknown arm {unknown[0]!r}; arms are: {', '.join(keys)}",
+            problems.extend(
+                (
+                    f"allocation.weights.{k}",
+                    f"weight for unknown arm {k!r}; arms are: {', '.join(keys)}",
                 )
+                for k in unknown
+            )
             missing = [k for k in keys if k not in alloc.weights]
             if missing:
-                raise _invalid("allocation.weights", f"no weight for arm(s): {', '.join(missing)}")
+                problems.append(
+                    ("allocation.weights", f"no weight for arm(s): {', '.join(missing)}")
+                )
             if alloc.policy == "fixed":
-                low = [k for k, w in alloc.weights.items() if w < alloc.min_share]
-                if low:
-                    raise _invalid(
-                        f"allocation.weights.{low[0]}",
-                        f"weight below min_share {alloc.min_share:g}: {', '.join(low)}",
-                    )
-        return self
+                problems.extend(
+                    (f"allocation.weights.{k}", f"weight {w:g} below min_share {alloc.min_share:g}")
+                    for k, w in alloc.weights.items()
+                    if w < alloc.min_share
+                )
+        return problems
+
+    def _date_problems(self) -> list[tuple[str, str]]:
+        if self.start_date is None or self.end_date is None:
+            return []
+        if self.end_date < self.start_date:
+            return [
+                (
+                    "end_date",
+                    f"end_date {self.end_date} is before start_date {self.start_date}",
+                )
+            ]
+        days = (self.end_date - self.start_date).days + 1
+        if days < self.promotion.min_days:
+            return [
+                (
+                    "end_date",
+                    f"the experiment runs {days} day(s), shorter than promotion.min_days "
+                    f"({self.promotion.min_days}): no challenger could ever be promoted",
+                )
+            ]
+        return []
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -313,6 +489,21 @@ class Experiment(_Frozen):
     @property
     def champion(self) -> str:
         return next(arm.key for arm in self.arms if arm.champion)
+
+    @property
+    def segment_columns(self) -> tuple[str, ...]:
+        """The attribute(s) forming a debtor's segment, in the order their values are joined."""
+        return (self.segment,)
+
+    def accepts_assignments_on(self, day: date) -> str | None:
+        """Why no debtor may enter on ``day`` (UTC), or None when assignment is open."""
+        if self.status != "running":
+            return f"experiment is {self.status}"
+        if self.start_date is not None and day < self.start_date:
+            return f"experiment starts on {self.start_date}"
+        if self.end_date is not None and day > self.end_date:
+            return f"experiment ended on {self.end_date}"
+        return None
 
     @property
     def assignment_salt(self) -> str:

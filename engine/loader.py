@@ -65,6 +65,20 @@ class LoadedExperiment:
 MAX_NODES = 100_000
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates and times as text.
+
+    PyYAML turns ``2026-02-30`` into a ``ValueError`` deep inside its constructor; as text, the
+    field's own validation reports it ("valid date") with the line, like any other bad value.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class _Positions:
     """Maps a field path to the (line, column) of its key or value in the file."""
 
@@ -105,7 +119,15 @@ def _to_data(
             return _collection(loader, node, loc, positions, issues)
         finally:
             positions.active.discard(id(node))
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag with a bad value
+        issues.append((loc, f"cannot read value: {exc}", _mark(node)))
+        return None
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class _TooLarge(Exception):
@@ -122,7 +144,11 @@ def _collection(
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            try:
+                key = loader.construct_object(key_node, deep=True)
+            except (ValueError, TypeError, OverflowError) as exc:
+                issues.append((loc, f"cannot read key: {exc}", _mark(key_node)))
+                continue
             if not isinstance(key, str | int | float | bool) or key is None:
                 issues.append((loc, f"mapping keys must be plain scalars, got {key!r}", None))
                 continue
@@ -175,14 +201,25 @@ def _unwrap(annotation: Any) -> Any:
     return _unwrap(typing.get_args(annotation)[0]) if typing.get_args(annotation) else None
 
 
+def _describe_all(error: Any) -> list[_Found]:
+    """One issue per problem: a cross-field error may carry several (see ``_invalid_all``)."""
+    ctx = error.get("ctx") or {}
+    if error["type"] == "cross_field" and ctx.get("problems"):
+        loc: Loc = tuple(error["loc"])
+        return [(_join(loc, field), str(message), None) for field, message in ctx["problems"]]
+    return [_describe(error)]
+
+
+def _join(loc: Loc, field: str) -> Loc:
+    return (*loc, *(int(p) if p.isdigit() else p for p in field.split(".") if p))
+
+
 def _describe(error: Any) -> _Found:
     loc: Loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}
     kind = error["type"]
     if kind == "cross_field":
-        field = str(ctx.get("field", ""))
-        extra: Loc = tuple(int(p) if p.isdigit() else p for p in field.split(".") if p)
-        return (*loc, *extra), str(ctx["message"]), None
+        return _join(loc, str(ctx.get("field", ""))), str(ctx["message"]), None
     if kind == "extra_forbidden":
         key = str(loc[-1])
         model = _model_at(loc[:-1])
@@ -223,7 +260,7 @@ def parse_experiment(text: str, *, file: str) -> Experiment:
     loader: yaml.SafeLoader | None = None
     try:
         # The constructor already scans for unprintable characters: keep it inside the try.
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             raise ConfigError([ConfigIssue(file, 1, 1, "", "file is empty; expected a mapping")])
@@ -266,7 +303,10 @@ def parse_experiment(text: str, *, file: str) -> Experiment:
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
-        found.extend(_describe(error) for error in exc.errors())
+        reported = {loc for loc, _, _ in structural}
+        for error in exc.errors():
+            # A value already reported as unreadable would only add "valid string" noise.
+            found.extend(f for f in _describe_all(error) if f[0] not in reported)
     if found or experiment is None:
         issues = []
         for loc, message, mark in found:

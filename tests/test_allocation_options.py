@@ -75,7 +75,10 @@ def test_champion_floor_and_burn_in(db: Engine, channels: LoadedExperiment) -> N
     assert early.weights["direct_collection"] == pytest.approx(0.7 / 3, abs=1e-9)
     assert early.weights["friendly_sms"] == pytest.approx(0.3)
     simulate(db, 2_000, seed=3)
-    info = service.update_allocation(db, experiment_key=KEY, now=LATER, seed=3)
+    same_day = service.update_allocation(db, experiment_key=KEY, now=LATER, seed=3)
+    assert same_day.unchanged is not None, "update_cadence: daily allows one update a day"
+    assert same_day.version == early.version
+    info = service.update_allocation(db, experiment_key=KEY, now=LATER + timedelta(days=1), seed=3)
     assert "burn-in" not in info.reason
     assert info.weights["friendly_sms"] >= 0.3 - 1e-12, "the champion keeps its floor"
     assert min(info.weights.values()) >= 0.05 - 1e-12
@@ -116,7 +119,10 @@ def test_holdout_gets_the_champion_and_never_trains(db: Engine, channels: Loaded
 
 
 def test_net_value_reward_prefers_the_cheap_arm(db: Engine, channels: LoadedExperiment) -> None:
-    service.sync_experiment(db, variant(channels, "  reward: net_value\n"), now=T0)
+    net = variant(channels, "")
+    text = net.source.replace("\nclv:", "\nobjective: net_value\n\nclv:")
+    net = LoadedExperiment(net.path, parse_experiment(text, file="net.yaml"), text)
+    service.sync_experiment(db, net, now=T0)
     simulate(db, 4_000, seed=6)
     # Churn matures after the 60-day horizon: before that the net value is mostly prior.
     info = service.update_allocation(db, experiment_key=KEY, now=T0 + timedelta(days=61), seed=7)

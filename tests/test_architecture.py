@@ -26,6 +26,8 @@ CORE_NAMES = (
     "analysis",
     "stats",
     "policy",
+    "schema",
+    "versioning",
 )
 
 

@@ -170,7 +170,11 @@ def test_each_verb_of_the_loop_on_its_own(db_url: str, tmp_path: Path) -> None:
     )
     assert code == 0
     assert payers[0] in output
-    code, output = run("run-cycle", "--db", db_url, "--as-of", later)
+    code, output = run("update", "dunning-channels", "--db", db_url, "--as-of", later)
+    assert code == 0
+    assert "allocation v3 unchanged (update cadence daily" in output
+    next_day = (start + timedelta(days=23)).isoformat()
+    code, output = run("run-cycle", "--db", db_url, "--as-of", next_day)
     assert code == 0
     assert "dunning-channels: allocation v4" in output
 

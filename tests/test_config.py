@@ -218,10 +218,10 @@ INVALID = [
         id="unknown-policy",
     ),
     pytest.param(
-        edit("segment: debtor_type\n", "segment: debtor_type\nowner: ops\n"),
+        edit("segment: debtor_type\n", "segment: debtor_type\nsponsor: ops\n"),
         line_of("segment: debtor_type") + 1,
-        "owner",
-        "unknown field 'owner'; allowed: key, name",
+        "sponsor",
+        "unknown field 'sponsor'; allowed: key, name",
         id="unknown-field-no-close-match",
     ),
     pytest.param(
@@ -271,7 +271,7 @@ INVALID = [
         ),
         WEIGHTS_AT + 2,
         "allocation.weights.direct_collection",
-        "weight below min_share 0.05: direct_collection, no_action, discount_nudge",
+        "weight 0.04 below min_share 0.05",
         id="fixed-weight-below-floor",
     ),
     pytest.param(

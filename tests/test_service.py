@@ -69,17 +69,6 @@ def test_sync_is_idempotent_and_versions_changes(db: Engine, channels: LoadedExp
     assert allocations[0].champion == "friendly_sms"
 
 
-def test_sync_refuses_changing_arms_of_a_running_experiment(
-    db: Engine, channels: LoadedExperiment
-) -> None:
-    service.sync_experiment(db, channels, now=T0)
-    service.assign_debtors(db, experiment_key=KEY, debtor_ids=["d1"], now=T0)
-    renamed = _variant(channels, "key: no_action", "key: wait_and_see")
-    with pytest.raises(service.ServiceError, match="arms of running experiment"):
-        service.sync_experiment(db, renamed, now=T0)
-    assert _count(db, AllocationVersion) == 1
-
-
 def test_unknown_experiment_is_a_clear_error(db: Engine) -> None:
     with pytest.raises(service.UnknownExperimentError, match="dunning sync"):
         service.assign_debtors(db, experiment_key="nope", debtor_ids=["d1"], now=T0)

@@ -1,4 +1,4 @@
-"""Commands of the daily loop: validate, sync, assign, ingest, update, promote, run-cycle."""
+"""Commands of the daily loop: assign, ingest, update, promote, run-cycle."""
 
 from __future__ import annotations
 
@@ -21,45 +21,7 @@ from engine.cli.common import (
     resolve_as_of,
     user_errors,
 )
-from engine.loader import load_all
-from engine.settings import DEFAULT_DATABASE_URL, Settings
-
-
-@app.command()
-@user_errors
-def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")],
-) -> None:
-    """Check experiment files; print every problem as file:line:column: field: message."""
-    for loaded in load_all(paths):
-        experiment = loaded.experiment
-        console.print(
-            f"[green]ok[/green] {loaded.path}: {experiment.key} "
-            f"({len(experiment.arms)} arms, champion {experiment.champion}, "
-            f"policy {experiment.allocation.policy})"
-        )
-
-
-@app.command()
-@user_errors
-def sync(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Experiment files or folders [$DUNNING_EXPERIMENTS_DIR or experiments/]."
-        ),
-    ] = None,
-    db: DbOption = DEFAULT_DATABASE_URL,
-) -> None:
-    """Store experiment files in the database; a changed file becomes a new version."""
-    loaded = load_all(paths or [Path(Settings.from_env().experiments_dir)])
-    engine = open_database(db)
-    for item in loaded:
-        result = service.sync_experiment(engine, item, now=service.utc_now())
-        state = "new version" if result.created else "unchanged"
-        console.print(
-            f"{item.path}: {result.key} v{result.version} ({state}, {result.content_hash[:12]})"
-        )
+from engine.settings import DEFAULT_DATABASE_URL
 
 
 @app.command()
@@ -130,6 +92,9 @@ def update(
         open_database(db), experiment_key=key, now=resolve_as_of(as_of), seed=seed
     )
     shares = ", ".join(f"{arm} {100 * w:.1f}%" for arm, w in info.weights.items())
+    if info.unchanged is not None:
+        console.print(f"{key}: allocation v{info.version} unchanged ({escape(info.unchanged)})")
+        return
     console.print(f"{key}: allocation v{info.version} ({info.matured_units:,} matured): {shares}")
     console.print(f"  {escape(info.reason)} (seed {info.seed})")
 

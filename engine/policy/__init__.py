@@ -8,6 +8,7 @@ from engine.policy.allocation import (
     decide_segment_allocation,
     rebase_on_champion,
 )
+from engine.policy.cadence import period_of, update_due
 from engine.policy.holdout import (
     ConstrainedWeights,
     HoldoutAssignment,
@@ -54,10 +55,12 @@ __all__ = [
     "holdout_member",
     "holdout_salt",
     "lai_robbins_constant",
+    "period_of",
     "rebase_on_champion",
     "segment_index",
     "segment_weights",
     "thompson_weights",
     "top_two_play_probabilities",
     "top_two_weights",
+    "update_due",
 ]

@@ -213,8 +213,9 @@ def decide_allocation(
         else:
             probs, name = p_best, "thompson"
         leader = arm_keys[int(np.argmax(p_best))]
+        target = "net_value" if reward_draws is not None else "pay_on_time"
         reason = (
-            f"{name} on {config.reward}: P(best) from {config.draws} posterior draws over "
+            f"{name} on {target}: P(best) from {config.draws} posterior draws over "
             f"{matured} matured units; leader {leader} (P(best)={p_best.max():.3f})"
         )
     # A fixed split and the burn-in's starting split are used as configured.

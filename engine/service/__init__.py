@@ -38,6 +38,9 @@ from engine.service.events import (
 )
 from engine.service.experiments import (
     SyncResult,
+    UnsafeChangeError,
+    VersionEntry,
+    experiment_history,
     sync_experiment,
 )
 from engine.service.promotion import (
@@ -75,6 +78,8 @@ __all__ = [
     "SyncResult",
     "UnknownExperimentError",
     "UnknownSegmentError",
+    "UnsafeChangeError",
+    "VersionEntry",
     "analyze_experiment",
     "assign_debtors",
     "assignment_outcomes",
@@ -83,6 +88,7 @@ __all__ = [
     "default_as_of",
     "display_url",
     "evaluate_promotion",
+    "experiment_history",
     "experiment_report",
     "experiment_segments",
     "fit_churn_model",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -17,6 +17,7 @@ from engine.policy import (
     SegmentDecision,
     decide_allocation,
     decide_segment_allocation,
+    update_due,
 )
 from engine.service.common import (
     ServiceError,
@@ -52,6 +53,8 @@ class AllocationInfo:
     bandit_weights: dict[str, float] = field(default_factory=dict)
     holdout_share: float = 0.0
     segment_weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Set when no new version was written (the cadence's period already has an update).
+    unchanged: str | None = None
 
     @classmethod
     def from_row(cls, row: AllocationVersion) -> AllocationInfo:
@@ -172,11 +175,20 @@ def write_update(
     if not history:  # pragma: no cover - sync always writes one
         raise ServiceError(f"experiment {experiment.key!r} has no allocation")
     current = history[-1]
+    cadence = experiment.allocation.update_cadence
+    last = next((row.created_at for row in reversed(history) if row.kind == "update"), None)
+    if not update_due(cadence, last, now):
+        assert last is not None
+        info = AllocationInfo.from_row(current)
+        return replace(
+            info,
+            unchanged=f"update cadence {cadence}: already updated at {last:%Y-%m-%d %H:%M} UTC",
+        )
     rng = np.random.default_rng(seed)
     stats = {arm: t.pay_stat for arm, t in training.items()}
     reward_draws = (
         _net_value_draws(experiment, training, rng=rng)
-        if experiment.allocation.reward == "net_value"
+        if experiment.objective == "net_value"
         else None
     )
     decision = decide_allocation(

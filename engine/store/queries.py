@@ -17,7 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from engine.metrics import ArmTotals
-from engine.store.tables import AllocationVersion, Assignment, OutcomeEvent, PromotionAudit
+from engine.store.tables import (
+    AllocationVersion,
+    Assignment,
+    ExperimentVersion,
+    OutcomeEvent,
+    PromotionAudit,
+)
 
 #: Rows per IN (...) list; stays far below SQLite's 32,766 bound-parameter limit.
 CHUNK = 5_000
@@ -65,6 +71,40 @@ def assigned_arms(
                 None if row[5] is None else str(row[5]),
             )
     return found
+
+
+def arms_in_use(session: Session, *, experiment_key: str) -> set[str]:
+    """The arms that have at least one assigned debtor."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    statement = select(a.arm).where(a.experiment_key == experiment_key).distinct()
+    return {str(row[0]) for row in session.execute(statement)}
+
+
+def latest_versions(session: Session) -> list[ExperimentVersion]:
+    """The newest stored version of every experiment, by key."""
+    v = ExperimentVersion.__table__.c  # type: ignore[attr-defined]
+    newest = (
+        select(v.experiment_key, func.max(v.version).label("version"))
+        .group_by(v.experiment_key)
+        .subquery()
+    )
+    statement = (
+        select(ExperimentVersion)
+        .join(
+            newest,
+            (v.experiment_key == newest.c.experiment_key) & (v.version == newest.c.version),
+        )
+        .order_by(v.experiment_key)
+    )
+    return list(session.scalars(statement))
+
+
+def experiment_versions(session: Session, *, experiment_key: str) -> list[ExperimentVersion]:
+    v = ExperimentVersion.__table__.c  # type: ignore[attr-defined]
+    statement = (
+        select(ExperimentVersion).where(v.experiment_key == experiment_key).order_by(v.version)
+    )
+    return list(session.scalars(statement))
 
 
 def refresh_outcomes(session: Session, debtor_ids: Sequence[str]) -> None:

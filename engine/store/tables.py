@@ -36,6 +36,10 @@ class ExperimentVersion(SQLModel, table=True):
     config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     source_yaml: str = Field(sa_column=Column(Text, nullable=False))
     source_path: str | None = None
+    # What differs from the previous version ("path: old -> new"), and the unsafe changes an
+    # operator accepted with ``sync --force`` (empty when none): the history explains itself.
+    changes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    forced: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime
 
 
