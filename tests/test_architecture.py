@@ -28,6 +28,7 @@ CORE_NAMES = (
     "policy",
     "schema",
     "versioning",
+    "layers",
 )
 
 
