@@ -32,7 +32,7 @@ def list_(db: DbOption = DEFAULT_DATABASE_URL) -> None:
     """List the experiments in the database."""
     for item in service.list_experiments(open_database(db)):
         console.print(
-            f"{item.key} v{item.version}: {item.name}; champion {item.champion}; "
+            f"{item.key} v{item.version} ({item.status}): {item.name}; champion {item.champion}; "
             f"{item.assigned:,} debtors; allocation v{item.allocation_version}"
         )
 

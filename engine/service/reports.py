@@ -48,6 +48,8 @@ class ExperimentSummary:
     assigned: int
     allocation_version: int
     updated_at: datetime
+    status: str = "running"
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,8 @@ def list_experiments(engine: Engine) -> list[ExperimentSummary]:
                     assigned=int(assigned),
                     allocation_version=allocation.version if allocation else 0,
                     updated_at=allocation.created_at if allocation else version.created_at,
+                    status=experiment.status,
+                    owner=experiment.owner,
                 )
             )
         return result

@@ -1,0 +1,123 @@
+"""Cached read models: everything reads through :mod:`engine.service`; nothing writes.
+
+Loaders take the database URL (and experiment key) as plain strings so ``st.cache_data`` can key
+on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import streamlit as st
+
+from engine import service
+from engine.analysis import Analysis
+from engine.stats.hierarchical import SegmentFit
+
+from .constants import DEFAULT_DATABASE_URL, EMPTY_HINT, RUN_HINT
+
+
+def configure_page() -> None:
+    """Wide layout. Called by app.py and again by each page: on a fresh server the first
+    request for a page URL runs that page alone (multipage apps before ``st.navigation``)."""
+    st.set_page_config(
+        page_title="Dunning experiments", page_icon=":material/mark_email_unread:", layout="wide"
+    )
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def display_url(url: str) -> str:
+    """The URL without its password, for the sidebar."""
+    return service.display_url(url)
+
+
+def missing_database(url: str) -> str | None:
+    """A message if ``url`` names a SQLite file that does not exist, else None.
+
+    The dashboard only reads: it must not create the file or its schema.
+    """
+    path = service.missing_database_file(url)
+    if path is None:
+        return None
+    return f"The database file `{path}` does not exist yet. {RUN_HINT}"
+
+
+@st.cache_resource(show_spinner=False)
+def get_engine(url: str) -> service.Database:
+    return service.connect_db(url)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_experiments(url: str) -> list[service.ExperimentSummary]:
+    return service.list_experiments(get_engine(url))
+
+
+@st.cache_data(ttl=60, show_spinner="Loading experiment…")
+def load_report(url: str, key: str) -> service.ExperimentReport:
+    engine = get_engine(url)
+    now = service.default_as_of(engine, experiment_key=key)
+    return service.experiment_report(engine, experiment_key=key, now=now)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_segment_values(url: str, key: str) -> list[str]:
+    return service.experiment_segments(get_engine(url), experiment_key=key)
+
+
+@st.cache_data(ttl=60, show_spinner="Analysing…")
+def load_analysis(url: str, key: str, segments: tuple[str, ...] = ()) -> Analysis:
+    """The full analysis as of the latest data; ``segments=()`` means all debtors."""
+    engine = get_engine(url)
+    now = service.default_as_of(engine, experiment_key=key)
+    return service.analyze_experiment(
+        engine, experiment_key=key, now=now, segments=list(segments) or None
+    )
+
+
+@st.cache_data(ttl=60, show_spinner="Fitting the segment model…")
+def load_segments(url: str, key: str) -> SegmentFit:
+    """Pay on time per (segment, arm), hierarchical model, exact method.
+
+    Raises ``service.ServiceError`` (no segments) and ``NotConvergedError`` like the service.
+    """
+    engine = get_engine(url)
+    now = service.default_as_of(engine, experiment_key=key)
+    fit = service.segment_model(engine, experiment_key=key, now=now, method="exact")
+    # The diagnostics come as a read-only MappingProxyType, which does not pickle; the cache
+    # stores a plain dict instead (the arrays of the frozen dataclass pickle as they are).
+    return dataclasses.replace(fit, diagnostics=dict(fit.diagnostics))
+
+
+def select_experiment(experiments: list[service.ExperimentSummary]) -> str:
+    """The experiment selectbox, honouring and updating ``?experiment=``."""
+    names = {e.key: e.name for e in experiments}
+    keys = list(names)
+    wanted = st.query_params.get("experiment")
+    key: str = st.selectbox(
+        "Experiment",
+        keys,
+        index=keys.index(wanted) if wanted in names else 0,
+        format_func=lambda k: f"{names[k]} ({k})",
+    )
+    st.query_params["experiment"] = key
+    return key
+
+
+def experiments_or_stop(url: str) -> list[service.ExperimentSummary]:
+    """The experiments in ``url``; otherwise a friendly message and the end of the page run."""
+    if (missing := missing_database(url)) is not None:
+        st.info(missing, icon=":material/info:")
+        st.stop()
+    try:
+        experiments = load_experiments(url)
+    except (service.StorageError, service.ServiceError) as exc:
+        st.error(f"Cannot read `{display_url(url)}`: {exc}", icon=":material/error:")
+        st.stop()
+    if not experiments:
+        st.info(EMPTY_HINT, icon=":material/info:")
+        st.stop()
+    return experiments

@@ -1,0 +1,128 @@
+"""Display tables of the overview and experiment pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from engine import service
+from engine.metrics import ArmKpis
+
+from .constants import DASH, NBSP
+from .format import interval, money, number, pct, when
+
+# -- tables --------------------------------------------------------------------------------
+
+
+def overview_frame(experiments: list[service.ExperimentSummary]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Key": [e.key for e in experiments],
+            "Name": [e.name for e in experiments],
+            "Status": [e.status for e in experiments],
+            "Owner": [e.owner or DASH for e in experiments],
+            "Version": [e.version for e in experiments],
+            "Champion": [e.champion for e in experiments],
+            "Debtors": [e.assigned for e in experiments],
+            "Allocation version": [e.allocation_version for e in experiments],
+            "Last update": [when(e.updated_at) for e in experiments],
+        }
+    )
+
+
+def kpi_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    """One row per arm, formatted for reading; the champion's row is starred."""
+    cur = report.currency
+
+    def row(k: ArmKpis) -> dict[str, str]:
+        return {
+            "Arm": f"★ {k.label}" if k.champion else k.label,
+            "Debtors": number(k.assigned),
+            "Pay on time": pct(k.pay_on_time),
+            "95% CrI": interval(k.pay_on_time_low, k.pay_on_time_high),
+            "Immature": pct(k.immature_share, 0),
+            "Cases / 1,000": number(k.cases_per_1000, 1),
+            "Reminders": number(k.reminders),
+            f"Churn{NBSP}{report.churn_horizon_days}{NBSP}d": pct(k.churn),
+            "Collected / matured": money(k.collected_per_debtor, cur),
+            "Cost / debtor": money(k.cost_per_debtor, cur),
+            "CLV / debtor": money(k.clv_per_debtor, cur),
+            "CLV uplift": ("reference" if k.champion else money(k.clv_uplift, cur, signed=True)),
+            "Traffic now": pct(k.traffic_share),
+            "P(best)": pct(k.p_best),
+        }
+
+    return pd.DataFrame([row(k) for k in report.kpis]).set_index("Arm")
+
+
+def churn_matured(report: service.ExperimentReport) -> bool:
+    """Whether any debtor has reached the churn horizon (else churn and CLV are all NaN)."""
+    return any(k.churn_matured for k in report.kpis)
+
+
+def allocation_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    """Long table (created_at, version, arm, weight) for the traffic chart.
+
+    Versions written at the same instant (an update and a promotion) keep only the last one,
+    so the stacked chart has one point per arm and time.
+    """
+    latest: dict[datetime, service.AllocationInfo] = {}
+    for a in report.allocations:
+        latest[a.created_at] = a
+    labels = {k.arm: k.label for k in report.kpis}
+    rows = [
+        {
+            "created_at": pd.Timestamp(a.created_at),
+            "version": a.version,
+            "arm": labels.get(arm, arm),
+            "weight": float(weight),
+        }
+        for a in latest.values()
+        for arm, weight in a.weights.items()
+    ]
+    return pd.DataFrame(rows, columns=["created_at", "version", "arm", "weight"])
+
+
+def promotion_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    rows = [
+        {
+            "Decided at": when(p.decided_at),
+            "From → to": f"{p.champion_before} → {p.champion_after}",
+            "Explanation": p.explanation,
+            "Allocation version": DASH if p.allocation_version is None else p.allocation_version,
+        }
+        for p in report.promotions
+        if p.action == "promote"
+    ]
+    return pd.DataFrame(
+        rows, columns=["Decided at", "From → to", "Explanation", "Allocation version"]
+    )
+
+
+def history_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    rows = [
+        {
+            "Version": a.version,
+            "Created at": when(a.created_at),
+            "Kind": a.kind,
+            "Champion": a.champion,
+            **{arm: pct(w) for arm, w in a.weights.items()},
+            "Matured units": number(a.matured_units),
+            "Reason": a.reason,
+            # As text: a 63-bit seed would lose digits as a JavaScript number.
+            "Seed": DASH if a.seed is None else str(a.seed),
+        }
+        for a in reversed(report.allocations)
+    ]
+    return pd.DataFrame(rows).fillna(DASH)
+
+
+def promotion_marks(report: service.ExperimentReport) -> pd.DataFrame:
+    """Champion changes for the traffic chart: decided_at and a short label."""
+    rows = [
+        {"decided_at": pd.Timestamp(p.decided_at), "label": f"→ {p.champion_after}"}
+        for p in report.promotions
+        if p.action == "promote"
+    ]
+    return pd.DataFrame(rows, columns=["decided_at", "label"])
