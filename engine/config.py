@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.clv import residual_clv
+from engine.uplift.stored import RoutingModel
 
 ExperimentKey = NewType("ExperimentKey", str)
 ArmKey = NewType("ArmKey", str)
@@ -47,6 +48,24 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+class Router(_Frozen):
+    """``router: {model: models/router.json, treatments: [direct_collection, friendly_sms]}``."""
+
+    model: str = Field(
+        min_length=1,
+        description="Router model file written by `dunning uplift fit` (JSON), relative to the "
+        "experiment file.",
+    )
+    treatments: Annotated[tuple[str, ...], Field(min_length=2)] = Field(
+        description="The arms whose treatments the router gives: exactly those of its rule."
+    )
+    fitted: RoutingModel | None = Field(
+        default=None,
+        description="The model file's content, read by the loader (not written in YAML); part "
+        "of the experiment's content hash, so a new model is a new experiment version.",
+    )
+
+
 class Arm(_Frozen):
     """One treatment arm, e.g. ``friendly_sms``."""
 
@@ -68,6 +87,29 @@ class Arm(_Frozen):
     opens_collection_case: bool = Field(
         default=False, description="The arm hands the case to a collection agency."
     )
+
+    router: Router | None = Field(
+        default=None,
+        description="A policy arm: each debtor who draws it gets one of the listed arms' "
+        "treatments, chosen by a stored fitted routing model from the debtor's covariates.",
+    )
+
+    @model_validator(mode="after")
+    def _router_has_no_own_treatment(self) -> Arm:
+        if self.router is not None:
+            # Cost, contacts and collection cases are those of the treatment each debtor gets.
+            own = [
+                name
+                for name in ("cost", "discount", "contacts_debtor", "opens_collection_case")
+                if name in self.model_fields_set
+            ]
+            if own:
+                raise _invalid(
+                    own[0],
+                    f"a router arm has no treatment of its own; {own[0]} comes from the "
+                    "treatment each debtor is routed to",
+                )
+        return self
 
     @property
     def display_name(self) -> str:
@@ -305,7 +347,63 @@ class Experiment(_Frozen):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _check_routers(self) -> Experiment:
+        keys = self.arm_keys
+        routers = {arm.key for arm in self.arms if arm.router is not None}
+        for index, arm in enumerate(self.arms):
+            if arm.router is None:
+                continue
+            where = f"arms.{index}.router"
+            for j, treatment in enumerate(arm.router.treatments):
+                if treatment not in keys:
+                    raise _invalid(
+                        f"{where}.treatments.{j}",
+                        f"unknown arm {treatment!r}; arms are: {', '.join(keys)}",
+                    )
+                if treatment in routers:
+                    raise _invalid(
+                        f"{where}.treatments.{j}",
+                        f"{treatment!r} is a router arm; treatments must be plain arms",
+                    )
+            fitted = arm.router.fitted
+            if fitted is None:
+                raise _invalid(
+                    f"{where}.model",
+                    f"model file {arm.router.model!r} was not loaded (load experiment files "
+                    "with engine.loader)",
+                )
+            if set(arm.router.treatments) != set(fitted.treatments):
+                raise _invalid(
+                    f"{where}.treatments",
+                    f"the model {arm.router.model!r} routes to {', '.join(fitted.treatments)}; "
+                    "list exactly those arms",
+                )
+            provided = (self.segment, "amount_owed")
+            unknown = [c for c in fitted.inputs if c not in provided]
+            if unknown:
+                raise _invalid(
+                    f"{where}.model",
+                    f"the model {arm.router.model!r} reads column {unknown[0]!r}; assignment "
+                    f"files provide {', '.join(provided)}",
+                )
+        if self.compliance is not None and self.compliance.fallback_arm in routers:
+            raise _invalid(
+                "compliance.fallback_arm",
+                f"fallback arm {self.compliance.fallback_arm!r} is a router arm",
+            )
+        return self
+
     # -- derived values -------------------------------------------------------------------
+    @property
+    def routers(self) -> dict[str, RoutingModel]:
+        """Router arm key -> its fitted model (empty when no arm is a router)."""
+        return {
+            arm.key: arm.router.fitted
+            for arm in self.arms
+            if arm.router is not None and arm.router.fitted is not None
+        }
+
     @property
     def arm_keys(self) -> tuple[str, ...]:
         return tuple(arm.key for arm in self.arms)
