@@ -70,9 +70,7 @@ def read_uplift_log(
     )
     types = table.frame[type_column].to_numpy(dtype=object)
     bad_type = ~np.isin(types, np.array(DEBTOR_TYPES, dtype=object))
-    issues += _flag(
-        path, table, bad_type, type_column, "not a PAIR Finance type (e.g. WAOE, DICR)"
-    )
+    issues += _flag(path, table, bad_type, type_column, "not a PAIR Finance type (e.g. WAOE, DICR)")
     amount = _numbers(table, amount_column)
     issues += _flag(path, table, ~(amount > 0.0), amount_column, "not a number > 0")
     if issues:

@@ -158,7 +158,10 @@ def encode(
 
 
 def pair_features(
-    *, type_column: str = "debtor_type", amount_column: str = "amount_owed", interactions: bool = True
+    *,
+    type_column: str = "debtor_type",
+    amount_column: str = "amount_owed",
+    interactions: bool = True,
 ) -> tuple[Feature, ...]:
     """The encodings of :func:`engine.uplift.debtor_covariates`: the four PAIR Finance poles
     (W, A, O, E at positions 0-3 of the type code), their pairwise products, log amount."""

@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +38,8 @@ from engine.uplift.covariates import IntArray
 from engine.uplift.features import BoolArray, Feature, check_features, encode, input_columns
 from engine.uplift.model import UpliftModel
 
-FORMAT = "dunning-router"
-SCHEMA_VERSION = 1
+FORMAT: Final = "dunning-router"
+SCHEMA_VERSION: Final = 1
 
 
 class _Frozen(BaseModel):
@@ -206,7 +206,8 @@ def parse_routing_model(data: str | Mapping[str, Any]) -> RoutingModel:
         return RoutingModel.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'model'}: {e['msg'].removeprefix('Value error, ')}"
+            f"{'.'.join(str(p) for p in e['loc']) or 'model'}: "
+            + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         ]
         raise ValueError("; ".join(problems)) from None
