@@ -101,7 +101,7 @@ class Arm(_Frozen):
             own = [
                 name
                 for name in ("cost", "discount", "contacts_debtor", "opens_collection_case")
-                if name in self.model_fields_set
+                if getattr(self, name)
             ]
             if own:
                 raise _invalid(

@@ -40,6 +40,7 @@ from engine.service.experiments import (
     SyncResult,
     sync_experiment,
 )
+from engine.service.policy import policy_ope
 from engine.service.promotion import (
     CycleResult,
     PromotionResult,
@@ -90,6 +91,7 @@ __all__ = [
     "ingest_events",
     "latest_activity",
     "list_experiments",
+    "policy_ope",
     "missing_database_file",
     "new_seed",
     "open_db",
