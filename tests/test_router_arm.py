@@ -113,7 +113,7 @@ def _variant(tmp_path: Path, old: str, new: str, model: str | None = None) -> Pa
          "arms.2.router.treatments.1", "unknown arm 'letter'"),
         ("[direct_collection, friendly_sms]", "[direct_collection, uplift_router]",
          "arms.2.router.treatments.1", "is a router arm"),
-        ("[direct_collection, friendly_sms]", "[direct_collection, friendly_sms, direct_collection]",
+        ("[direct_collection, friendly_sms]", "[direct_collection, friendly_sms, friendly_sms]",
          "", ""),
         ("models/collection_router.json", "models/missing.json",
          "arms.2.router.model", "cannot read router model"),
@@ -172,14 +172,13 @@ def _draw(now: datetime, contacts: int = 0, n: int = 4_000):  # type: ignore[no-
 def test_router_treatments_and_their_probabilities() -> None:
     drawn, soft = _draw(NOON)
     dc, sms, router = 0, 1, 2
-    assert drawn.treatment is not None and drawn.treatment_propensity is not None
+    assert drawn.treatment is not None
+    assert drawn.treatment_propensity is not None
     at_router = drawn.arm_index == router
     np.testing.assert_array_equal(drawn.treatment[at_router], np.where(soft, sms, dc)[at_router])
     np.testing.assert_allclose(drawn.propensity[at_router], 0.45)  # the arm's own weight
     # A treatment's probability: the weights of every arm that gives it to this debtor.
-    expected = np.where(
-        drawn.treatment == dc, 0.45 + 0.45 * ~soft, 0.10 + 0.45 * soft
-    )
+    expected = np.where(drawn.treatment == dc, 0.45 + 0.45 * ~soft, 0.10 + 0.45 * soft)
     np.testing.assert_allclose(drawn.treatment_propensity, expected)
 
 
@@ -187,7 +186,8 @@ def test_router_treatments_and_their_probabilities() -> None:
 def test_router_respects_contact_rules(now: datetime, contacts: int) -> None:
     drawn, soft = _draw(now, contacts)
     dc, router = 0, 2
-    assert drawn.treatment is not None and drawn.treatment_propensity is not None
+    assert drawn.treatment is not None
+    assert drawn.treatment_propensity is not None
     assert not np.any(drawn.treatment == 1)  # nobody is texted
     # Routed to the SMS -> fallback arm, reached through all three arms' weights.
     moved = soft & (drawn.arm_index == dc) & (drawn.reason != None)  # noqa: E711
@@ -258,10 +258,13 @@ def test_uplift_fit_cli(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["uplift", "fit", str(log), "-o", str(out), "--threshold", "0.4"])
     assert result.exit_code == 0, result.output
-    assert "router" in result.output and "ESS share" in result.output
+    assert "router" in result.output
+    assert "ESS share" in result.output
     model = uplift.parse_routing_model(out.read_text())
-    assert model.training.n == 6_000 and model.training.source == "log.csv"
-    assert model.evaluation is not None and model.evaluation.router.ess_share > 0.2
+    assert model.training.n == 6_000
+    assert model.training.source == "log.csv"
+    assert model.evaluation is not None
+    assert model.evaluation.router.ess_share > 0.2
     bad = tmp_path / "bad.csv"
     frame = pd.read_csv(log)
     frame.loc[3, "debtor_type"] = "XXXX"
@@ -269,4 +272,5 @@ def test_uplift_fit_cli(tmp_path: Path) -> None:
     frame.to_csv(bad, index=False)
     result = runner.invoke(app, ["uplift", "fit", str(bad), "-o", str(out)])
     assert result.exit_code == 2
-    assert "bad.csv:5: debtor_type" in result.output and "bad.csv:7: reward" in result.output
+    assert "bad.csv:5: debtor_type" in result.output
+    assert "bad.csv:7: reward" in result.output
