@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.clv import residual_clv
+from engine.router_rules import router_problem
 from engine.uplift.stored import RoutingModel
 
 ExperimentKey = NewType("ExperimentKey", str)
@@ -349,49 +350,9 @@ class Experiment(_Frozen):
 
     @model_validator(mode="after")
     def _check_routers(self) -> Experiment:
-        keys = self.arm_keys
-        routers = {arm.key for arm in self.arms if arm.router is not None}
-        for index, arm in enumerate(self.arms):
-            if arm.router is None:
-                continue
-            where = f"arms.{index}.router"
-            for j, treatment in enumerate(arm.router.treatments):
-                if treatment not in keys:
-                    raise _invalid(
-                        f"{where}.treatments.{j}",
-                        f"unknown arm {treatment!r}; arms are: {', '.join(keys)}",
-                    )
-                if treatment in routers:
-                    raise _invalid(
-                        f"{where}.treatments.{j}",
-                        f"{treatment!r} is a router arm; treatments must be plain arms",
-                    )
-            fitted = arm.router.fitted
-            if fitted is None:
-                raise _invalid(
-                    f"{where}.model",
-                    f"model file {arm.router.model!r} was not loaded (load experiment files "
-                    "with engine.loader)",
-                )
-            if set(arm.router.treatments) != set(fitted.treatments):
-                raise _invalid(
-                    f"{where}.treatments",
-                    f"the model {arm.router.model!r} routes to {', '.join(fitted.treatments)}; "
-                    "list exactly those arms",
-                )
-            provided = (self.segment, "amount_owed")
-            unknown = [c for c in fitted.inputs if c not in provided]
-            if unknown:
-                raise _invalid(
-                    f"{where}.model",
-                    f"the model {arm.router.model!r} reads column {unknown[0]!r}; assignment "
-                    f"files provide {', '.join(provided)}",
-                )
-        if self.compliance is not None and self.compliance.fallback_arm in routers:
-            raise _invalid(
-                "compliance.fallback_arm",
-                f"fallback arm {self.compliance.fallback_arm!r} is a router arm",
-            )
+        problem = router_problem(self)
+        if problem is not None:
+            raise _invalid(*problem)
         return self
 
     # -- derived values -------------------------------------------------------------------
