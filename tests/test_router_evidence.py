@@ -31,6 +31,7 @@ def test_router_cuts_collection_cases_within_the_pay_on_time_guardrail() -> None
         source="simulated",
         source_sha256="0" * 64,
         reward_name="paid within 14 days",
+        rng=np.random.default_rng(0),
     )
     # 2. OPE on the logs (cross-fitted DR): collection share and pay-on-time vs the champion.
     ev = model.evaluation

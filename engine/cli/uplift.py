@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -67,6 +68,7 @@ def fit(
             source=data.source,
             source_sha256=data.sha256,
             reward_name="paid within the pay window",
+            rng=np.random.default_rng(seed),
             seed=seed,
         )
     except ValueError as exc:

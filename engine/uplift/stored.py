@@ -82,7 +82,7 @@ class EvaluationSummary(_Frozen):
     estimator: str
     level: float
     n_folds: int
-    seed: int
+    seed: int | None
     router: EstimateSummary
     baselines: dict[str, EstimateSummary] = Field(
         description="Each 'every debtor gets this arm' policy, same reward model and folds."

@@ -50,7 +50,8 @@ def fit_routing_model(
     source: str,
     source_sha256: str,
     reward_name: str,
-    seed: int = 0,
+    rng: np.random.Generator,
+    seed: int | None = None,
     n_folds: int = 2,
 ) -> RoutingModel:
     """Fit a stored router on a randomised log and evaluate it off-policy on that log.
@@ -71,8 +72,10 @@ def fit_routing_model(
         File name and SHA-256 of the log, kept in the training summary.
     reward_name
         What the reward is, for the record (e.g. ``"paid within 14 days"``).
+    rng
+        Draws the cross-fitting folds and the bootstrap resamples.
     seed
-        Seeds the cross-fitting folds and the bootstrap.
+        The seed ``rng`` was made from, recorded in the model file (None: not reproducible).
     n_folds
         Cross-fitting folds of the evaluation.
 
@@ -108,7 +111,7 @@ def fit_routing_model(
         propensities,
         arms=arm_keys,
         router=router,
-        rng=np.random.default_rng(seed),
+        rng=rng,
         baselines=arm_keys,
         n_folds=n_folds,
     )
