@@ -52,7 +52,8 @@ def apply_compliance(
     weights
         Shape (k,): probability of each arm for these debtors (the stored propensities).
     contacting
-        Shape (k,) bool: the arm contacts the debtor.
+        Shape (k,) bool: the arm contacts the debtor; or shape (n, k) when that depends on the
+        debtor (a router arm contacts the debtors it routes to a contacting treatment).
     fallback
         Index of the fallback arm (must not contact).
     contacts_7d
@@ -64,16 +65,21 @@ def apply_compliance(
     """
     w = np.asarray(weights, dtype=np.float64)
     contact = np.asarray(contacting, dtype=bool)
-    if contact[fallback]:
+    if np.any(contact[..., fallback]):
         raise ValueError("the fallback arm must not contact the debtor")
     count = np.asarray(contacts_7d, dtype=np.int64)
     over_cap = count >= cap if cap is not None else np.zeros(count.shape, dtype=bool)
     blocked = over_cap | quiet
-    moved = blocked & contact[arm_index]
+    rows = np.arange(arm_index.shape[0])
+    moved = blocked & (contact[rows, arm_index] if contact.ndim == 2 else contact[arm_index])
     final = np.where(moved, fallback, arm_index).astype(np.intp)
     propensity = w[final].copy()
     # Blocked debtors reach the fallback through every contacting arm's weight too.
-    propensity[blocked & (final == fallback)] += w[contact].sum()
+    at_fallback = blocked & (final == fallback)
+    if contact.ndim == 2:
+        propensity[at_fallback] += contact[at_fallback].astype(np.float64) @ w
+    else:
+        propensity[at_fallback] += w[contact].sum()
     reason = np.full(final.shape, None, dtype=object)
     why = "quiet hours" if quiet else f"contact cap of {cap} per 7 days reached"
     reason[moved] = f"compliance: {why}; fallback {fallback_name}"

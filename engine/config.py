@@ -16,9 +16,12 @@ from typing import Annotated, Any, Literal, NewType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from engine.clv import residual_clv
+from engine.router_rules import router_problem
+from engine.uplift.stored import RoutingModel
 
 ExperimentKey = NewType("ExperimentKey", str)
 ArmKey = NewType("ArmKey", str)
@@ -71,6 +74,25 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+class Router(_Frozen):
+    """``router: {model: models/router.json, treatments: [direct_collection, friendly_sms]}``."""
+
+    model: str = Field(
+        min_length=1,
+        description="Router model file written by `dunning uplift fit` (JSON), relative to the "
+        "experiment file.",
+    )
+    treatments: Annotated[tuple[str, ...], Field(min_length=2)] = Field(
+        description="The arms whose treatments the router gives: exactly those of its rule."
+    )
+    # Hidden from the JSON Schema: editors must not suggest writing it by hand.
+    fitted: SkipJsonSchema[RoutingModel | None] = Field(
+        default=None,
+        description="The model file's content, read by the loader (not written in YAML); part "
+        "of the experiment's content hash, so a new model is a new experiment version.",
+    )
+
+
 class Arm(_Frozen):
     """One treatment arm, e.g. ``friendly_sms``."""
 
@@ -106,6 +128,12 @@ class Arm(_Frozen):
         description="The arm hands the case to a collection agency; defaults to channel: agency.",
     )
 
+    router: Router | None = Field(
+        default=None,
+        description="A policy arm: each debtor who draws it gets one of the listed arms' "
+        "treatments, chosen by a stored fitted routing model from the debtor's covariates.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _flags_from_channel(cls, data: Any) -> Any:
@@ -133,6 +161,24 @@ class Arm(_Frozen):
                     f"opens_collection_case: {self.opens_collection_case} "
                     f"contradicts channel: {self.channel}",
                 )
+            )
+        if self.router is not None:
+            # Cost, contacts and collection cases are those of the treatment each debtor gets.
+            problems.extend(
+                (
+                    name,
+                    f"a router arm has no treatment of its own; {name} comes from the "
+                    "treatment each debtor is routed to",
+                )
+                for name in (
+                    "channel",
+                    "cost",
+                    "discount",
+                    "fee",
+                    "contacts_debtor",
+                    "opens_collection_case",
+                )
+                if getattr(self, name) not in (0, False, "none")
             )
         if problems:
             raise _invalid_all(problems)
@@ -481,7 +527,23 @@ class Experiment(_Frozen):
             ]
         return []
 
+    @model_validator(mode="after")
+    def _check_routers(self) -> Experiment:
+        problem = router_problem(self)
+        if problem is not None:
+            raise _invalid(*problem)
+        return self
+
     # -- derived values -------------------------------------------------------------------
+    @property
+    def routers(self) -> dict[str, RoutingModel]:
+        """Router arm key -> its fitted model (empty when no arm is a router)."""
+        return {
+            arm.key: arm.router.fitted
+            for arm in self.arms
+            if arm.router is not None and arm.router.fitted is not None
+        }
+
     @property
     def arm_keys(self) -> tuple[str, ...]:
         return tuple(arm.key for arm in self.arms)

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from engine.config import Experiment
+from engine.uplift.stored import parse_routing_model
 
 Loc = tuple[str | int, ...]
 #: A problem found: where (field path), what, and an exact position when the path is not enough.
@@ -239,6 +240,32 @@ def _describe(error: Any) -> _Found:
     return loc, message, None
 
 
+def _read_router_models(data: dict[str, Any], base_dir: Path, found: list[_Found]) -> None:
+    """Put each router arm's model file content under ``router.fitted`` (see
+    :class:`engine.config.Router`), or report why the file cannot be used."""
+    arms = data.get("arms")
+    for index, arm in enumerate(arms if isinstance(arms, list) else []):
+        router = arm.get("router") if isinstance(arm, dict) else None
+        if not isinstance(router, dict):
+            continue
+        if "fitted" in router:
+            message = "fitted is read from the model file; do not write it"
+            found.append((("arms", index, "router", "fitted"), message, None))
+            continue
+        model = router.get("model")
+        if not isinstance(model, str) or not model.strip():
+            continue  # pydantic reports the missing or mistyped field
+        path = base_dir / model.strip()
+        try:
+            router["fitted"] = parse_routing_model(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            message = f"cannot read router model {str(path)!r}: {exc.strerror}"
+            found.append((("arms", index, "router", "model"), message, None))
+        except (UnicodeDecodeError, ValueError) as exc:
+            message = f"router model {str(path)!r} is invalid: {exc}"
+            found.append((("arms", index, "router", "model"), message, None))
+
+
 def _dotted(loc: Loc) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -246,8 +273,11 @@ def _dotted(loc: Loc) -> str:
 # -- public API ---------------------------------------------------------------------------
 
 
-def parse_experiment(text: str, *, file: str) -> Experiment:
+def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> Experiment:
     """Validate the YAML ``text`` of one experiment; ``file`` is only used in messages.
+
+    Router model files (``arms.N.router.model``) are read relative to ``base_dir`` (the
+    experiment file's directory; default: the working directory).
 
     Raises
     ------
@@ -299,13 +329,15 @@ def parse_experiment(text: str, *, file: str) -> Experiment:
         )
 
     found: list[_Found] = list(structural)
+    _read_router_models(data, base_dir or Path.cwd(), found)
     experiment: Experiment | None = None
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
-        reported = {loc for loc, _, _ in structural}
+        # A value already reported as unreadable (or a model file reported as unusable) would
+        # only add noise such as "valid string".
+        reported = {loc for loc, _, _ in found}
         for error in exc.errors():
-            # A value already reported as unreadable would only add "valid string" noise.
             found.extend(f for f in _describe_all(error) if f[0] not in reported)
     if found or experiment is None:
         issues = []
@@ -333,7 +365,8 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
         raise ConfigError(
             [ConfigIssue(str(path), line, 1, "", "file is not UTF-8 text (binary?)")]
         ) from None
-    return LoadedExperiment(path, parse_experiment(text, file=str(path)), text)
+    experiment = parse_experiment(text, file=str(path), base_dir=path.parent)
+    return LoadedExperiment(path, experiment, text)
 
 
 def experiment_files(paths: Iterable[str | Path]) -> list[Path]:

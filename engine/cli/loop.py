@@ -50,6 +50,7 @@ def assign(
             {
                 "debtor_id": result.debtor_id,
                 "arm": result.arm,
+                "treatment": result.treatment,
                 "propensity": result.propensity,
                 "allocation_version": result.allocation_version,
                 "new": result.new,

@@ -43,6 +43,7 @@ from engine.service.experiments import (
     experiment_history,
     sync_experiment,
 )
+from engine.service.policy import policy_ope
 from engine.service.promotion import (
     CycleResult,
     PromotionResult,
@@ -99,6 +100,7 @@ __all__ = [
     "missing_database_file",
     "new_seed",
     "open_db",
+    "policy_ope",
     "run_cycle",
     "segment_model",
     "sync_experiment",

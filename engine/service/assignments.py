@@ -36,6 +36,7 @@ class AssignResult:
     new: npt.NDArray[np.bool_]
     holdout: npt.NDArray[np.bool_]  # in the randomized holdout
     reason: npt.NDArray[np.object_]  # None, or why the debtor did not get the drawn arm
+    treatment: npt.NDArray[np.object_]  # what to do: the arm, or the arm a router chose
 
     @property
     def new_count(self) -> int:
@@ -68,6 +69,8 @@ def assign_debtors(
 
     Debtors already assigned keep their arm. New ones get the arm of the salted hash under the
     current weights; the row stores the experiment and allocation versions and the propensity.
+    A debtor drawn to a router arm gets the treatment its model routes them to, from their
+    segment (e.g. debtor type) and amount owed; see :mod:`engine.drawing`.
     """
     ids = np.asarray(debtor_ids, dtype=object)
     n = len(ids)
@@ -101,9 +104,19 @@ def assign_debtors(
             allocation=allocation_weights(allocation),
             contacts_7d=np.array([history.get(str(d), 0) for d in ids[candidates]]),
             now=now,
+            amounts=owed[candidates],
         )
         arm_index, propensity, reasons = drawn.arm_index, drawn.propensity, drawn.reason
         arm_keys = np.asarray(arms, dtype=object)[arm_index]
+        routed = drawn.treatment is not None and drawn.treatment_propensity is not None
+        treatments = np.asarray(arms, dtype=object)[
+            drawn.treatment if drawn.treatment is not None else arm_index
+        ]
+        treatment_p = (
+            drawn.treatment_propensity
+            if drawn.treatment_propensity is not None
+            else np.full(len(candidates), np.nan)
+        )
         window = timedelta(days=experiment.metrics.pay_window_days)
         horizon = timedelta(days=experiment.metrics.churn_horizon_days)
         rows = [
@@ -118,11 +131,13 @@ def assign_debtors(
                 "amount_owed": None if np.isnan(amount) else float(amount),
                 "holdout": bool(holdout),
                 "reason": reason,
+                "treatment": str(treatment) if routed else None,
+                "treatment_propensity": float(tp) if routed else None,
                 "assigned_at": now,
                 "pay_due_at": now + window,
                 "churn_due_at": now + horizon,
             }
-            for debtor, arm, p, segment, amount, holdout, reason in zip(
+            for debtor, arm, p, segment, amount, holdout, reason, treatment, tp in zip(
                 ids[candidates],
                 arm_keys,
                 propensity,
@@ -130,6 +145,8 @@ def assign_debtors(
                 owed[candidates],
                 drawn.holdout,
                 reasons,
+                treatments,
+                treatment_p,
                 strict=True,
             )
         ]
@@ -152,6 +169,7 @@ def assign_debtors(
                 allocation.version,
                 row["holdout"],
                 row["reason"],
+                row["treatment"] or row["arm"],
             )
             for row in rows
             if row["debtor_id"] in inserted
@@ -171,4 +189,5 @@ def assign_debtors(
         new=is_new,
         holdout=np.array([arm_of[k][3] for k in keys], dtype=bool),
         reason=np.array([arm_of[k][4] for k in keys], dtype=object),
+        treatment=np.array([arm_of[k][5] for k in keys], dtype=object),
     )

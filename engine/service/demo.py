@@ -120,7 +120,9 @@ def run_demo(
     if days < 1 or debtors_per_day < 1:
         raise ValueError("days and debtors_per_day must be positive")
     experiment = loaded.experiment
-    for arm in experiment.arm_keys:
+    # Router arms give other arms' treatments: debtors respond to the treatment they get.
+    plain = [arm for arm in experiment.arm_keys if arm not in experiment.routers]
+    for arm in plain:
         scenario.arm_model(arm)  # fail before writing anything if an arm has no response model
     rng = np.random.default_rng(seed)
     clock = time.perf_counter()
@@ -143,7 +145,7 @@ def run_demo(
         )
         responses = simulate_responses(
             batch,
-            result.arm.astype(str),
+            result.treatment.astype(str),
             rng=rng,
             scenario=scenario,
             churn_horizon_days=experiment.metrics.churn_horizon_days,
@@ -173,14 +175,8 @@ def run_demo(
     analysis = analyze_experiment(engine, experiment_key=experiment.key, now=end)
     window = experiment.metrics.pay_window_days
     horizon = experiment.metrics.churn_horizon_days
-    truth = {
-        arm: true_pay_rate(arm, window_days=window, scenario=scenario)
-        for arm in experiment.arm_keys
-    }
-    churn = {
-        arm: true_churn_rate(arm, horizon_days=horizon, scenario=scenario)
-        for arm in experiment.arm_keys
-    }
+    truth = {arm: true_pay_rate(arm, window_days=window, scenario=scenario) for arm in plain}
+    churn = {arm: true_churn_rate(arm, horizon_days=horizon, scenario=scenario) for arm in plain}
     return DemoResult(
         report=report,
         analysis=analysis,

@@ -45,7 +45,7 @@ Submodules: :mod:`~engine.simulate.calibration` (debtor types, arms, calibrated 
 :mod:`~engine.simulate.arms` (:class:`ArmModel`), :mod:`~engine.simulate.scenario`
 (:class:`Scenario`, validation), :mod:`~engine.simulate.debtors` (sampling debtors),
 :mod:`~engine.simulate.responses` (simulating responses), :mod:`~engine.simulate.truth`
-(analytic truths).
+(analytic truths), :mod:`~engine.simulate.randomised` (a randomised phase's log).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from __future__ import annotations
 from engine.simulate.arms import ArmModel
 from engine.simulate.calibration import ARMS, DEBTOR_TYPES, PAY_ON_TIME_WINDOW_DAYS
 from engine.simulate.debtors import DebtorBatch, sample_debtors
+from engine.simulate.randomised import randomised_log
 from engine.simulate.responses import Responses, simulate_responses
 from engine.simulate.scenario import DEFAULT_SCENARIO, Scenario
 from engine.simulate.truth import true_churn_rate, true_pay_rate, would_have_paid_anyway_share
@@ -66,6 +67,7 @@ __all__ = [
     "DebtorBatch",
     "Responses",
     "Scenario",
+    "randomised_log",
     "sample_debtors",
     "simulate_responses",
     "true_churn_rate",

@@ -53,14 +53,20 @@ def insert_ignoring_duplicates(
 
 def assigned_arms(
     session: Session, *, experiment_key: str, debtor_ids: Sequence[str]
-) -> dict[str, tuple[str, float, int, bool, str | None]]:
-    """Debtor id -> (arm, propensity, allocation version, holdout, reason) for ids already
-    assigned."""
+) -> dict[str, tuple[str, float, int, bool, str | None, str]]:
+    """Debtor id -> (arm, propensity, allocation version, holdout, reason, treatment) for ids
+    already assigned (treatment: the arm where none is recorded)."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
-    found: dict[str, tuple[str, float, int, bool, str | None]] = {}
+    found: dict[str, tuple[str, float, int, bool, str | None, str]] = {}
     for chunk in _chunks(debtor_ids):
         statement = select(
-            a.debtor_id, a.arm, a.propensity, a.allocation_version, a.holdout, a.reason
+            a.debtor_id,
+            a.arm,
+            a.propensity,
+            a.allocation_version,
+            a.holdout,
+            a.reason,
+            func.coalesce(a.treatment, a.arm),
         ).where(a.experiment_key == experiment_key, a.debtor_id.in_(chunk))
         for row in session.execute(statement):
             found[str(row[0])] = (
@@ -69,6 +75,7 @@ def assigned_arms(
                 int(row[3]),
                 bool(row[4]),
                 None if row[5] is None else str(row[5]),
+                str(row[6]),
             )
     return found
 

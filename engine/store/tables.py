@@ -105,6 +105,11 @@ class Assignment(SQLModel, table=True):
     amount_owed: float | None = None
     holdout: bool = False  # in the randomized holdout: gets the champion, never trains the bandit
     reason: str | None = Field(default=None, max_length=200)  # why not the drawn arm (compliance)
+    # Experiments with a router arm: the treatment applied (the arm itself for a plain arm; the
+    # routed arm for a router) and its probability for this debtor (see engine.drawing). The
+    # arm stays the unit of the experiment's statistics; NULL in experiments without routers.
+    treatment: str | None = Field(default=None, max_length=64)
+    treatment_propensity: float | None = None
     assigned_at: datetime
     pay_due_at: datetime  # assigned_at + pay window: the payment outcome is mature after this
     churn_due_at: datetime  # assigned_at + churn horizon

@@ -8,24 +8,41 @@ debtor gets it.
 
 Modules: :mod:`~engine.uplift.covariates` (debtor covariates), :mod:`~engine.uplift.model`
 (the T-learner of logistic regressions), :mod:`~engine.uplift.routing` (routing policies) and
-:mod:`~engine.uplift.evaluation` (cross-fitted off-policy evaluation of a router).
+:mod:`~engine.uplift.evaluation` (cross-fitted off-policy evaluation of a router),
+:mod:`~engine.uplift.features` (encodings of input columns), :mod:`~engine.uplift.stored` (the
+persisted, versioned router a challenger arm deploys) and :mod:`~engine.uplift.training`
+(fitting a stored router from a randomised log).
 """
 
 from __future__ import annotations
 
 from engine.uplift.covariates import DIMENSIONS, debtor_covariates
 from engine.uplift.evaluation import RouterEvaluation, evaluate_router
+from engine.uplift.features import pair_features
 from engine.uplift.model import UpliftModel, fit_uplift_model
 from engine.uplift.routing import Router as Router
 from engine.uplift.routing import route, route_by_value
+from engine.uplift.stored import (
+    RoutingModel,
+    ThresholdRule,
+    dump_routing_model,
+    parse_routing_model,
+)
+from engine.uplift.training import fit_routing_model
 
 __all__ = [
     "DIMENSIONS",
     "RouterEvaluation",
+    "RoutingModel",
+    "ThresholdRule",
     "UpliftModel",
     "debtor_covariates",
+    "dump_routing_model",
     "evaluate_router",
+    "fit_routing_model",
     "fit_uplift_model",
+    "pair_features",
+    "parse_routing_model",
     "route",
     "route_by_value",
 ]

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
 
 from engine.uplift.covariates import FloatArray, IntArray
 
@@ -174,6 +173,10 @@ def _fit_logit(x: FloatArray, y: FloatArray, *, arm: str, max_iter: int) -> Floa
         raise ValueError(f"arm {arm!r}: {n} decisions for {p} coefficients; need more data")
     if y.min() == y.max():
         raise ValueError(f"arm {arm!r}: every reward is {y[0]:g}; a logistic model cannot be fit")
+    # Imported here: statsmodels takes a second to import, and only fitting needs it (loading
+    # an experiment with a stored router model does not).
+    import statsmodels.api as sm
+
     try:
         with warnings.catch_warnings():
             # Convergence and separation warnings are turned into the checks below.

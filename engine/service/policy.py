@@ -1,0 +1,50 @@
+"""Off-policy evaluation of a router arm on its experiment's logs (for the promotion gate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from engine.service.common import ServiceError, load_current
+from engine.store.logs import decision_log
+from engine.uplift.logged import PolicyOpe, router_policy_value
+
+
+def policy_ope(
+    engine: Engine, experiment_key: str, arm: str, now: datetime, *, seed: int = 0
+) -> PolicyOpe:
+    """DR value (interval, ESS share of the log) of router ``arm`` had it routed every matured
+    debtor of the experiment, next to the all-champion policy. Reads only.
+
+    Raises
+    ------
+    ServiceError
+        If ``arm`` is not a router arm, the champion is one, or no decision has matured.
+    """
+    with Session(engine) as session:
+        experiment, _ = load_current(session, experiment_key)
+        log = decision_log(session, experiment_key=experiment_key, now=now)
+    routers = experiment.routers
+    if arm not in routers:
+        raise ServiceError(f"arm {arm!r} of {experiment_key!r} is not a router arm")
+    champion = experiment.champion
+    if champion in routers:
+        raise ServiceError(f"the champion {champion!r} is a router; compare with a plain arm")
+    if log.treatment.size == 0:
+        raise ServiceError(f"no decision of {experiment_key!r} has matured by {now:%Y-%m-%d}")
+    plain = [key for key in experiment.arm_keys if key not in routers]
+    index = {key: j for j, key in enumerate(plain)}
+    return router_policy_value(
+        routers[arm],
+        arm=arm,
+        champion=champion,
+        treatments=plain,
+        actions=np.array([index[str(t)] for t in log.treatment], dtype=np.intp),
+        rewards=log.paid,
+        propensities=log.propensity,
+        inputs={experiment.segment: log.segment, "amount_owed": log.amount_owed},
+        rng=np.random.default_rng(seed),
+    )
