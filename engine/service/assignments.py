@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +11,9 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine
 
+from engine.config import Experiment
 from engine.drawing import AllocationWeights, draw_arms
+from engine.eligibility import columns_used, ineligibility
 from engine.service.common import (
     ServiceError,
     load_current,
@@ -25,8 +27,9 @@ from engine.store.tables import AllocationVersion, Assignment
 class AssignResult:
     """One row per requested debtor (input order).
 
-    ``new`` is False for debtors who already had an arm (sticky assignment) and for repeats of
-    an id within the batch.
+    ``new`` is False for debtors who already had an arm (sticky assignment), for repeats of an
+    id within the batch and for ineligible debtors. An ineligible debtor (``eligible`` False)
+    has no arm (None), propensity NaN, versions 0, and the eligibility reason in ``reason``.
     """
 
     debtor_id: npt.NDArray[np.object_]
@@ -35,11 +38,19 @@ class AssignResult:
     allocation_version: npt.NDArray[np.int64]
     new: npt.NDArray[np.bool_]
     holdout: npt.NDArray[np.bool_]  # in the randomized holdout
-    reason: npt.NDArray[np.object_]  # None, or why the debtor did not get the drawn arm
+    #: Assigned: None, or why the debtor did not get the drawn arm (compliance);
+    #: ineligible: why the debtor was left out.
+    reason: npt.NDArray[np.object_]
+    eligible: npt.NDArray[np.bool_]
+    experiment_version: npt.NDArray[np.int64]
 
     @property
     def new_count(self) -> int:
         return int(self.new.sum())
+
+    @property
+    def ineligible_count(self) -> int:
+        return int((~self.eligible).sum())
 
 
 def allocation_weights(row: AllocationVersion) -> AllocationWeights:
@@ -55,6 +66,31 @@ def allocation_weights(row: AllocationVersion) -> AllocationWeights:
     )
 
 
+def _ineligibility(
+    experiment: Experiment,
+    segments: npt.NDArray[np.object_],
+    amounts_owed: npt.NDArray[np.float64],
+    attributes: Mapping[str, npt.ArrayLike] | None,
+) -> npt.NDArray[np.object_]:
+    """Per debtor, why the eligibility rules leave them out (None: eligible)."""
+    n = len(segments)
+    if not experiment.eligibility:
+        return np.full(n, None, dtype=object)
+    # The segment and the amount owed are columns too; a column given explicitly wins.
+    columns: dict[str, npt.ArrayLike] = {experiment.segment: segments, "amount_owed": amounts_owed}
+    columns.update(attributes or {})
+    missing = [c for c in columns_used(experiment.eligibility) if c not in columns]
+    if missing:
+        raise ServiceError(
+            f"experiment {experiment.key!r} has eligibility rules on {', '.join(missing)}, "
+            "which the debtors do not have"
+        )
+    try:
+        return ineligibility(experiment.eligibility, columns)
+    except ValueError as exc:
+        raise ServiceError(f"cannot evaluate eligibility: {exc}") from None
+
+
 def assign_debtors(
     engine: Engine,
     *,
@@ -62,12 +98,17 @@ def assign_debtors(
     debtor_ids: Sequence[str] | npt.NDArray[Any],
     segments: Sequence[str | None] | npt.NDArray[Any] | None = None,
     amounts_owed: Sequence[float] | npt.NDArray[np.float64] | None = None,
+    attributes: Mapping[str, npt.ArrayLike] | None = None,
     now: datetime,
 ) -> AssignResult:
     """Assign a batch of debtors under the current allocation, in one transaction.
 
-    Debtors already assigned keep their arm. New ones get the arm of the salted hash under the
-    current weights; the row stores the experiment and allocation versions and the propensity.
+    Debtors already assigned keep their arm. New ones pass the experiment's eligibility rules
+    (over ``segments``, ``amounts_owed`` and the columns in ``attributes``, one value per
+    debtor) and get the arm of the salted hash under the current weights; the row stores the
+    experiment and allocation versions and the propensity. Ineligible debtors are not stored.
+    Eligibility is an entry criterion: a debtor assigned earlier keeps their arm even if they
+    would no longer pass the rules (intent to treat).
     """
     ids = np.asarray(debtor_ids, dtype=object)
     n = len(ids)
@@ -76,14 +117,23 @@ def assign_debtors(
     if len(seg) != n or len(owed) != n:
         raise ValueError("debtor_ids, segments and amounts_owed must have the same length")
 
-    # Only the first occurrence of an id in the batch is a candidate; repeats get its arm.
+    # Only the first occurrence of an id in the batch is a candidate; repeats get its answer.
     _, first_seen = np.unique(ids, return_index=True)
-    candidates = np.sort(first_seen)
+    first = np.sort(first_seen)
     with transaction(engine) as session:
         experiment, version = load_current(session, experiment_key)
         allocation = queries.latest_allocation(session, experiment_key=experiment_key)
         if allocation is None:  # pragma: no cover - sync always writes one
             raise ServiceError(f"experiment {experiment_key!r} has no allocation")
+        excluded = _ineligibility(experiment, seg, owed, attributes)
+        out = first[excluded[first] != None]  # noqa: E711 - elementwise on an object array
+        kept = queries.assigned_arms(
+            session, experiment_key=experiment_key, debtor_ids=[str(d) for d in ids[out]]
+        )
+        left_out = {str(d): excluded[i] for d, i in zip(ids[out], out, strict=True)}
+        for debtor in kept:
+            del left_out[debtor]
+        candidates = np.array([i for i in first if str(ids[i]) not in left_out], dtype=np.intp)
         arms = list(allocation.weights)
         rules = experiment.compliance
         history: dict[str, int] = {}
@@ -145,13 +195,14 @@ def assign_debtors(
         )
         # Events may have arrived before the assignment (a payment the same morning).
         queries.refresh_outcomes(session, sorted(inserted))
-        arm_of = {
+        arm_of: dict[str, tuple[str | None, float, int, bool, str | None, int]] = {
             row["debtor_id"]: (
                 row["arm"],
                 row["propensity"],
                 allocation.version,
                 row["holdout"],
                 row["reason"],
+                version.version,
             )
             for row in rows
             if row["debtor_id"] in inserted
@@ -162,6 +213,8 @@ def assign_debtors(
         )
     is_new = np.zeros(n, dtype=bool)
     is_new[candidates] = [str(d) in inserted for d in ids[candidates]]
+    # Ineligible debtors: no arm, no propensity, version 0, the reason they were left out.
+    arm_of.update({d: (None, np.nan, 0, False, why, 0) for d, why in left_out.items()})
     keys = [str(d) for d in ids]
     return AssignResult(
         debtor_id=ids,
@@ -171,4 +224,6 @@ def assign_debtors(
         new=is_new,
         holdout=np.array([arm_of[k][3] for k in keys], dtype=bool),
         reason=np.array([arm_of[k][4] for k in keys], dtype=object),
+        eligible=np.array([k not in left_out for k in keys], dtype=bool),
+        experiment_version=np.array([arm_of[k][5] for k in keys], dtype=np.int64),
     )

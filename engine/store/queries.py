@@ -47,14 +47,20 @@ def insert_ignoring_duplicates(
 
 def assigned_arms(
     session: Session, *, experiment_key: str, debtor_ids: Sequence[str]
-) -> dict[str, tuple[str, float, int, bool, str | None]]:
-    """Debtor id -> (arm, propensity, allocation version, holdout, reason) for ids already
-    assigned."""
+) -> dict[str, tuple[str, float, int, bool, str | None, int]]:
+    """Debtor id -> (arm, propensity, allocation version, holdout, reason, experiment version)
+    for ids already assigned."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
-    found: dict[str, tuple[str, float, int, bool, str | None]] = {}
+    found: dict[str, tuple[str, float, int, bool, str | None, int]] = {}
     for chunk in _chunks(debtor_ids):
         statement = select(
-            a.debtor_id, a.arm, a.propensity, a.allocation_version, a.holdout, a.reason
+            a.debtor_id,
+            a.arm,
+            a.propensity,
+            a.allocation_version,
+            a.holdout,
+            a.reason,
+            a.experiment_version,
         ).where(a.experiment_key == experiment_key, a.debtor_id.in_(chunk))
         for row in session.execute(statement):
             found[str(row[0])] = (
@@ -63,6 +69,7 @@ def assigned_arms(
                 int(row[3]),
                 bool(row[4]),
                 None if row[5] is None else str(row[5]),
+                int(row[6]),
             )
     return found
 
