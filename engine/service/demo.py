@@ -141,9 +141,14 @@ def run_demo(
             amounts_owed=batch.amount_owed,
             now=assigned_at,
         )
+        # Ineligible debtors (the experiment's eligibility rules) are not treated by it.
+        eligible = result.eligible
+        batch = DebtorBatch(
+            batch.debtor_id[eligible], batch.debtor_type[eligible], batch.amount_owed[eligible]
+        )
         responses = simulate_responses(
             batch,
-            result.arm.astype(str),
+            result.arm[eligible].astype(str),
             rng=rng,
             scenario=scenario,
             churn_horizon_days=experiment.metrics.churn_horizon_days,
