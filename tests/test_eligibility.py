@@ -51,7 +51,9 @@ def test_rules_parse_with_defaults_and_integer_values_as_text() -> None:
 
 
 INVALID = [
-    pytest.param("  - column: amount_owed\n", "eligibility.0.column", "needs a condition", id="none"),
+    pytest.param(
+        "  - column: amount_owed\n", "eligibility.0.column", "needs a condition", id="none"
+    ),
     pytest.param(
         "  - column: amount_owed\n    min: 50\n    max: 20\n",
         "eligibility.0.max",
@@ -85,7 +87,9 @@ INVALID = [
     pytest.param(
         "  - column: country\n    in: [DE]\n", "eligibility.0.in", "unknown field", id="typo"
     ),
-    pytest.param("  - column: ''\n    min: 1\n", "eligibility.0.column", "at least 1", id="no-name"),
+    pytest.param(
+        "  - column: ''\n    min: 1\n", "eligibility.0.column", "at least 1", id="no-name"
+    ),
 ]
 
 
