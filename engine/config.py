@@ -264,7 +264,9 @@ class EligibilityRule(_Frozen):
     def _integers_as_text(cls, value: object) -> object:
         # `one_of: [1, 2]` for a code column: YAML reads integers; the file holds their text.
         if isinstance(value, list | tuple):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+            if any(isinstance(v, bool) for v in value):
+                raise ValueError('quote yes/no values ("no"): YAML reads them as true/false')
+            return [str(v) if isinstance(v, int) else v for v in value]
         return value
 
     @model_validator(mode="after")

@@ -291,3 +291,25 @@ def test_service_applies_eligibility_to_api_callers(db: Engine, channels: Loaded
     assert result.new.tolist() == [True, False, False]
     with pytest.raises(service.ServiceError, match="eligibility rules on country, days_past_due"):
         service.assign_debtors(db, experiment_key=KEY, debtor_ids=["c"], now=T0)
+
+
+def test_parquet_nan_is_not_null_and_unused_odd_columns_are_ignored(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.batchio import InputFileError, read_debtors
+
+    table = pa.table(
+        {
+            "debtor_id": ["a", "b", "c"],
+            "amount_owed": pa.array([1.5, None, float("nan")], from_pandas=False),
+            "tags": pa.array([[1], [2, 3], []]),  # a list column no check reads
+        }
+    )
+    path = tmp_path / "debtors.parquet"
+    pq.write_table(table, path)
+    read = read_debtors(path, segment_column="debtor_type")
+    assert read.debtors.debtor_id.tolist() == ["a", "b"]  # null: amount unknown
+    assert [(i.line, i.column) for i in read.rejects.issues] == [(3, "amount_owed")]
+    with pytest.raises(InputFileError, match="column 'tags' has type list<.*cannot be read as text"):
+        read_debtors(path, segment_column="tags")

@@ -85,6 +85,12 @@ INVALID = [
         id="when-missing",
     ),
     pytest.param(
+        "  - column: answer\n    one_of: [no, yes]\n",
+        "eligibility.0.one_of",
+        "YAML reads them as true/false",
+        id="yaml-booleans",
+    ),
+    pytest.param(
         "  - column: country\n    in: [DE]\n", "eligibility.0.in", "unknown field", id="typo"
     ),
     pytest.param(
