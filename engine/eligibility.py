@@ -45,20 +45,17 @@ def _series(values: Cells) -> pd.Series[Any]:
 
 
 def _missing(cells: pd.Series[Any]) -> npt.NDArray[np.bool_]:
-    blank = cells.map(lambda v: isinstance(v, str) and not v.strip())
+    blank = cells.astype(str).str.strip().eq("")
     return np.asarray(cells.isna().to_numpy() | blank.to_numpy(dtype=bool), dtype=bool)
 
 
 def _numbers(cells: pd.Series[Any], missing: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-    present = cells.where(~missing, None)
-    if present.map(lambda v: isinstance(v, bool)).any():
-        present = present.map(lambda v: None if isinstance(v, bool) else v)
-    values = pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.asarray(values, dtype=np.float64)
+    values = pd.to_numeric(cells.where(~missing, None), errors="coerce")
+    return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _text(cells: pd.Series[Any]) -> npt.NDArray[np.object_]:
-    return np.asarray(cells.map(lambda v: str(v).strip()).to_numpy(dtype=object), dtype=object)
+    return np.asarray(cells.astype(str).str.strip().to_numpy(dtype=object), dtype=object)
 
 
 def _column(columns: Mapping[str, Cells], name: str, n: int) -> pd.Series[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import Session
-from typer.testing import CliRunner
 
 from engine import service
-from engine.cli import app
 from engine.store.tables import Assignment, OutcomeEvent
 from tests.conftest import CHANNELS
+from tests.test_cli import run
 
-runner = CliRunner()
 KEY = "dunning-channels"
 FUZZ = settings(
     max_examples=25,
@@ -48,27 +47,44 @@ EVENT_DEFECTS: dict[str, dict[str, Any]] = {
 }
 
 
-@st.composite
-def event_rows(draw: st.DrawFn) -> list[tuple[dict[str, str], str | None]]:
-    rows = []
+Row = tuple[dict[str, str], str | None]
+
+
+def with_defects(
+    draw: st.DrawFn,
+    good_cells: Callable[[int], dict[str, str]],
+    defects: dict[str, dict[str, Any]],
+    unique: str,
+) -> list[Row]:
+    """Up to 12 rows, each good or with one of ``defects`` (column -> value or strategy), and
+    now and then a repeat of an earlier row's ``unique`` column."""
+    rows: list[Row] = []
     for i in range(draw(st.integers(0, 12))):
+        cells = good_cells(i)
+        defect = draw(st.one_of(st.none(), st.sampled_from(sorted(defects))))
+        if defect is not None:
+            for column, value in defects[defect].items():
+                cells[column] = draw(value) if isinstance(value, st.SearchStrategy) else value
+        if rows and draw(st.integers(0, 9)) == 0:
+            cells[unique] = draw(st.sampled_from(rows))[0][unique]
+            defect = defect or "duplicate"
+        rows.append((cells, defect))
+    return rows
+
+
+@st.composite
+def event_rows(draw: st.DrawFn) -> list[Row]:
+    def good(i: int) -> dict[str, str]:
         kind = draw(st.sampled_from(["payment", "reminder", "churn", "inquiry", "collection_case"]))
-        cells = {
+        return {
             "event_id": f"e{i}",
             "debtor_id": f"d{draw(st.integers(0, 5))}",
             "kind": kind,
             "amount": draw(st.sampled_from(["10", "0.5"])) if kind == "payment" else "",
             "occurred_at": draw(GOOD_TIME),
         }
-        defect = draw(st.one_of(st.none(), st.sampled_from(sorted(EVENT_DEFECTS))))
-        if defect is not None:
-            for column, value in EVENT_DEFECTS[defect].items():
-                cells[column] = draw(value) if isinstance(value, st.SearchStrategy) else value
-        if rows and draw(st.integers(0, 9)) == 0:  # a repeated event id
-            cells["event_id"] = draw(st.sampled_from(rows))[0]["event_id"]
-            defect = defect or "duplicate"
-        rows.append((cells, defect))
-    return rows
+
+    return with_defects(draw, good, EVENT_DEFECTS, "event_id")
 
 
 def write_rows(path: Path, columns: list[str], rows: list[dict[str, str]]) -> list[int]:
@@ -95,17 +111,29 @@ def count(db_url: str, table: type) -> int:
 
 
 def invoke(*args: str) -> int:
-    result = runner.invoke(app, list(args))
-    # Only a clean exit is allowed: no exception of any other type, no traceback.
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert "Traceback" not in result.output
-    return result.exit_code
+    """Run the command; only a clean exit is allowed (no other exception, no traceback)."""
+    return run(*args)[0]
 
 
 def rejected_positions(path: Path) -> list[int]:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     return [int(p) for p in frame.iloc[:, 0]] if len(frame) else []
+
+
+def write_file(
+    path: Path, columns: list[str], rows: list[Row]
+) -> tuple[Path, list[Row], list[int]]:
+    """Write the rows (ids made unique to this example); return the rows, blank CSV records
+    marked "skipped", and the positions the rejects file must list."""
+    prefix = f"r{next(_run_ids)}-"
+    for cells, _ in rows:
+        cells[columns[0]] = prefix + cells[columns[0]] if cells[columns[0]] else ""
+    positions = write_rows(path, columns, [cells for cells, _ in rows])
+    rows = [(c, d) if not blank(c, path.suffix) else (c, "skipped") for c, d in rows]
+    expected_bad = [
+        p for p, (_, defect) in zip(positions, rows, strict=True) if defect not in (None, "skipped")
+    ]
+    return path, rows, expected_bad
 
 
 @pytest.fixture
@@ -119,17 +147,9 @@ def synced(db_url: str) -> str:
 def test_event_files(
     synced: str, tmp_path_factory: pytest.TempPathFactory, rows: Any, suffix: str
 ) -> None:
-    prefix = f"r{next(_run_ids)}-"
-    for cells, _ in rows:
-        cells["event_id"] = prefix + cells["event_id"] if cells["event_id"] else ""
-    folder = tmp_path_factory.mktemp("events")
-    path = folder / f"events{suffix}"
     columns = ["event_id", "debtor_id", "kind", "amount", "occurred_at"]
-    positions = write_rows(path, columns, [cells for cells, _ in rows])
-    rows = [(c, d) if not blank(c, suffix) else (c, "skipped") for c, d in rows]
-    expected_bad = [
-        p for p, (_, defect) in zip(positions, rows, strict=True) if defect not in (None, "skipped")
-    ]
+    folder = tmp_path_factory.mktemp("events")
+    path, rows, expected_bad = write_file(folder / f"events{suffix}", columns, rows)
     loaded = sum(defect is None for _, defect in rows)
     before = count(synced, OutcomeEvent)
     code = invoke("ingest", str(path), "--db", synced)
@@ -151,23 +171,15 @@ DEBTOR_DEFECTS: dict[str, dict[str, Any]] = {
 
 
 @st.composite
-def debtor_rows(draw: st.DrawFn) -> list[tuple[dict[str, str], str | None]]:
-    rows = []
-    for i in range(draw(st.integers(0, 12))):
-        cells = {
+def debtor_rows(draw: st.DrawFn) -> list[Row]:
+    def good(i: int) -> dict[str, str]:
+        return {
             "debtor_id": f"c{i}",
             "debtor_type": draw(st.sampled_from(["WAOR", "DICE", ""])),
             "amount_owed": draw(st.sampled_from(["50", "4.99", "", "1200.5", "0"])),
         }
-        defect = draw(st.one_of(st.none(), st.sampled_from(sorted(DEBTOR_DEFECTS))))
-        if defect is not None:
-            for column, value in DEBTOR_DEFECTS[defect].items():
-                cells[column] = draw(value) if isinstance(value, st.SearchStrategy) else value
-        if rows and draw(st.integers(0, 9)) == 0:
-            cells["debtor_id"] = draw(st.sampled_from(rows))[0]["debtor_id"]
-            defect = defect or "duplicate"
-        rows.append((cells, defect))
-    return rows
+
+    return with_defects(draw, good, DEBTOR_DEFECTS, "debtor_id")
 
 
 def _eligible(cells: dict[str, str]) -> bool:
@@ -180,16 +192,9 @@ def _eligible(cells: dict[str, str]) -> bool:
 def test_debtor_files(
     synced: str, tmp_path_factory: pytest.TempPathFactory, rows: Any, suffix: str
 ) -> None:
-    prefix = f"r{next(_run_ids)}-"
-    for cells, _ in rows:
-        cells["debtor_id"] = prefix + cells["debtor_id"] if cells["debtor_id"] else ""
     folder = tmp_path_factory.mktemp("debtors")
-    path = folder / f"debtors{suffix}"
-    positions = write_rows(path, ["debtor_id", "debtor_type", "amount_owed"], [c for c, _ in rows])
-    rows = [(c, d) if not blank(c, suffix) else (c, "skipped") for c, d in rows]
-    expected_bad = [
-        p for p, (_, defect) in zip(positions, rows, strict=True) if defect not in (None, "skipped")
-    ]
+    columns = ["debtor_id", "debtor_type", "amount_owed"]
+    path, rows, expected_bad = write_file(folder / f"debtors{suffix}", columns, rows)
     good = [cells for cells, defect in rows if defect is None]
     before = count(synced, Assignment)
     out = folder / f"treatments{suffix}"
@@ -200,15 +205,20 @@ def test_debtor_files(
         assert not out.exists()
     else:
         assert code == (3 if expected_bad else 0)
-        treatments = (
-            pd.read_parquet(out)
-            if suffix == ".parquet"
-            else pd.read_csv(out, dtype={"debtor_id": str}, keep_default_na=False)
-        )
+        treatments = read_output(out)
         assert treatments["debtor_id"].astype(str).tolist() == [c["debtor_id"] for c in good]
         eligible = [_eligible(c) for c in good]
         assert (treatments["status"] == "assigned").tolist() == eligible
+        # The same file again: the same arms, nothing new stored.
+        assert invoke("assign", KEY, "-i", str(path), "-o", str(out), "--db", synced) == code
+        pd.testing.assert_series_equal(read_output(out)["arm"], treatments["arm"])
     assert count(synced, Assignment) == before + sum(_eligible(c) for c in good)
+
+
+def read_output(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype={"debtor_id": str, "arm": str}, keep_default_na=False)
 
 
 @FUZZ
