@@ -219,6 +219,11 @@ def test_bad_output_type_and_garbage_parquet_change_nothing(db_url: str, tmp_pat
     assert (code, "unsupported output type '.xlsx'" in output) == (2, True)
     code, output = run("assign", KEY, "-i", str(debtors), "-o", str(debtors), "--db", db_url)
     assert (code, "overwrite the input" in output) == (2, True)
+    events = tmp_path / "events.csv"
+    events.write_text("event_id,debtor_id,kind,occurred_at\ne1,d1,churn,2026-03-01\n")
+    code, output = run("ingest", str(events), "--rejects", str(events), "--db", db_url)
+    assert (code, "the rejects file would overwrite the input" in output) == (2, True)
+    assert events.read_text().startswith("event_id,debtor_id")
     garbage = tmp_path / "events.parquet"
     garbage.write_bytes(b"PAR1 this is not parquet PAR1")
     code, output = run("ingest", str(garbage), "--db", db_url)

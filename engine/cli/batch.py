@@ -63,6 +63,10 @@ def _set_aside(
     """Write the rejects file and report the rejected rows; stop (exit 2) when nothing will be
     loaded."""
     path = target if target is not None else default_rejects_path(input_path)
+    if path.resolve() == input_path.resolve():
+        raise InputFileError(
+            [RowIssue(str(path), 0, "", "the rejects file would overwrite the input")]
+        )
     try:
         rejects.write(path)
     except OSError as exc:
