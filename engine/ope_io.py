@@ -4,8 +4,8 @@ Every row of both files is validated; every problem is reported at once with fil
 column (:class:`engine.batchio.InputFileError`, the header is line 1), and nothing is returned
 from files with errors.
 
-File formats (CSV, UTF-8, header row; or Parquet when ``pyarrow`` is installed)
--------------------------------------------------------------------------------
+File formats (CSV, UTF-8, header row; or Parquet)
+--------------------------------------------------
 
 LOG, one row per logged decision:
 
@@ -30,13 +30,12 @@ one column per arm (every column is an arm)
     ``0.333333`` three times is 0.999999, off by more than the tolerance). A deterministic
     policy has one 1 per row.
 
-Parquet files are read whole with pandas; their "line" in messages is the line the row would
-have in a CSV export (header line 1, first row line 2).
+Messages name CSV records by line (the header is line 1) and Parquet records by row (counted
+from 1), as every batch file does (:mod:`engine.batchio`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.batchio import CsvTable, InputFileError, RowIssue, read_csv_table
+from engine.batchio import InputFileError, RowIssue, TextTable, read_table
 from engine.ope import ROW_SUM_TOLERANCE, Estimator
 
 __all__ = [
@@ -58,7 +57,6 @@ FloatArray = npt.NDArray[np.float64]
 
 LOG_COLUMNS: tuple[str, ...] = ("action", "reward", "propensity")
 REWARD_HAT_PREFIX = "reward_hat_"
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass(frozen=True)
@@ -94,53 +92,14 @@ class OpeInputs:
         return int(self.actions.shape[0])
 
 
-def _pyarrow_available() -> bool:
-    return importlib.util.find_spec("pyarrow") is not None
+def _read_table(path: Path, required: tuple[str, ...]) -> TextTable:
+    table = read_table(path, required)
+    if table.malformed:  # a model input: a record that cannot be read rejects the file
+        raise InputFileError(table.malformed)
+    return table
 
 
-def _read_parquet(path: Path, required: tuple[str, ...]) -> CsvTable:
-    if not _pyarrow_available():
-        message = "install pyarrow for Parquet (pip install pyarrow), or convert the file to CSV"
-        raise InputFileError([RowIssue(str(path), 0, "", message)])
-    if not path.exists():
-        raise InputFileError([RowIssue(str(path), 0, "", "file not found")])
-    try:
-        raw = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for a corrupt file
-        message = f"not a readable Parquet file: {exc}"
-        raise InputFileError([RowIssue(str(path), 0, "", message)]) from None
-    header = [str(c) for c in raw.columns]
-    missing = [c for c in required if c not in header]
-    if missing:
-        message = f"missing column(s): {', '.join(missing)}; found: {', '.join(header)}"
-        raise InputFileError([RowIssue(str(path), 1, "", message)])
-    # The same text cells as a CSV gives, so one set of checks serves both formats
-    # (floats print as their shortest round-tripping repr; missing values become "").
-    cells = {
-        name: raw[col].astype("string").fillna("").str.strip().to_numpy(dtype=object)
-        for name, col in zip(header, raw.columns, strict=True)
-    }
-    frame = pd.DataFrame(cells, columns=header, dtype=object)
-    return CsvTable(frame, np.arange(2, len(frame) + 2, dtype=np.int64))
-
-
-def _read_table(path: Path, required: tuple[str, ...]) -> CsvTable:
-    suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(path, required)
-    if suffix != ".csv":
-        message = f"unsupported file type {suffix!r}; expected .csv or .parquet"
-        raise InputFileError([RowIssue(str(path), 0, "", message)])
-    return read_csv_table(path, required)
-
-
-def _flag(
-    path: Path, table: CsvTable, mask: npt.NDArray[np.bool_], column: str, message: str
-) -> list[RowIssue]:
-    return [RowIssue(str(path), int(table.lines[i]), column, message) for i in np.flatnonzero(mask)]
-
-
-def _numbers(table: CsvTable, column: str) -> FloatArray:
+def _numbers(table: TextTable, column: str) -> FloatArray:
     values: FloatArray = pd.to_numeric(table.frame[column], errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
@@ -148,30 +107,27 @@ def _numbers(table: CsvTable, column: str) -> FloatArray:
 
 
 def _check_log(
-    path: Path, table: CsvTable, arms: tuple[str, ...] | None, *, needs_reward_model: bool
+    path: Path, table: TextTable, arms: tuple[str, ...] | None, *, needs_reward_model: bool
 ) -> list[RowIssue]:
     frame = table.frame
     issues: list[RowIssue] = []
     action = frame["action"].to_numpy(dtype=object)
     empty = action == ""
-    issues += _flag(path, table, empty, "action", "empty action")
+    issues += table.flag(empty, "action", "empty action")
     if arms is not None:
         unknown = ~empty & ~np.isin(action, np.array(arms, dtype=object))
         known = ", ".join(arms)
         issues += [
-            RowIssue(
-                str(path),
-                int(table.lines[i]),
-                "action",
-                f"unknown action {action[i]!r}; TARGET has columns {known}",
+            table.issue(
+                int(i), "action", f"unknown action {action[i]!r}; TARGET has columns {known}"
             )
             for i in np.flatnonzero(unknown)
         ]
     reward = _numbers(table, "reward")
-    issues += _flag(path, table, ~np.isfinite(reward), "reward", "not a finite number")
+    issues += table.flag(~np.isfinite(reward), "reward", "not a finite number")
     propensity = _numbers(table, "propensity")
     bad = ~((propensity > 0.0) & (propensity <= 1.0))  # NaN fails both comparisons
-    issues += _flag(path, table, bad, "propensity", "not a number in (0, 1]")
+    issues += table.flag(bad, "propensity", "not a number in (0, 1]")
     if needs_reward_model and arms is not None:
         columns = [REWARD_HAT_PREFIX + arm for arm in arms]
         missing = [c for c in columns if c not in frame.columns]
@@ -181,34 +137,26 @@ def _check_log(
         for column in columns:
             if column in frame.columns:
                 value = _numbers(table, column)
-                issues += _flag(path, table, ~np.isfinite(value), column, "not a finite number")
+                issues += table.flag(~np.isfinite(value), column, "not a finite number")
     return issues
 
 
-def _check_target(path: Path, table: CsvTable) -> list[RowIssue]:
+def _check_target(path: Path, table: TextTable) -> list[RowIssue]:
     header = list(table.frame.columns)
-    issues: list[RowIssue] = []
     if not header:
         return [RowIssue(str(path), 1, "", "no columns: TARGET needs one column per arm")]
-    seen: set[str] = set()
-    for name in header:
-        if name == "":
-            issues.append(RowIssue(str(path), 1, "", "empty column name; every column is an arm"))
-        elif name in seen:
-            issues.append(RowIssue(str(path), 1, name, f"duplicate column {name!r}"))
-        seen.add(name)
-    if issues:
-        return issues
+    if "" in header:  # the reader has refused repeated names already
+        return [RowIssue(str(path), 1, "", "empty column name; every column is an arm")]
     probs = np.column_stack([_numbers(table, c) for c in header])  # (m, K)
     valid = np.isfinite(probs) & (probs >= 0.0) & (probs <= 1.0)
+    issues: list[RowIssue] = []
     for j, name in enumerate(header):  # a handful of arms, vectorised over rows
-        issues += _flag(path, table, ~valid[:, j], name, "not a probability in [0, 1]")
+        issues += table.flag(~valid[:, j], name, "not a probability in [0, 1]")
     sums = probs.sum(axis=1)
     off = valid.all(axis=1) & (np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
     issues += [
-        RowIssue(
-            str(path),
-            int(table.lines[i]),
+        table.issue(
+            int(i),
             "",
             f"probabilities sum to {sums[i]:.9g}, not 1 (tolerance {ROW_SUM_TOLERANCE:g})",
         )
@@ -242,8 +190,8 @@ def read_ope_inputs(
     """
     log_path, target_path = Path(log_path), Path(target_path)
     issues: list[RowIssue] = []
-    log: CsvTable | None = None
-    target: CsvTable | None = None
+    log: TextTable | None = None
+    target: TextTable | None = None
     try:
         log = _read_table(log_path, LOG_COLUMNS)
     except InputFileError as exc:

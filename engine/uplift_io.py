@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.batchio import InputFileError, RowIssue
-from engine.ope_io import LOG_COLUMNS, _check_log, _flag, _numbers, _read_table
+from engine.ope_io import LOG_COLUMNS, _check_log, _numbers, _read_table
 from engine.simulate import DEBTOR_TYPES
 
 FloatArray = npt.NDArray[np.float64]
@@ -61,18 +61,16 @@ def read_uplift_log(
     table = _read_table(path, (*LOG_COLUMNS, type_column, amount_column))
     issues: list[RowIssue] = _check_log(path, table, None, needs_reward_model=False)
     reward = _numbers(table, "reward")
-    issues += _flag(
-        path,
-        table,
+    issues += table.flag(
         np.isfinite(reward) & (reward != 0.0) & (reward != 1.0),
         "reward",
         "must be 0 or 1 (paid within the window)",
     )
     types = table.frame[type_column].to_numpy(dtype=object)
     bad_type = ~np.isin(types, np.array(DEBTOR_TYPES, dtype=object))
-    issues += _flag(path, table, bad_type, type_column, "not a PAIR Finance type (e.g. WAOE, DICR)")
+    issues += table.flag(bad_type, type_column, "not a PAIR Finance type (e.g. WAOE, DICR)")
     amount = _numbers(table, amount_column)
-    issues += _flag(path, table, ~(amount > 0.0), amount_column, "not a number > 0")
+    issues += table.flag(~(amount > 0.0), amount_column, "not a number > 0")
     if issues:
         raise InputFileError(sorted(issues, key=lambda i: i.line))
     actions = table.frame["action"].to_numpy(dtype=object)

@@ -25,6 +25,24 @@ def write(tmp_path: Path, text: str | bytes, name: str = "batch.csv") -> Path:
 
 
 def issues_of(call: object, path: Path, **kwargs: str) -> tuple[RowIssue, ...]:
+    """The problems of the rows ``call`` set aside; the other rows are still read."""
+    read = call(path, **kwargs)  # type: ignore[operator]
+    issues: tuple[RowIssue, ...] = read.rejects.issues
+    assert issues
+    assert all(issue.file == str(path) for issue in issues)
+    rejected = {issue.line for issue in issues}
+    assert read.rejects.frame["reject_line"].tolist() == sorted(rejected)
+    good = read.debtors.lines if hasattr(read, "debtors") else None
+    if good is not None:
+        assert not rejected & set(good.tolist())
+    assert read.records == read.rejects.count + len(
+        read.debtors.debtor_id if hasattr(read, "debtors") else read.events
+    )
+    return issues
+
+
+def file_issues_of(call: object, path: Path, **kwargs: str) -> tuple[RowIssue, ...]:
+    """The problems of a file that cannot be used at all."""
     with pytest.raises(InputFileError) as info:
         call(path, **kwargs)  # type: ignore[operator]
     assert info.value.issues
@@ -40,7 +58,7 @@ def test_read_debtors_good_file(tmp_path: Path) -> None:
         tmp_path,
         DEBTOR_HEADER + "d1,WAOE,10\nd2,DICE,\n  d3 , WAOR , 3.5\n007,WACE,0\n",
     )
-    debtors = read_debtors(path, segment_column="debtor_type")
+    debtors = read_debtors(path, segment_column="debtor_type").debtors
     assert debtors.debtor_id.tolist() == ["d1", "d2", "d3", "007"]  # ids stay text: 007 != 7
     assert debtors.segment.tolist() == ["WAOE", "DICE", "WAOR", "WACE"]
     np.testing.assert_array_equal(debtors.amount_owed, [10.0, np.nan, 3.5, 0.0])
@@ -49,22 +67,25 @@ def test_read_debtors_good_file(tmp_path: Path) -> None:
 
 def test_read_debtors_optional_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "debtor_id,region\nd1,north\nd2,south\n")
-    debtors = read_debtors(path, segment_column="debtor_type")
+    debtors = read_debtors(path, segment_column="debtor_type").debtors
     assert debtors.debtor_id.tolist() == ["d1", "d2"]
     assert debtors.segment.tolist() == [None, None]
     assert np.isnan(debtors.amount_owed).all()
     # The segment column is the experiment's choice.
-    assert read_debtors(path, segment_column="region").segment.tolist() == ["north", "south"]
+    assert read_debtors(path, segment_column="region").debtors.segment.tolist() == [
+        "north",
+        "south",
+    ]
 
 
 def test_read_debtors_header_only(tmp_path: Path) -> None:
-    debtors = read_debtors(write(tmp_path, DEBTOR_HEADER), segment_column="debtor_type")
+    debtors = read_debtors(write(tmp_path, DEBTOR_HEADER), segment_column="debtor_type").debtors
     assert len(debtors.debtor_id) == len(debtors.segment) == len(debtors.amount_owed) == 0
 
 
 def test_empty_segment_cell_is_none(tmp_path: Path) -> None:
     path = write(tmp_path, DEBTOR_HEADER + "d1,WAOE,1\nd2,,2\n")
-    debtors = read_debtors(path, segment_column="debtor_type")
+    debtors = read_debtors(path, segment_column="debtor_type").debtors
     assert debtors.segment.tolist() == ["WAOE", None]
 
 
@@ -79,7 +100,7 @@ def test_read_events_good_file(tmp_path: Path) -> None:
         + "e5,d3,inquiry,,2026-03-02\n"
         + "e6,d4,reminder,0.06,2026-03-02T00:00:00Z\n",  # amount on a non-payment: ignored
     )
-    events = read_events(path)
+    events = read_events(path).events
     assert len(events) == 6
     assert events.event_id.tolist() == ["e1", "e2", "e3", "e4", "e5", "e6"]
     assert events.debtor_id.tolist() == ["d1", "d1", "d2", "d3", "d3", "d4"]
@@ -109,9 +130,9 @@ def test_read_events_good_file(tmp_path: Path) -> None:
 
 
 def test_read_events_header_only_and_extra_columns(tmp_path: Path) -> None:
-    assert len(read_events(write(tmp_path, EVENT_HEADER))) == 0
+    assert len(read_events(write(tmp_path, EVENT_HEADER)).events) == 0
     path = write(tmp_path, "note," + EVENT_HEADER + "hello,e1,d1,churn,,2026-03-01\n", "x.csv")
-    events = read_events(path)
+    events = read_events(path).events
     assert events.kind.tolist() == ["churn"]
     assert events.event_id.tolist() == ["e1"]
 
@@ -239,24 +260,15 @@ def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
 
 def test_trailing_delimiter_does_not_shift_columns(tmp_path: Path) -> None:
     path = write(tmp_path, EVENT_HEADER + "e1,d1,payment,5,2026-03-01,\n")
-    issues: tuple[RowIssue, ...] = ()
-    try:
-        events = read_events(path)
-    except InputFileError as exc:
-        issues = exc.issues
-    else:
-        assert events.event_id.tolist() == ["e1"]
-        assert events.kind.tolist() == ["payment"]
-    # Rejecting the row is acceptable; blaming its valid kind is not.
-    assert all(issue.column != "kind" for issue in issues), issues
+    read = read_events(path)
+    assert read.rejects.count == 0
+    assert read.events.event_id.tolist() == ["e1"]
+    assert read.events.kind.tolist() == ["payment"]
 
 
 def test_trailing_delimiter_never_loads_wrong_debtor_ids(tmp_path: Path) -> None:
     path = write(tmp_path, DEBTOR_HEADER + "d1,WAOE,10,\nd2,DICE,5,\n")
-    try:
-        debtors = read_debtors(path, segment_column="debtor_type")
-    except InputFileError:
-        return  # rejecting the file is acceptable
+    debtors = read_debtors(path, segment_column="debtor_type").debtors
     assert debtors.debtor_id.tolist() == ["d1", "d2"]
     assert debtors.segment.tolist() == ["WAOE", "DICE"]
 
@@ -274,7 +286,7 @@ def test_infinite_payment_is_rejected(tmp_path: Path) -> None:
     ("name", "content", "line", "message"),
     [
         pytest.param("empty.csv", "", 1, "file is empty", id="empty-file"),
-        pytest.param("wrong.txt", EVENT_HEADER, 0, "only .csv files are supported", id="suffix"),
+        pytest.param("wrong.txt", EVENT_HEADER, 0, "unsupported file type '.txt'", id="suffix"),
         pytest.param("missing.csv", None, 0, "file not found", id="missing-file"),
         pytest.param(
             "latin.csv",
@@ -298,7 +310,7 @@ def test_bad_event_files(
     path = tmp_path / name
     if content is not None:
         write(tmp_path, content, name)
-    [issue] = issues_of(read_events, path)
+    [issue] = file_issues_of(read_events, path)
     assert issue.line == line
     assert issue.column == ""
     assert message in issue.message
@@ -308,7 +320,7 @@ def test_bad_event_files(
     ("name", "content", "line", "message"),
     [
         pytest.param("empty.csv", "", 1, "file is empty", id="empty-file"),
-        pytest.param("debtors.tsv", "debtor_id\nd1\n", 0, "only .csv", id="suffix"),
+        pytest.param("debtors.tsv", "debtor_id\nd1\n", 0, "expected .csv or .parquet", id="suffix"),
         pytest.param("missing.csv", None, 0, "file not found", id="missing-file"),
         pytest.param(
             "cols.csv", "id,debtor_type\nd1,WAOE\n", 1, "missing column(s): debtor_id", id="no-id"
@@ -321,7 +333,7 @@ def test_bad_debtor_files(
     path = tmp_path / name
     if content is not None:
         write(tmp_path, content, name)
-    [issue] = issues_of(read_debtors, path, segment_column="debtor_type")
+    [issue] = file_issues_of(read_debtors, path, segment_column="debtor_type")
     assert issue.line == line
     assert message in issue.message
     assert str(issue).startswith(f"{path}:")

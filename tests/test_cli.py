@@ -61,7 +61,7 @@ def test_validate_ok_and_invalid(tmp_path: Path) -> None:
     assert "nothing was changed" in output
 
 
-def test_bad_event_file_names_its_line_and_loads_nothing(db_url: str, tmp_path: Path) -> None:
+def test_bad_event_rows_are_set_aside_and_the_good_ones_loaded(db_url: str, tmp_path: Path) -> None:
     assert run("sync", str(CHANNELS), "--db", db_url)[0] == 0
     events = tmp_path / "events.csv"
     events.write_text(
@@ -71,11 +71,22 @@ def test_bad_event_file_names_its_line_and_loads_nothing(db_url: str, tmp_path: 
         "c,d2,payment,,2026-01-02\n"
     )
     code, output = run("ingest", str(events), "--db", db_url)
-    assert code == 2
+    assert code == 3, output
     assert "events.csv:3: kind: unknown kind" in output
     assert "events.csv:4: amount: a payment needs a positive amount" in output
-    code, output = run("report", "dunning-channels", "--db", db_url)
-    assert code == 0
+    assert "2 of 3 row(s) rejected" in output
+    assert "1 events: 1 new" in output
+    rejects = pd.read_csv(tmp_path / "events.rejects.csv", dtype=str)
+    assert rejects["reject_line"].tolist() == ["3", "4"]
+    assert rejects["event_id"].tolist() == ["b", "c"]
+    assert rejects["reject_reason"].str.startswith(("kind:", "amount:")).all()
+    # --strict: any rejected row and nothing is loaded.
+    events.write_text(events.read_text().replace("a,d1", "a2,d1"))
+    code, output = run("ingest", str(events), "--db", db_url, "--strict")
+    assert code == 2
+    assert "nothing was loaded" in output
+    code, output = run("ingest", str(events), "--db", db_url)
+    assert (code, "1 events: 1 new" in output) == (3, True)
 
 
 def test_unknown_experiment_exit_code(db_url: str) -> None:

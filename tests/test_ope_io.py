@@ -73,7 +73,6 @@ def test_arrays_feed_evaluate(tmp_path: Path) -> None:
 
 
 def test_parquet_round_trip(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
     log_csv, target_csv = write(tmp_path)
     log_pq, target_pq = tmp_path / "log.parquet", tmp_path / "target.parquet"
     pd.read_csv(log_csv).to_parquet(log_pq)
@@ -85,8 +84,7 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
         np.testing.assert_array_equal(getattr(from_pq, name), getattr(from_csv, name))
 
 
-def test_parquet_lines_count_as_in_a_csv_export(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
+def test_parquet_records_are_numbered_by_row(tmp_path: Path) -> None:
     log_pq = tmp_path / "log.parquet"
     frame = pd.DataFrame(
         {"action": ["sms", "none", None], "reward": [1.0, np.nan, 0.0], "propensity": 0.5}
@@ -96,16 +94,12 @@ def test_parquet_lines_count_as_in_a_csv_export(tmp_path: Path) -> None:
     target.write_text("sms,none\n1,0\n1,0\n1,0\n", encoding="utf-8")
     with pytest.raises(InputFileError) as info:
         ope_io.read_ope_inputs(log_pq, target)
-    found = {(i.line, i.column, i.message) for i in info.value.issues}
-    assert found == {(3, "reward", "not a finite number"), (4, "action", "empty action")}
-
-
-def test_parquet_without_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ope_io, "_pyarrow_available", lambda: False)
-    log = tmp_path / "log.parquet"
-    log.write_bytes(b"PAR1")
-    with pytest.raises(InputFileError, match="install pyarrow for Parquet"):
-        ope_io.read_ope_inputs(log, write(tmp_path)[1])
+    found = {(i.unit, i.line, i.column, i.message) for i in info.value.issues}
+    assert found == {
+        ("row", 2, "reward", "not a finite number"),
+        ("row", 3, "action", "empty action"),
+    }
+    assert f"{log_pq}: row 2: reward: not a finite number" in {str(i) for i in info.value.issues}
 
 
 LOG_HEAD = "action,reward,propensity\n"

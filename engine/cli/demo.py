@@ -114,6 +114,7 @@ def demo(
             f"({best_clv.clv_uplift:+,.0f} {result.report.currency} per debtor): churn matters."
         )
     console.print(
-        f"{result.debtors:,} debtors, {result.events:,} events in {result.seconds:.1f} s. "
+        f"{result.debtors:,} debtors ({result.ineligible:,} not eligible), "
+        f"{result.events:,} events in {result.seconds:.1f} s. "
         "See it in the dashboard: make dashboard"
     )

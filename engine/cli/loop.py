@@ -1,16 +1,14 @@
-"""Commands of the daily loop: assign, ingest, update, promote, run-cycle."""
+"""Commands of the daily loop: update, promote, run-cycle (experiment files:
+:mod:`engine.cli.experiments`; batch files: :mod:`engine.cli.batch`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 
 from engine import service
-from engine.batchio import read_debtors, read_events, write_csv
 from engine.cli.common import (
     AsOfOption,
     DbOption,
@@ -22,62 +20,6 @@ from engine.cli.common import (
     user_errors,
 )
 from engine.settings import DEFAULT_DATABASE_URL
-
-
-@app.command()
-@user_errors
-def assign(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
-    input: Annotated[Path, typer.Option("--input", "-i", help="Debtors CSV.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Treatments CSV to write.")],
-    db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
-) -> None:
-    """Assign the debtors of a file to arms (sticky) and write their treatments."""
-    engine = open_database(db)
-    experiment = service.current_experiment(engine, experiment_key=key)
-    debtors = read_debtors(input, segment_column=experiment.segment)
-    result = service.assign_debtors(
-        engine,
-        experiment_key=key,
-        debtor_ids=debtors.debtor_id,
-        segments=debtors.segment,
-        amounts_owed=debtors.amount_owed,
-        now=resolve_as_of(as_of),
-    )
-    write_csv(
-        pd.DataFrame(
-            {
-                "debtor_id": result.debtor_id,
-                "arm": result.arm,
-                "treatment": result.treatment,
-                "propensity": result.propensity,
-                "allocation_version": result.allocation_version,
-                "new": result.new,
-                "holdout": result.holdout,
-                "reason": result.reason,
-            }
-        ),
-        output,
-    )
-    console.print(
-        f"{len(result.debtor_id):,} debtors: {result.new_count:,} newly assigned, "
-        f"{len(result.debtor_id) - result.new_count:,} kept their arm -> {output}"
-    )
-
-
-@app.command()
-@user_errors
-def ingest(
-    path: Annotated[Path, typer.Argument(help="Events CSV.")],
-    db: DbOption = DEFAULT_DATABASE_URL,
-) -> None:
-    """Load outcome events; a re-sent event id changes nothing."""
-    events = read_events(path)
-    result = service.ingest_events(open_database(db), events, now=service.utc_now())
-    console.print(
-        f"{result.received:,} events: {result.inserted:,} new, {result.duplicates:,} already known"
-    )
 
 
 @app.command()

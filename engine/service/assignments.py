@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine
 
+from engine.config import Experiment
 from engine.drawing import AllocationWeights, draw_arms
+from engine.eligibility import columns_used, ineligibility
+from engine.layers import outside_layer
 from engine.service.common import (
     ServiceError,
     load_current,
@@ -25,8 +28,9 @@ from engine.store.tables import AllocationVersion, Assignment
 class AssignResult:
     """One row per requested debtor (input order).
 
-    ``new`` is False for debtors who already had an arm (sticky assignment) and for repeats of
-    an id within the batch.
+    ``new`` is False for debtors who already had an arm (sticky assignment), for repeats of an
+    id within the batch and for ineligible debtors. An ineligible debtor (``eligible`` False)
+    has no arm (None), propensity NaN, versions 0, and the eligibility reason in ``reason``.
     """
 
     debtor_id: npt.NDArray[np.object_]
@@ -35,12 +39,20 @@ class AssignResult:
     allocation_version: npt.NDArray[np.int64]
     new: npt.NDArray[np.bool_]
     holdout: npt.NDArray[np.bool_]  # in the randomized holdout
-    reason: npt.NDArray[np.object_]  # None, or why the debtor did not get the drawn arm
+    #: Assigned: None, or why the debtor did not get the drawn arm (compliance);
+    #: ineligible: why the debtor was left out.
+    reason: npt.NDArray[np.object_]
+    eligible: npt.NDArray[np.bool_]
+    experiment_version: npt.NDArray[np.int64]
     treatment: npt.NDArray[np.object_]  # what to do: the arm, or the arm a router chose
 
     @property
     def new_count(self) -> int:
         return int(self.new.sum())
+
+    @property
+    def ineligible_count(self) -> int:
+        return int((~self.eligible).sum())
 
 
 def allocation_weights(row: AllocationVersion) -> AllocationWeights:
@@ -56,6 +68,46 @@ def allocation_weights(row: AllocationVersion) -> AllocationWeights:
     )
 
 
+def _ineligibility(
+    experiment: Experiment,
+    ids: npt.NDArray[np.object_],
+    segments: npt.NDArray[np.object_],
+    amounts_owed: npt.NDArray[np.float64],
+    attributes: Mapping[str, npt.ArrayLike] | None,
+    *,
+    now: datetime,
+) -> npt.NDArray[np.object_]:
+    """Per debtor, why they may not enter (None: eligible), first reason first: the
+    experiment's status and dates, its layer range, then the eligibility rules."""
+    n = len(segments)
+    closed = experiment.accepts_assignments_on(now.astimezone(UTC).date())
+    if closed is not None:
+        return np.full(n, closed, dtype=object)
+    reasons = np.full(n, None, dtype=object)
+    if experiment.layer is not None:
+        lo, hi = experiment.layer.range
+        reasons[outside_layer(ids, experiment.layer)] = (
+            f"in another experiment's part of layer {experiment.layer.key} "
+            f"(this one takes [{lo:g}, {hi:g}))"
+        )
+    if not experiment.eligibility:
+        return reasons
+    # The segment and the amount owed are columns too; a column given explicitly wins.
+    columns: dict[str, npt.ArrayLike] = {experiment.segment: segments, "amount_owed": amounts_owed}
+    columns.update(attributes or {})
+    missing = [c for c in columns_used(experiment.eligibility) if c not in columns]
+    if missing:
+        raise ServiceError(
+            f"experiment {experiment.key!r} has eligibility rules on {', '.join(missing)}, "
+            "which the debtors do not have"
+        )
+    try:
+        by_rules = ineligibility(experiment.eligibility, columns)
+    except ValueError as exc:
+        raise ServiceError(f"cannot evaluate eligibility: {exc}") from None
+    return np.where(reasons == None, by_rules, reasons)  # noqa: E711 - elementwise
+
+
 def assign_debtors(
     engine: Engine,
     *,
@@ -63,12 +115,17 @@ def assign_debtors(
     debtor_ids: Sequence[str] | npt.NDArray[Any],
     segments: Sequence[str | None] | npt.NDArray[Any] | None = None,
     amounts_owed: Sequence[float] | npt.NDArray[np.float64] | None = None,
+    attributes: Mapping[str, npt.ArrayLike] | None = None,
     now: datetime,
 ) -> AssignResult:
     """Assign a batch of debtors under the current allocation, in one transaction.
 
-    Debtors already assigned keep their arm. New ones get the arm of the salted hash under the
-    current weights; the row stores the experiment and allocation versions and the propensity.
+    Debtors already assigned keep their arm. New ones pass the experiment's eligibility rules
+    (over ``segments``, ``amounts_owed`` and the columns in ``attributes``, one value per
+    debtor) and get the arm of the salted hash under the current weights; the row stores the
+    experiment and allocation versions and the propensity. Ineligible debtors are not stored.
+    Eligibility is an entry criterion: a debtor assigned earlier keeps their arm even if they
+    would no longer pass the rules (intent to treat).
     A debtor drawn to a router arm gets the treatment its model routes them to, from their
     segment (e.g. debtor type) and amount owed; see :mod:`engine.drawing`.
     """
@@ -79,14 +136,23 @@ def assign_debtors(
     if len(seg) != n or len(owed) != n:
         raise ValueError("debtor_ids, segments and amounts_owed must have the same length")
 
-    # Only the first occurrence of an id in the batch is a candidate; repeats get its arm.
+    # Only the first occurrence of an id in the batch is a candidate; repeats get its answer.
     _, first_seen = np.unique(ids, return_index=True)
-    candidates = np.sort(first_seen)
+    first = np.sort(first_seen)
     with transaction(engine) as session:
         experiment, version = load_current(session, experiment_key)
         allocation = queries.latest_allocation(session, experiment_key=experiment_key)
         if allocation is None:  # pragma: no cover - sync always writes one
             raise ServiceError(f"experiment {experiment_key!r} has no allocation")
+        excluded = _ineligibility(experiment, ids, seg, owed, attributes, now=now)
+        out = first[excluded[first] != None]  # noqa: E711 - elementwise on an object array
+        kept = queries.assigned_arms(
+            session, experiment_key=experiment_key, debtor_ids=[str(d) for d in ids[out]]
+        )
+        left_out = {str(d): excluded[i] for d, i in zip(ids[out], out, strict=True)}
+        for debtor in kept:
+            del left_out[debtor]
+        candidates = np.array([i for i in first if str(ids[i]) not in left_out], dtype=np.intp)
         arms = list(allocation.weights)
         rules = experiment.compliance
         history: dict[str, int] = {}
@@ -162,14 +228,15 @@ def assign_debtors(
         )
         # Events may have arrived before the assignment (a payment the same morning).
         queries.refresh_outcomes(session, sorted(inserted))
-        arm_of = {
-            row["debtor_id"]: (
+        arm_of: dict[str, queries.AssignedRow] = {
+            row["debtor_id"]: queries.AssignedRow(
                 row["arm"],
                 row["propensity"],
                 allocation.version,
                 row["holdout"],
                 row["reason"],
                 row["treatment"] or row["arm"],
+                version.version,
             )
             for row in rows
             if row["debtor_id"] in inserted
@@ -180,14 +247,23 @@ def assign_debtors(
         )
     is_new = np.zeros(n, dtype=bool)
     is_new[candidates] = [str(d) in inserted for d in ids[candidates]]
+    # Ineligible debtors: no arm, no propensity, version 0, the reason they were left out.
+    arm_of.update(
+        {
+            d: queries.AssignedRow(None, np.nan, 0, False, why, None, 0)
+            for d, why in left_out.items()
+        }
+    )
     keys = [str(d) for d in ids]
     return AssignResult(
         debtor_id=ids,
-        arm=np.array([arm_of[k][0] for k in keys], dtype=object),
-        propensity=np.array([arm_of[k][1] for k in keys], dtype=np.float64),
-        allocation_version=np.array([arm_of[k][2] for k in keys], dtype=np.int64),
+        arm=np.array([arm_of[k].arm for k in keys], dtype=object),
+        propensity=np.array([arm_of[k].propensity for k in keys], dtype=np.float64),
+        allocation_version=np.array([arm_of[k].allocation_version for k in keys], dtype=np.int64),
         new=is_new,
-        holdout=np.array([arm_of[k][3] for k in keys], dtype=bool),
-        reason=np.array([arm_of[k][4] for k in keys], dtype=object),
-        treatment=np.array([arm_of[k][5] for k in keys], dtype=object),
+        holdout=np.array([arm_of[k].holdout for k in keys], dtype=bool),
+        reason=np.array([arm_of[k].reason for k in keys], dtype=object),
+        treatment=np.array([arm_of[k].treatment for k in keys], dtype=object),
+        eligible=np.array([k not in left_out for k in keys], dtype=bool),
+        experiment_version=np.array([arm_of[k].experiment_version for k in keys], dtype=np.int64),
     )

@@ -64,6 +64,7 @@ class DemoResult:
     debtors: int
     events: int
     seconds: float
+    ineligible: int = 0  # simulated debtors the eligibility rules kept out
 
 
 def _cohort_events(batch: DebtorBatch, responses: Responses, assigned_at: datetime) -> EventBatch:
@@ -129,6 +130,7 @@ def run_demo(
     sync_experiment(engine, loaded, now=start)
     pending = EventBatch.empty()  # events simulated but not yet happened
     total_events = 0
+    ineligible = 0
     for day in range(days):
         assigned_at = start + timedelta(days=day, hours=BATCH_HOUR)
         midnight = start + timedelta(days=day + 1)
@@ -143,9 +145,15 @@ def run_demo(
             amounts_owed=batch.amount_owed,
             now=assigned_at,
         )
+        # Ineligible debtors (the experiment's eligibility rules) are not treated by it.
+        eligible = result.eligible
+        ineligible += result.ineligible_count
+        batch = DebtorBatch(
+            batch.debtor_id[eligible], batch.debtor_type[eligible], batch.amount_owed[eligible]
+        )
         responses = simulate_responses(
             batch,
-            result.treatment.astype(str),
+            result.treatment[eligible].astype(str),
             rng=rng,
             scenario=scenario,
             churn_horizon_days=experiment.metrics.churn_horizon_days,
@@ -186,4 +194,5 @@ def run_demo(
         debtors=days * debtors_per_day,
         events=total_events,
         seconds=time.perf_counter() - clock,
+        ineligible=ineligible,
     )

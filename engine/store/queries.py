@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Float, and_, case, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,13 +51,24 @@ def insert_ignoring_duplicates(
     return list(session.scalars(statement, rows))
 
 
+class AssignedRow(NamedTuple):
+    """What a debtor's assignment says (an ineligible debtor has arm None and versions 0)."""
+
+    arm: str | None
+    propensity: float
+    allocation_version: int
+    holdout: bool
+    reason: str | None
+    treatment: str | None  # the arm, or the arm a router chose
+    experiment_version: int
+
+
 def assigned_arms(
     session: Session, *, experiment_key: str, debtor_ids: Sequence[str]
-) -> dict[str, tuple[str, float, int, bool, str | None, str]]:
-    """Debtor id -> (arm, propensity, allocation version, holdout, reason, treatment) for ids
-    already assigned (treatment: the arm where none is recorded)."""
+) -> dict[str, AssignedRow]:
+    """Debtor id -> its assignment, for the ids already assigned."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
-    found: dict[str, tuple[str, float, int, bool, str | None, str]] = {}
+    found: dict[str, AssignedRow] = {}
     for chunk in _chunks(debtor_ids):
         statement = select(
             a.debtor_id,
@@ -67,15 +78,17 @@ def assigned_arms(
             a.holdout,
             a.reason,
             func.coalesce(a.treatment, a.arm),
+            a.experiment_version,
         ).where(a.experiment_key == experiment_key, a.debtor_id.in_(chunk))
         for row in session.execute(statement):
-            found[str(row[0])] = (
+            found[str(row[0])] = AssignedRow(
                 str(row[1]),
                 float(row[2]),
                 int(row[3]),
                 bool(row[4]),
                 None if row[5] is None else str(row[5]),
                 str(row[6]),
+                int(row[7]),
             )
     return found
 

@@ -1,0 +1,92 @@
+"""The debtor file of ``dunning assign``: one row per debtor to assign.
+
+Columns (CSV or Parquet; extra columns are ignored):
+
+``debtor_id`` (required, unique per file)
+    The debtor's id in the billing system, kept as text (``007`` is not ``7``).
+``<segment>`` (optional; the experiment's ``segment`` column, ``debtor_type`` by default)
+    Segment used for per-segment allocation and reporting.
+``amount_owed`` (optional)
+    Amount of the overdue invoice, a non-negative number.
+every column an ``eligibility`` rule names (required when the experiment has such a rule)
+    ``min``/``max`` rules need a number (or an empty cell: missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.batchio import checks
+from engine.batchio.rejects import Rejects, split_rows
+from engine.batchio.tables import RowIssue, read_table
+from engine.config import EligibilityRule
+from engine.eligibility import columns_used, invalid_cells
+
+AMOUNT_COLUMN = "amount_owed"
+
+
+@dataclass(frozen=True)
+class DebtorFile:
+    """The good rows of a debtor file, in file order."""
+
+    debtor_id: npt.NDArray[np.object_]
+    segment: npt.NDArray[np.object_]  # None where empty or absent
+    amount_owed: npt.NDArray[np.float64]  # NaN where empty or absent
+    #: The cells of the columns the eligibility rules read (text, "" when empty).
+    attributes: dict[str, npt.NDArray[np.object_]] = field(default_factory=dict)
+    lines: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class DebtorRead:
+    debtors: DebtorFile
+    rejects: Rejects
+    records: int  # data records in the file, good and rejected
+
+
+def read_debtors(
+    path: str | Path,
+    *,
+    segment_column: str,
+    eligibility: Sequence[EligibilityRule] = (),
+) -> DebtorRead:
+    """Read a debtor file, setting bad rows aside with the reason.
+
+    Raises :class:`~engine.batchio.InputFileError` only when the file as a whole is unusable
+    (unreadable, not CSV/Parquet, no header, ``debtor_id`` or an eligibility column missing).
+    """
+    used = columns_used(eligibility)
+    table = read_table(path, ["debtor_id", *used], columns=[segment_column, AMOUNT_COLUMN, *used])
+    frame = table.frame
+    issues: list[RowIssue] = checks.empty(table, "debtor_id")
+    issues += checks.duplicates(table, "debtor_id")
+    if AMOUNT_COLUMN in frame.columns:
+        amount = checks.numbers(table, AMOUNT_COLUMN)
+        given = (frame[AMOUNT_COLUMN] != "").to_numpy()
+        bad = given & ~(np.isfinite(amount) & (amount >= 0))
+        issues += table.flag(bad, AMOUNT_COLUMN, "not a non-negative number")
+    else:
+        amount = np.full(len(frame), np.nan)
+    cells = {name: frame[name].to_numpy(dtype=object) for name in used}
+    for name, bad in invalid_cells(eligibility, cells):
+        if name != AMOUNT_COLUMN:  # already checked, with a stricter rule
+            issues += table.flag(bad, name, "not a number (an eligibility rule compares it)")
+    good, rejects = split_rows(table, issues)
+    if segment_column in frame.columns:
+        segment = frame[segment_column].to_numpy(dtype=object, copy=True)
+        segment[segment == ""] = None
+    else:
+        segment = np.full(len(frame), None, dtype=object)
+    debtors = DebtorFile(
+        debtor_id=frame["debtor_id"].to_numpy(dtype=object)[good],
+        segment=segment[good],
+        amount_owed=amount[good],
+        attributes={name: values[good] for name, values in cells.items()},
+        lines=table.lines[good],
+    )
+    return DebtorRead(debtors, rejects, len(frame) + len(table.malformed))

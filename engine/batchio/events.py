@@ -1,0 +1,73 @@
+"""The event file of ``dunning ingest``: outcome events from the billing system.
+
+Columns (CSV or Parquet; extra columns are ignored):
+
+``event_id`` (required, unique)
+    Re-sending an event id (in this file or a later one) changes nothing.
+``debtor_id`` (required)
+``kind`` (required)
+    One of ``payment``, ``reminder``, ``collection_case``, ``churn``, ``inquiry``.
+``amount`` (required for payments, > 0; optional otherwise and then ignored)
+``occurred_at`` (required)
+    ISO 8601 time, e.g. ``2026-03-01T09:30:00Z``; a time without offset is taken as UTC. A
+    Parquet timestamp column works too (naive timestamps are UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.batchio import checks
+from engine.batchio.rejects import Rejects, split_rows
+from engine.batchio.tables import RowIssue, read_table
+from engine.events import EVENT_KINDS, EventBatch
+
+EVENT_COLUMNS = ("event_id", "debtor_id", "kind", "occurred_at")
+
+
+@dataclass(frozen=True)
+class EventRead:
+    events: EventBatch  # the good rows, in file order
+    rejects: Rejects
+    records: int  # data records in the file, good and rejected
+
+
+def read_events(path: str | Path) -> EventRead:
+    """Read an event file, setting bad rows aside with the reason.
+
+    Raises :class:`~engine.batchio.InputFileError` only when the file as a whole is unusable.
+    """
+    table = read_table(path, EVENT_COLUMNS, columns=[*EVENT_COLUMNS, "amount"])
+    frame = table.frame
+    issues: list[RowIssue] = []
+    for column in ("event_id", "debtor_id"):
+        issues += checks.empty(table, column)
+    issues += checks.duplicates(table, "event_id")
+    kind = frame["kind"]
+    unknown = ~kind.isin(EVENT_KINDS).to_numpy()
+    issues += table.flag(unknown, "kind", f"unknown kind; expected one of {', '.join(EVENT_KINDS)}")
+    if "amount" in frame.columns:
+        amount = checks.numbers(table, "amount")
+        given = (frame["amount"] != "").to_numpy()
+    else:
+        amount = np.full(len(frame), np.nan)
+        given = np.zeros(len(frame), dtype=bool)
+    payment = (kind == "payment").to_numpy()
+    positive = np.isfinite(amount) & (amount > 0)
+    issues += table.flag(payment & ~positive, "amount", "a payment needs a positive amount")
+    issues += table.flag(~payment & given & ~np.isfinite(amount), "amount", "not a number")
+    occurred = pd.to_datetime(frame["occurred_at"], errors="coerce", utc=True, format="ISO8601")
+    issues += table.flag(occurred.isna().to_numpy(), "occurred_at", "not an ISO 8601 time")
+    good, rejects = split_rows(table, issues)
+    events = EventBatch(
+        event_id=frame["event_id"].to_numpy(dtype=object)[good],
+        debtor_id=frame["debtor_id"].to_numpy(dtype=object)[good],
+        kind=kind.to_numpy(dtype=object)[good],
+        amount=np.where(payment, amount, np.nan)[good],
+        occurred_at=occurred.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")[good],
+    )
+    return EventRead(events, rejects, len(frame) + len(table.malformed))

@@ -1,0 +1,182 @@
+"""Batch files in and out: ``dunning assign`` and ``dunning ingest``.
+
+Bad rows are set aside in a rejects file and the good rows are loaded in one transaction.
+Exit codes: 0 every row loaded; 3 the good rows loaded, some rows rejected; 2 nothing loaded
+(the file as a whole is unusable, every row was rejected, or ``--strict`` and a row was
+rejected); 1 a refused operation or an unreachable database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from engine import service
+from engine.batchio import (
+    InputFileError,
+    Rejects,
+    RowIssue,
+    check_output_path,
+    default_rejects_path,
+    read_debtors,
+    read_events,
+    write_table,
+)
+from engine.cli.common import (
+    AsOfOption,
+    DbOption,
+    app,
+    console,
+    errors,
+    open_database,
+    resolve_as_of,
+    user_errors,
+)
+from engine.service.assignments import AssignResult
+from engine.settings import DEFAULT_DATABASE_URL
+
+#: Exit code of a run that loaded the good rows and rejected others.
+EXIT_PARTIAL = 3
+#: Rejected rows printed on stderr; the rejects file has them all.
+SHOWN_REJECTS = 20
+
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects",
+        help="Where to write the rejected rows (CSV) [default: <input name>.rejects.csv next "
+        "to the input]; written on every run, header only when nothing was rejected.",
+    ),
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Load nothing if any row is rejected (exit code 2).")
+]
+
+
+def _set_aside(
+    input_path: Path, rejects: Rejects, records: int, target: Path | None, *, strict: bool
+) -> None:
+    """Write the rejects file and report the rejected rows; stop (exit 2) when nothing will be
+    loaded."""
+    path = target if target is not None else default_rejects_path(input_path)
+    if path.resolve() == input_path.resolve():
+        raise InputFileError(
+            [RowIssue(str(path), 0, "", "the rejects file would overwrite the input")]
+        )
+    try:
+        rejects.write(path)
+    except OSError as exc:
+        message = f"cannot write the rejects file: {exc.strerror}; choose another with --rejects"
+        raise InputFileError([RowIssue(str(path), 0, "", message)]) from None
+    if not rejects.count:
+        return
+    for issue in rejects.issues[:SHOWN_REJECTS]:
+        errors.print(str(issue), markup=False, highlight=False)
+    if len(rejects.issues) > SHOWN_REJECTS:
+        errors.print(f"... and {len(rejects.issues) - SHOWN_REJECTS:,} more problem(s)")
+    summary = f"{rejects.count:,} of {records:,} row(s) rejected, listed in {path}"
+    if strict or rejects.count == records:
+        errors.print(f"[red]{summary}; nothing was loaded.[/red]", highlight=False)
+        raise typer.Exit(2)
+    left = records - rejects.count
+    errors.print(f"[yellow]{summary}; the other {left:,} are loaded.[/yellow]", highlight=False)
+
+
+def _treatments(result: AssignResult) -> pd.DataFrame:
+    """The output file: one row per debtor row that was not rejected."""
+    out = ~result.eligible
+    return pd.DataFrame(
+        {
+            "debtor_id": result.debtor_id,
+            "status": np.where(result.eligible, "assigned", "ineligible"),
+            "arm": result.arm,
+            # What to do with the debtor: the arm's treatment, or the one a router arm chose.
+            "treatment": result.treatment,
+            "propensity": np.where(out, np.nan, result.propensity),
+            "allocation_version": pd.Series(result.allocation_version, dtype="Int64").mask(out),
+            "experiment_version": pd.Series(result.experiment_version, dtype="Int64").mask(out),
+            "holdout": pd.Series(result.holdout, dtype="boolean").mask(out),
+            "new": result.new,
+            "reason": result.reason,
+        }
+    )
+
+
+def _write_output(frame: pd.DataFrame, path: Path, what: str) -> None:
+    try:
+        write_table(frame, path)
+    except OSError as exc:
+        errors.print(
+            f"[red]cannot write {path}: {exc.strerror}.[/red] The {what} are stored; run again "
+            "with another --output (assignment is sticky: the same arms come back).",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+
+
+@app.command()
+@user_errors
+def assign(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="Debtors (.csv or .parquet).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Treatments to write (.csv or .parquet).")
+    ],
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    db: DbOption = DEFAULT_DATABASE_URL,
+    as_of: AsOfOption = None,
+) -> None:
+    """Assign the eligible debtors of a file to arms (sticky) and write their treatments."""
+    check_output_path(output)
+    if output.resolve() == input.resolve():
+        raise InputFileError([RowIssue(str(output), 0, "", "the output would overwrite the input")])
+    engine = open_database(db)
+    experiment = service.current_experiment(engine, experiment_key=key)
+    read = read_debtors(
+        input, segment_column=experiment.segment, eligibility=experiment.eligibility
+    )
+    _set_aside(input, read.rejects, read.records, rejects, strict=strict)
+    debtors = read.debtors
+    result = service.assign_debtors(
+        engine,
+        experiment_key=key,
+        debtor_ids=debtors.debtor_id,
+        segments=debtors.segment,
+        amounts_owed=debtors.amount_owed,
+        attributes=debtors.attributes,
+        now=resolve_as_of(as_of),
+    )
+    _write_output(_treatments(result), output, "assignments")
+    ineligible = result.ineligible_count
+    kept = len(result.debtor_id) - result.new_count - ineligible
+    console.print(
+        f"{len(result.debtor_id):,} debtors: {result.new_count:,} newly assigned, "
+        f"{kept:,} kept their arm, {ineligible:,} ineligible -> {output}"
+    )
+    if read.rejects.count:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+@user_errors
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Events (.csv or .parquet).")],
+    rejects: RejectsOption = None,
+    strict: StrictOption = False,
+    db: DbOption = DEFAULT_DATABASE_URL,
+) -> None:
+    """Load outcome events; a re-sent event id changes nothing."""
+    read = read_events(path)
+    engine = open_database(db)
+    _set_aside(path, read.rejects, read.records, rejects, strict=strict)
+    result = service.ingest_events(engine, read.events, now=service.utc_now())
+    console.print(
+        f"{result.received:,} events: {result.inserted:,} new, {result.duplicates:,} already known"
+    )
+    if read.rejects.count:
+        raise typer.Exit(EXIT_PARTIAL)
