@@ -308,3 +308,26 @@ def test_parquet_nan_is_not_null_and_unused_odd_columns_are_ignored(tmp_path: Pa
     assert [(i.line, i.column) for i in read.rejects.issues] == [(3, "amount_owed")]
     with pytest.raises(InputFileError, match=r"column .tags. has type list<.*cannot be read"):
         read_debtors(path, segment_column="tags")
+
+
+def test_unit_names_the_id_column(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "experiment.yaml"
+    text = CHANNELS.read_text(encoding="utf-8").replace(
+        "segment: debtor_type", "unit: customer_id\nsegment: debtor_type", 1
+    )
+    path.write_text(text, encoding="utf-8")
+    assert run("sync", str(path), "--db", db_url)[0] == 0
+    debtors = tmp_path / "customers.csv"
+    debtors.write_text("customer_id,debtor_type,amount_owed\nc1,WAOR,50\nc1,WAOR,60\nc2,DICR,9\n")
+    out = tmp_path / "treatments.csv"
+    code, output = run("assign", KEY, "-i", str(debtors), "-o", str(out), "--db", db_url)
+    assert code == 3, output
+    assert "customers.csv:3: customer_id: duplicate customer_id 'c1'" in output
+    treatments = pd.read_csv(out)
+    assert treatments["customer_id"].tolist() == ["c1", "c2"]
+    assert (treatments["status"] == "assigned").all()
+    missing = tmp_path / "debtors.csv"
+    missing.write_text("debtor_id,amount_owed\nd1,50\n")
+    code, output = run("assign", KEY, "-i", str(missing), "-o", str(out), "--db", db_url)
+    assert code == 2
+    assert "customer_id" in output

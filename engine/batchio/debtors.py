@@ -2,8 +2,9 @@
 
 Columns (CSV or Parquet; extra columns are ignored):
 
-``debtor_id`` (required, unique per file)
-    The debtor's id in the billing system, kept as text (``007`` is not ``7``).
+``debtor_id`` (required, unique per file; the experiment's ``unit`` names another column)
+    The id of the randomization unit in the billing system, kept as text (``007`` is not
+    ``7``): every row with the same id gets the same arm.
 ``<segment>`` (optional; the experiment's ``segment`` column, ``debtor_type`` by default)
     Segment used for per-segment allocation and reporting.
 ``amount_owed`` (optional)
@@ -54,17 +55,19 @@ def read_debtors(
     *,
     segment_column: str,
     eligibility: Sequence[EligibilityRule] = (),
+    id_column: str = "debtor_id",
 ) -> DebtorRead:
     """Read a debtor file, setting bad rows aside with the reason.
 
     Raises :class:`~engine.batchio.InputFileError` only when the file as a whole is unusable
-    (unreadable, not CSV/Parquet, no header, ``debtor_id`` or an eligibility column missing).
+    (unreadable, not CSV/Parquet, no header, the ``id_column`` or an eligibility column
+    missing).
     """
     used = columns_used(eligibility)
-    table = read_table(path, ["debtor_id", *used], columns=[segment_column, AMOUNT_COLUMN, *used])
+    table = read_table(path, [id_column, *used], columns=[segment_column, AMOUNT_COLUMN, *used])
     frame = table.frame
-    issues: list[RowIssue] = checks.empty(table, "debtor_id")
-    issues += checks.duplicates(table, "debtor_id")
+    issues: list[RowIssue] = checks.empty(table, id_column)
+    issues += checks.duplicates(table, id_column)
     if AMOUNT_COLUMN in frame.columns:
         amount = checks.numbers(table, AMOUNT_COLUMN)
         given = (frame[AMOUNT_COLUMN] != "").to_numpy()
@@ -83,7 +86,7 @@ def read_debtors(
     else:
         segment = np.full(len(frame), None, dtype=object)
     debtors = DebtorFile(
-        debtor_id=frame["debtor_id"].to_numpy(dtype=object)[good],
+        debtor_id=frame[id_column].to_numpy(dtype=object)[good],
         segment=segment[good],
         amount_owed=amount[good],
         attributes={name: values[good] for name, values in cells.items()},

@@ -86,12 +86,12 @@ def _set_aside(
     errors.print(f"[yellow]{summary}; the other {left:,} are loaded.[/yellow]", highlight=False)
 
 
-def _treatments(result: AssignResult) -> pd.DataFrame:
+def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
     """The output file: one row per debtor row that was not rejected."""
     out = ~result.eligible
     return pd.DataFrame(
         {
-            "debtor_id": result.debtor_id,
+            unit: result.debtor_id,
             "status": np.where(result.eligible, "assigned", "ineligible"),
             "arm": result.arm,
             # What to do with the debtor: the arm's treatment, or the one a router arm chose.
@@ -138,7 +138,10 @@ def assign(
     engine = open_database(db)
     experiment = service.current_experiment(engine, experiment_key=key)
     read = read_debtors(
-        input, segment_column=experiment.segment, eligibility=experiment.eligibility
+        input,
+        segment_column=experiment.segment,
+        eligibility=experiment.eligibility,
+        id_column=experiment.unit,
     )
     _set_aside(input, read.rejects, read.records, rejects, strict=strict)
     debtors = read.debtors
@@ -151,7 +154,7 @@ def assign(
         attributes=debtors.attributes,
         now=resolve_as_of(as_of),
     )
-    _write_output(_treatments(result), output, "assignments")
+    _write_output(_treatments(result, experiment.unit), output, "assignments")
     ineligible = result.ineligible_count
     kept = len(result.debtor_id) - result.new_count - ineligible
     console.print(
