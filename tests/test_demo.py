@@ -61,17 +61,37 @@ def test_demo_is_reproducible(tmp_path: Path, channels: LoadedExperiment) -> Non
     ]
 
 
-def test_demo_refuses_arms_the_simulator_does_not_know(
+def test_arms_of_any_name_respond_as_their_configuration(
     tmp_path: Path, channels: LoadedExperiment
 ) -> None:
     from engine.loader import parse_experiment
 
-    text = channels.source.replace("key: no_action", "key: letter")
-    odd = LoadedExperiment(channels.path, parse_experiment(text, file="odd.yaml"), text)
+    text = channels.source.replace("key: no_action", "key: wait_and_see")
+    renamed = LoadedExperiment(channels.path, parse_experiment(text, file="odd.yaml"), text)
     engine = service.open_db(f"sqlite:///{tmp_path / 'odd.sqlite3'}")
-    with pytest.raises(ValueError, match="letter"):
-        run_demo(engine, odd, days=1, debtors_per_day=10, start=default_start(1))
-    assert service.list_experiments(engine) == [], "nothing written before the check"
+    result = run_demo(engine, renamed, days=1, debtors_per_day=10, start=default_start(1))
+    base = run_demo(
+        service.open_db(f"sqlite:///{tmp_path / 'base.sqlite3'}"),
+        channels,
+        days=1,
+        debtors_per_day=10,
+        start=default_start(1),
+    )
+    assert result.true_pay_on_time["wait_and_see"] == base.true_pay_on_time["no_action"]
+
+
+def test_discount_size_demo_runs_a_draft_file_over_the_simulated_period(tmp_path: Path) -> None:
+    """The discount test is a draft with future dates: the demo simulates its design as live,
+    and a bigger discount buys more on-time payers (a linear dose-response assumption)."""
+    from engine.loader import load_experiment
+
+    loaded = load_experiment(Path(__file__).parents[1] / "experiments" / "discount_size.yaml")
+    engine = service.open_db(f"sqlite:///{tmp_path / 'discount.sqlite3'}")
+    result = run_demo(engine, loaded, days=3, debtors_per_day=200, start=default_start(3))
+    truth = result.true_pay_on_time
+    assert truth["sms_no_discount"] < truth["sms_discount_5"] < truth["sms_discount_10"]
+    assert result.ineligible == 0
+    assert sum(k.assigned for k in result.report.kpis) == 600
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ and the promotion rule see exactly what they would see in production.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from engine.simulate import (
     true_churn_rate,
     true_pay_rate,
 )
+from engine.simulate.configured import scenario_for
 
 #: Daily batch time: the billing system hands over yesterday's overdue invoices each morning.
 BATCH_HOUR = 6
@@ -121,10 +123,17 @@ def run_demo(
     if days < 1 or debtors_per_day < 1:
         raise ValueError("days and debtors_per_day must be positive")
     experiment = loaded.experiment
-    # Router arms give other arms' treatments: debtors respond to the treatment they get.
+    if experiment.status != "running" or experiment.start_date or experiment.end_date:
+        # A simulation of the file's design, not of its calendar: live for the whole period.
+        experiment = experiment.model_copy(
+            update={"status": "running", "start_date": None, "end_date": None}
+        )
+        loaded = dataclasses.replace(loaded, experiment=experiment)
+    # Every arm responds as the calibrated arm its configuration resembles (an SMS with a 10%
+    # discount, an agency, ...); router arms give other arms' treatments, so debtors respond to
+    # the treatment they get.
+    scenario = scenario_for(experiment, scenario)
     plain = [arm for arm in experiment.arm_keys if arm not in experiment.routers]
-    for arm in plain:
-        scenario.arm_model(arm)  # fail before writing anything if an arm has no response model
     rng = np.random.default_rng(seed)
     clock = time.perf_counter()
     sync_experiment(engine, loaded, now=start)

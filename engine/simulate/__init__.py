@@ -42,10 +42,12 @@ Assumptions (documented modelling choices, not published facts)
   delay distribution does not depend on the debtor type.
 
 Submodules: :mod:`~engine.simulate.calibration` (debtor types, arms, calibrated defaults),
-:mod:`~engine.simulate.arms` (:class:`ArmModel`), :mod:`~engine.simulate.scenario`
-(:class:`Scenario`, validation), :mod:`~engine.simulate.debtors` (sampling debtors),
-:mod:`~engine.simulate.responses` (simulating responses), :mod:`~engine.simulate.truth`
-(analytic truths), :mod:`~engine.simulate.randomised` (a randomised phase's log).
+:mod:`~engine.simulate.arms` (:class:`ArmModel`), :mod:`~engine.simulate.configured` (models
+for an experiment's own arms; imported on its own, as it reads :mod:`engine.config`),
+:mod:`~engine.simulate.scenario` (:class:`Scenario`, validation),
+:mod:`~engine.simulate.debtors` (sampling debtors), :mod:`~engine.simulate.responses`
+(simulating responses), :mod:`~engine.simulate.truth` (analytic truths),
+:mod:`~engine.simulate.randomised` (a randomised phase's log).
 """
 
 from __future__ import annotations
