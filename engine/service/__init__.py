@@ -57,6 +57,7 @@ from engine.service.reports import (
     latest_activity,
     list_experiments,
 )
+from engine.service.rollback import RollbackResult, rollback_allocation
 
 __all__ = [
     "ANALYSIS_SEED",
@@ -70,6 +71,7 @@ __all__ = [
     "IngestResult",
     "PromotionRecord",
     "PromotionResult",
+    "RollbackResult",
     "ServiceError",
     "StorageError",
     "SyncResult",
@@ -93,6 +95,7 @@ __all__ = [
     "missing_database_file",
     "new_seed",
     "open_db",
+    "rollback_allocation",
     "run_cycle",
     "segment_model",
     "sync_experiment",
