@@ -17,6 +17,7 @@ CORE_NAMES = (
     "events",
     "metrics",
     "promotion",
+    "cron",
     "simulate",
     "sbg",
     "ope",

@@ -49,9 +49,13 @@ WebhookOption = Annotated[
 ]
 
 
+def _plain(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def _line(**fields: Any) -> str:
-    """One structured log line (JSON, sorted keys) for log shippers."""
-    return json.dumps(fields, sort_keys=True, default=str)
+    """One structured log line (JSON, sorted keys, ISO 8601 times) for log shippers."""
+    return json.dumps(fields, sort_keys=True, default=_plain)
 
 
 def _log_decision(result: PromotionResult, **extra: Any) -> None:

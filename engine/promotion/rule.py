@@ -217,7 +217,10 @@ def evaluate_rule(
     return RuleResult(
         action=np.asarray(action, dtype=np.int64),
         reason=np.asarray(reason, dtype=np.int64),
-        challenger=np.asarray(np.where(any_stop, -1, challenger), dtype=np.int64),
+        # Only a comparison that was made names a challenger.
+        challenger=np.asarray(
+            np.where(any_stop | too_early | srm_flagged, -1, challenger), dtype=np.int64
+        ),
         stop=stop,
         primary=primary,
         guardrails=tuple(diffs),
