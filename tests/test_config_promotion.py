@@ -39,7 +39,8 @@ def test_defaults_keep_older_files_valid() -> None:
     experiment = parse_experiment(old, file="old.yaml")
     assert experiment.metrics.guardrails == ()
     assert experiment.promotion == Promotion(min_units_per_arm=1000, min_days=21)
-    assert Promotion().horizon_days is None and Promotion().min_ess_share is None
+    assert Promotion().horizon_days is None
+    assert Promotion().min_ess_share is None
 
 
 INVALID = [
@@ -53,7 +54,8 @@ INVALID = [
     pytest.param(
         edit(
             "      max_relative_increase: 0.20  # a challenger may raise churn by at most a fifth",
-            "      max_relative_increase: 0.20\n    - metric: churn\n      max_absolute_increase: 0.01",
+            "      max_relative_increase: 0.20\n"
+            "    - metric: churn\n      max_absolute_increase: 0.01",
         ),
         "metrics.guardrails.1.metric",
         None,

@@ -45,10 +45,12 @@ def test_stratified_difference_is_cmh_weighted() -> None:
     h = n[:, 0] * n[:, 1] / (n[:, 0] + n[:, 1])
     expected = np.sum(h * (s[:, 1] / n[:, 1] - s[:, 0] / n[:, 0])) / h.sum()
     assert diff.estimate[1] == pytest.approx(expected)
-    assert diff.estimate[0] == 0 and not diff.informative[0]
+    assert diff.estimate[0] == 0
+    assert not diff.informative[0]
     # Simpson's paradox: the challenger is better in each period, worse pooled.
     pooled = s.sum(0) / n.sum(0)
-    assert pooled[1] < pooled[0] and diff.estimate[1] > 0
+    assert pooled[1] < pooled[0]
+    assert diff.estimate[1] > 0
 
 
 def test_one_stratum_variance_is_the_two_sample_variance() -> None:
@@ -120,13 +122,13 @@ CASES = [
     ),
     pytest.param(
         evidence(*WIN, ess=0.05),
-        RULE.model_copy(update=dict(min_ess_share=0.1)),
+        RULE.model_copy(update={"min_ess_share": 0.1}),
         ("continue", "low_ess", "nudge"),
         id="policy-challenger-low-ess",
     ),
     pytest.param(
         evidence(*WIN, ess=0.5),
-        RULE.model_copy(update=dict(min_ess_share=0.1)),
+        RULE.model_copy(update={"min_ess_share": 0.1}),
         ("promote", "promote", "nudge"),
         id="policy-challenger-enough-ess",
     ),
@@ -138,19 +140,19 @@ CASES = [
     ),
     pytest.param(
         evidence((4000, 2200), (4000, 2260), days=90),
-        RULE.model_copy(update=dict(horizon_days=90)),
+        RULE.model_copy(update={"horizon_days": 90}),
         ("inconclusive", "horizon_reached", "nudge"),
         id="horizon-reached",
     ),
     pytest.param(
         evidence(*WIN, days=60),
-        RULE.model_copy(update=dict(method="horizon", horizon_days=90)),
+        RULE.model_copy(update={"method": "horizon", "horizon_days": 90}),
         ("continue", "not_significant", "nudge"),
         id="horizon-method-waits",
     ),
     pytest.param(
         evidence(*WIN, days=90),
-        RULE.model_copy(update=dict(method="horizon", horizon_days=90)),
+        RULE.model_copy(update={"method": "horizon", "horizon_days": 90}),
         ("promote", "promote", "nudge"),
         id="horizon-method-at-horizon",
     ),

@@ -88,11 +88,13 @@ def test_promotion_gates_effect_and_audit(db: Engine, channels: LoadedExperiment
     assert numbers["units"]["discount_nudge"] >= 1_000
     assert numbers["difference"]["discount_nudge"]["lower"] > 0
     assert numbers["guardrails"]["churn"]["discount_nudge"]["upper"] < 0.05
-    assert numbers["alpha"] == 0.05 and numbers["method"] == "sequential"
+    assert numbers["alpha"] == 0.05
+    assert numbers["method"] == "sequential"
 
     # Same day again: nothing changes, the earlier decision is returned.
     again = service.evaluate_promotion(db, experiment_key=KEY, now=READY + timedelta(hours=3))
-    assert again.repeated and again.audit_id == result.audit_id
+    assert again.repeated
+    assert again.audit_id == result.audit_id
     assert (count(db, PromotionAudit), count(db, AllocationVersion)) == (3, 2)
     # The new champion must hold the title min_days before anyone can take it.
     next_day = service.evaluate_promotion(db, experiment_key=KEY, now=READY + timedelta(days=1))
@@ -152,7 +154,8 @@ def die(*args, **kwargs):
 
 promotion.PromotionAudit = die
 engine = service.open_db(sys.argv[1])
-service.evaluate_promotion(engine, experiment_key=sys.argv[2], now=datetime.fromisoformat(sys.argv[3]))
+now = datetime.fromisoformat(sys.argv[3])
+service.evaluate_promotion(engine, experiment_key=sys.argv[2], now=now)
 """
 
 
@@ -200,7 +203,8 @@ def test_guardrail_breach_stops_the_arm_for_good(db: Engine, channels: LoadedExp
     assert sum(row.weights.values()) == pytest.approx(1.0)
     # Later bandit updates keep it at 0, and no new debtor gets it.
     info = service.update_allocation(db, experiment_key=KEY, now=READY + timedelta(days=1), seed=1)
-    assert info.weights["direct_collection"] == 0.0 and info.stopped_arms == ("direct_collection",)
+    assert info.weights["direct_collection"] == 0.0
+    assert info.stopped_arms == ("direct_collection",)
     assert min(w for a, w in info.weights.items() if a != "direct_collection") >= 0.05 - 1e-12
     new = service.assign_debtors(
         db,
@@ -226,7 +230,8 @@ def test_rollback_restores_an_earlier_allocation(db: Engine, channels: LoadedExp
     with Session(db) as session:
         rows = queries.allocations(session, experiment_key=KEY)
         audits = queries.promotions(session, experiment_key=KEY, actions=["rollback"])
-    assert rows[-1].kind == "rollback" and rows[-1].weights == rows[0].weights
+    assert rows[-1].kind == "rollback"
+    assert rows[-1].weights == rows[0].weights
     assert [(a.allocation_version, a.numbers["to_version"]) for a in audits] == [(3, 1)]
     assert "ops" in audits[0].explanation
     with pytest.raises(service.ServiceError, match="already in force"):
@@ -245,5 +250,6 @@ def test_run_cycle_is_idempotent_per_day(db: Engine, channels: LoadedExperiment)
     assert (first.allocation.version, first.promotion.allocation_version) == (2, 3)
     rows = (count(db, AllocationVersion), count(db, PromotionAudit))
     second = service.run_cycle(db, experiment_key=KEY, now=READY + timedelta(hours=5))
-    assert second.promotion.repeated and second.allocation.version == 3
+    assert second.promotion.repeated
+    assert second.allocation.version == 3
     assert (count(db, AllocationVersion), count(db, PromotionAudit)) == rows
