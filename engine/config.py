@@ -11,15 +11,29 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal, NewType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, model_validator
 
 from engine.clv import residual_clv
-from engine.cron import CronError, parse_cron
+from engine.config_base import _Frozen, _invalid
+from engine.config_promotion import GUARDRAIL_METRICS, Guardrail, Promotion, PromotionMethod
+
+__all__ = [
+    "GUARDRAIL_METRICS",
+    "Allocation",
+    "Arm",
+    "Clv",
+    "Compliance",
+    "Experiment",
+    "Guardrail",
+    "Metrics",
+    "Promotion",
+    "PromotionMethod",
+    "QuietHours",
+]
 
 ExperimentKey = NewType("ExperimentKey", str)
 ArmKey = NewType("ArmKey", str)
@@ -33,25 +47,6 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 PrimaryMetric = Literal["pay_on_time"]
 PolicyName = Literal["fixed", "thompson", "top_two"]
 RewardName = Literal["pay_on_time", "net_value"]
-PromotionMethod = Literal["sequential", "horizon"]
-
-#: KPIs a guardrail can watch: per matured debtor, lower is better for each (an increase is
-#: harm). ``churn`` is a rate among churn-matured debtors; the others are counts per assigned
-#: debtor (as ingested so far).
-GUARDRAIL_METRICS = ("churn", "collection_cases", "reminders")
-
-
-def _invalid(field: str, message: str) -> PydanticCustomError:
-    """A cross-field error that the loader can pin to ``field`` (dotted, relative to the model).
-
-    Model validators only know the model's own location; passing the field in the context lets
-    :mod:`engine.loader` point at the line that holds it instead of the top of the mapping.
-    """
-    return PydanticCustomError("cross_field", "{message}", {"message": message, "field": field})
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 class Arm(_Frozen):
@@ -79,41 +74,6 @@ class Arm(_Frozen):
     @property
     def display_name(self) -> str:
         return self.label or self.key
-
-
-class Guardrail(_Frozen):
-    """A KPI a challenger must not make worse than a margin (non-inferiority).
-
-    The tolerated increase over the champion is ``max_relative_increase`` x the champion's
-    value and/or ``max_absolute_increase``; with both, the smaller (stricter) one applies.
-    """
-
-    metric: str = Field(description=f"One of: {', '.join(GUARDRAIL_METRICS)}.")
-    max_relative_increase: Annotated[float | None, Field(gt=0, le=10)] = None
-    max_absolute_increase: Annotated[float | None, Field(gt=0)] = None
-
-    @model_validator(mode="after")
-    def _has_margin(self) -> Guardrail:
-        if self.max_relative_increase is None and self.max_absolute_increase is None:
-            raise _invalid(
-                "metric",
-                "a guardrail needs max_relative_increase and/or max_absolute_increase",
-            )
-        return self
-
-    def margin(self, champion_value: float) -> float:
-        """The tolerated increase over a champion whose value is ``champion_value``."""
-        margins = [
-            m
-            for m in (
-                None
-                if self.max_relative_increase is None
-                else self.max_relative_increase * champion_value,
-                self.max_absolute_increase,
-            )
-            if m is not None
-        ]
-        return min(margins)
 
 
 class Metrics(_Frozen):
@@ -235,76 +195,6 @@ class Allocation(_Frozen):
             total = sum(self.weights.values())
             if not math.isclose(total, 1.0, abs_tol=WEIGHT_SUM_TOLERANCE):
                 raise _invalid("weights", f"weights must sum to 1, they sum to {total:g}")
-        return self
-
-
-class Promotion(_Frozen):
-    """When a challenger replaces the champion (see :mod:`engine.promotion`)."""
-
-    min_prob_beat_champion: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    min_units_per_arm: Annotated[
-        int, Field(ge=1, description="Matured units required in champion and challenger.")
-    ] = 1_000
-    min_days: Annotated[
-        int, Field(ge=0, description="Days the current champion must have held the title.")
-    ] = 21
-    alpha: Annotated[
-        float,
-        Field(
-            gt=0,
-            lt=0.5,
-            description="Largest tolerated false promotion rate over all daily looks.",
-        ),
-    ] = 0.05
-    method: PromotionMethod = Field(
-        default="sequential",
-        description="sequential: promote at any look once an always-valid confidence "
-        "sequence excludes no effect; horizon: promote only at horizon_days (fixed-horizon "
-        "test); both stop harmful arms at any look.",
-    )
-    max_expected_loss: Annotated[
-        float,
-        Field(gt=0, description="Largest expected loss in the primary rate when promoting."),
-    ] = 0.005
-    mixture_sd: Annotated[
-        float,
-        Field(
-            gt=0,
-            le=1,
-            description="Spread of the effect sizes the sequential test is tuned for "
-            "(normal mixture of the mSPRT), in rate units.",
-        ),
-    ] = 0.03
-    horizon_days: Annotated[
-        int | None,
-        Field(ge=1, description="Planned length: afterwards an undecided test is inconclusive."),
-    ] = None
-    min_ess_share: Annotated[
-        float | None,
-        Field(
-            gt=0,
-            le=1,
-            description="Policy challengers: least effective sample size of the off-policy "
-            "estimate, as a share of the logged decisions.",
-        ),
-    ] = None
-    schedule: str = Field(
-        default="0 6 * * *", description="Cron expression (UTC) for `dunning schedule`."
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Promotion:
-        try:
-            parse_cron(self.schedule).next_after(datetime(2000, 1, 1, tzinfo=UTC))
-        except CronError as exc:
-            raise _invalid("schedule", f"invalid cron expression: {exc}") from None
-        if self.method == "horizon" and self.horizon_days is None:
-            raise _invalid("method", "method: horizon needs horizon_days")
-        if self.horizon_days is not None and self.horizon_days < self.min_days:
-            raise _invalid(
-                "horizon_days",
-                f"horizon_days ({self.horizon_days}) is shorter than min_days ({self.min_days})",
-            )
         return self
 
 

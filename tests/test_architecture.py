@@ -18,6 +18,8 @@ CORE_NAMES = (
     "metrics",
     "promotion",
     "cron",
+    "config_base",
+    "config_promotion",
     "simulate",
     "sbg",
     "ope",
