@@ -190,3 +190,9 @@ def test_schedule_stops_cleanly_on_a_signal(ready: str, sig: int) -> None:
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["event"] == "stopped"
+
+
+def test_simulated_schedule_without_experiments_ends(db_url: str) -> None:
+    code, output = run("schedule", "--db", db_url, "--now", "2026-01-01", "--max-cycles", "2")
+    assert code == 0
+    assert json.loads(output.splitlines()[-1]) == {"event": "stopped", "level": "info", "cycles": 0}

@@ -183,10 +183,13 @@ def evaluate_rule(
     passes = ready & np.logical_and.reduce(gates)
 
     # The candidate: the passing challenger with the largest gain, else the best ready one.
-    score = np.where(passes, primary.estimate + 10.0, np.where(ready, primary.estimate, -np.inf))
-    best = np.argmax(score, axis=-1)
     any_ready = ready.any(axis=-1)
     any_pass = passes.any(axis=-1)
+    best = np.where(
+        any_pass,
+        np.argmax(np.where(passes, primary.estimate, -np.inf), axis=-1),
+        np.argmax(np.where(ready, primary.estimate, -np.inf), axis=-1),
+    )
     challenger = np.where(any_ready, best, -1)
 
     def at_best(values: BoolArray) -> BoolArray:
