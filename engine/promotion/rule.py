@@ -21,7 +21,9 @@ look, in this order:
 5. else **continue**, with the first gate the best challenger failed as the reason.
 
 The level ``alpha`` is split over the challengers (Bonferroni), so the chance that *any*
-challenger is wrongly promoted over all looks stays at or below ``alpha``.
+challenger is wrongly promoted over all looks stays at or below ``alpha``. The primary
+metric's confidence sequence is tuned with ``mixture_sd``; a guardrail's with its own margin
+(the size of change that matters for it: churn moves by points, not tens of points).
 """
 
 from __future__ import annotations
