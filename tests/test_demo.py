@@ -23,7 +23,11 @@ def test_full_demo_finds_the_true_best_arm(tmp_path: Path, channels: LoadedExper
 
     favoured = max(report.kpis, key=lambda row: row.traffic_share)
     assert favoured.arm == result.true_best == "discount_nudge"
-    assert favoured.traffic_share == pytest.approx(1 - 3 * 0.05, abs=0.02)
+    # Agency collection churns about 2.3x the champion: once churn matures (60 days) the
+    # guardrail stops it, and its floor goes to the others.
+    stops = [p for p in report.promotions if p.action == "stop_arm"]
+    assert [p.numbers["stopped_arms"] for p in stops] == [["direct_collection"]]
+    assert favoured.traffic_share == pytest.approx(1 - 2 * 0.05, abs=0.02)
 
     promotions = [p for p in report.promotions if p.action == "promote"]
     assert [(p.champion_before, p.champion_after) for p in promotions] == [

@@ -179,6 +179,20 @@ INVALID = [
         id="per-segment-net-value",
     ),
     pytest.param(
+        edit("    - metric: churn", "    - metric: refunds"),
+        line_of("- metric: churn"),
+        "metrics.guardrails.0.metric",
+        "unknown guardrail metric 'refunds'",
+        id="guardrail-on-unknown-metric",
+    ),
+    pytest.param(
+        edit('  schedule: "0 6 * * *"', '  schedule: "0 25 * * *"'),
+        line_of('schedule: "0 6 * * *"'),
+        "promotion.schedule",
+        "invalid cron expression",
+        id="bad-cron",
+    ),
+    pytest.param(
         edit("segment: debtor_type", "segment: debtor_type\nunit: debtor id"),
         line_of("segment: debtor_type") + 1,
         "unit",

@@ -1,4 +1,5 @@
-"""Tests for engine.promotion: the decision table, the pick among winners, the audit numbers."""
+"""Tests for engine.promotion: the confidence sequence, the stratified difference, the rule's
+decision table and its audit numbers."""
 
 from __future__ import annotations
 
@@ -6,146 +7,181 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
-from engine.config import Promotion
-from engine.promotion import PromotionDecision, decide_promotion
-from engine.stats import BinomialStat
+from engine.config import Guardrail, Promotion
+from engine.promotion import (
+    Evidence,
+    MetricStrata,
+    PromotionDecision,
+    cs_radius,
+    decide_promotion,
+    pearson_srm_p_value,
+    stratified_difference,
+)
+from engine.stats.srm import srm_check
 
-RULE = Promotion(min_prob_beat_champion=0.95, min_units_per_arm=1000, min_days=21)
-B = BinomialStat
+ARMS = ("sms", "nudge")
+RULE = Promotion(min_units_per_arm=1000, min_days=21)
+CHURN = Guardrail(metric="churn", max_relative_increase=0.2)
 
 
-def decide(stats: dict[str, BinomialStat], days: float = 30.0, seed: int = 0) -> PromotionDecision:
-    return decide_promotion(
-        rule=RULE,
-        champion="sms",
-        stats=stats,
-        days_as_champion=days,
-        rng=np.random.default_rng(seed),
+def test_radius_solves_the_msprt_boundary() -> None:
+    """At theta0 = estimate +- r the mixture likelihood ratio equals 1 / alpha exactly."""
+    v, tau, alpha = 4e-5, 0.03, 0.05
+    r = float(cs_radius(v, alpha=alpha, mixture_sd=tau))
+    ratio = np.sqrt(v / (v + tau**2)) * np.exp(tau**2 * r**2 / (2 * v * (v + tau**2)))
+    assert ratio == pytest.approx(1 / alpha, rel=1e-10)
+    # Wider than the fixed-sample interval: the price of looking every day.
+    assert r > sps.norm.isf(alpha / 2) * np.sqrt(v)
+
+
+def test_stratified_difference_is_cmh_weighted() -> None:
+    # (strata, arms): a high-rate period where the bandit favoured the champion, then a
+    # low-rate period where it favoured the challenger.
+    n = np.array([[400.0, 100.0], [100.0, 400.0]])
+    s = np.array([[320.0, 82.0], [30.0, 128.0]])
+    diff = stratified_difference(MetricStrata(n, s), champion=0, alpha=0.05, mixture_sd=0.03)
+    h = n[:, 0] * n[:, 1] / (n[:, 0] + n[:, 1])
+    expected = np.sum(h * (s[:, 1] / n[:, 1] - s[:, 0] / n[:, 0])) / h.sum()
+    assert diff.estimate[1] == pytest.approx(expected)
+    assert diff.estimate[0] == 0
+    assert not diff.informative[0]
+    # Simpson's paradox: the challenger is better in each period, worse pooled.
+    pooled = s.sum(0) / n.sum(0)
+    assert pooled[1] < pooled[0]
+    assert diff.estimate[1] > 0
+
+
+def test_one_stratum_variance_is_the_two_sample_variance() -> None:
+    n = np.array([[2000.0, 2000.0]])
+    s = np.array([[1000.0, 1100.0]])
+    diff = stratified_difference(MetricStrata(n, s), champion=0, alpha=0.05, mixture_sd=0.03)
+    p = (s + 0.5) / (n + 1)
+    assert diff.variance[1] == pytest.approx(float(np.sum(p * (1 - p) / n)))
+    assert diff.prob_positive()[1] == pytest.approx(sps.norm.cdf(0.05 / np.sqrt(diff.variance[1])))
+
+
+def test_pearson_srm_matches_the_engine_check() -> None:
+    counts = np.array([[480.0, 520.0], [300.0, 700.0]])  # (strata, arms)
+    weights = np.array([[0.5, 0.5], [0.3, 0.7]])
+    p = pearson_srm_p_value(counts, weights)
+    assert p == pytest.approx(srm_check(counts.T, weights.T).p_value)
+
+
+def evidence(
+    champion: tuple[int, int],
+    challenger: tuple[int, int],
+    *,
+    days: float = 30.0,
+    churn: tuple[tuple[int, int], tuple[int, int]] = ((20000, 1000), (20000, 1000)),
+    srm: float = 0.5,
+    ess: float = np.nan,
+    stopped: bool = False,
+) -> Evidence:
+    """One stratum; (units, successes) per arm."""
+    n = np.array([[champion[0], challenger[0]]], dtype=float)
+    s = np.array([[champion[1], challenger[1]]], dtype=float)
+    cn = np.array([[churn[0][0], churn[1][0]]], dtype=float)
+    cs = np.array([[churn[0][1], churn[1][1]]], dtype=float)
+    return Evidence(
+        primary=MetricStrata(n, s),
+        guardrails=(MetricStrata(cn, cs),),
+        days_as_champion=np.asarray(days),
+        stopped=np.array([False, stopped]),
+        srm_p_value=np.asarray(srm),
+        ess_share=np.array([np.nan, ess]),
     )
 
 
+def decide(ev: Evidence, rule: Promotion = RULE) -> PromotionDecision:
+    return decide_promotion(
+        rule=rule, guardrails=(CHURN,), arm_keys=ARMS, champion="sms", evidence=ev
+    )
+
+
+WIN = ((4000, 2200), (4000, 2600))  # 55% vs 65%
 CASES = [
+    pytest.param(evidence(*WIN), RULE, ("promote", "promote", "nudge"), id="clear-winner"),
+    pytest.param(evidence(*WIN, days=20.9), RULE, ("continue", "too_early", None), id="early"),
+    pytest.param(evidence(*WIN, srm=1e-5), RULE, ("continue", "srm", None), id="srm"),
     pytest.param(
-        {"sms": B(5000, 3000), "nudge": B(5000, 3500)},
-        20.9,
-        ("continue", "too_early", None),
-        "held the title 20.9 of 21 days",
-        id="too-early-despite-clear-winner",
+        evidence((999, 500), (4000, 2600)), RULE, ("continue", "too_few_units", None), id="units"
     ),
     pytest.param(
-        {"sms": B(999, 600), "nudge": B(5000, 4000)},
-        30.0,
-        ("continue", "too_few_units", None),
-        "champion has 999, best challenger 5000",
-        id="champion-below-min-units",
+        evidence((4000, 2200), (4000, 2260)),
+        RULE,
+        ("continue", "not_significant", "nudge"),
+        id="small-effect",
     ),
     pytest.param(
-        {"sms": B(5000, 3000), "nudge": B(999, 900), "none": B(10, 10)},
-        30.0,
-        ("continue", "too_few_units", None),
-        "need 1000 matured units",
-        id="all-challengers-below-min-units",
+        evidence(*WIN, churn=((20000, 1000), (20000, 1100))),
+        RULE,
+        ("continue", "guardrail_unclear", "nudge"),
+        id="churn-not-shown-non-inferior",
     ),
     pytest.param(
-        {"sms": B(1000, 600), "nudge": B(1000, 610)},
-        30.0,
-        ("continue", "not_confident", "nudge"),
-        "best challenger nudge: P(beat sms) = ",
-        id="not-confident",
+        evidence(*WIN, ess=0.05),
+        RULE.model_copy(update={"min_ess_share": 0.1}),
+        ("continue", "low_ess", "nudge"),
+        id="policy-challenger-low-ess",
     ),
     pytest.param(
-        {"sms": B(1000, 600), "nudge": B(1000, 700)},
-        30.0,
+        evidence(*WIN, ess=0.5),
+        RULE.model_copy(update={"min_ess_share": 0.1}),
         ("promote", "promote", "nudge"),
-        "P(nudge beats sms) = 1.0000 >= 0.95 with 1000 and 1000 matured units",
-        id="clear-winner",
+        id="policy-challenger-enough-ess",
     ),
     pytest.param(
-        {"sms": B(1000, 600), "nudge": B(1000, 700)},
-        21.0,
+        evidence(*WIN, days=5, churn=((20000, 1000), (20000, 2000))),
+        RULE,
+        ("stop_arm", "guardrail_breach", None),
+        id="doubled-churn-stops-before-min-days",
+    ),
+    pytest.param(
+        evidence((4000, 2200), (4000, 2260), days=90),
+        RULE.model_copy(update={"horizon_days": 90}),
+        ("inconclusive", "horizon_reached", "nudge"),
+        id="horizon-reached",
+    ),
+    pytest.param(
+        evidence(*WIN, days=60),
+        RULE.model_copy(update={"method": "horizon", "horizon_days": 90}),
+        ("continue", "not_significant", "nudge"),
+        id="horizon-method-waits",
+    ),
+    pytest.param(
+        evidence(*WIN, days=90),
+        RULE.model_copy(update={"method": "horizon", "horizon_days": 90}),
         ("promote", "promote", "nudge"),
-        "P(nudge beats sms)",
-        id="exactly-min-days",
+        id="horizon-method-at-horizon",
     ),
     pytest.param(
-        {"sms": B(1000, 700), "nudge": B(1000, 600)},
-        30.0,
-        ("continue", "not_confident", "nudge"),
-        "P(beat sms) = 0.0000 < 0.95",
-        id="challenger-clearly-worse",
+        evidence(*WIN, stopped=True), RULE, ("continue", "too_few_units", None), id="stopped-arm"
     ),
 ]
 
 
-@pytest.mark.parametrize(("stats", "days", "expected", "explanation"), CASES)
-def test_decision_table(
-    stats: dict[str, BinomialStat],
-    days: float,
-    expected: tuple[str, str, str | None],
-    explanation: str,
-) -> None:
-    decision = decide(stats, days)
-    assert (decision.action, decision.reason, decision.challenger) == expected
-    assert explanation in decision.explanation
-    assert decision.champion == "sms"
-    assert decision.new_champion == (decision.challenger if decision.action == "promote" else None)
-    assert decision.units == {arm: s.n for arm, s in stats.items()}
-    assert decision.days_as_champion == days
+@pytest.mark.parametrize(("ev", "rule", "expected"), CASES)
+def test_decision_table(ev: Evidence, rule: Promotion, expected: tuple[str, str, str]) -> None:
+    decision = decide(ev, rule)
+    assert (decision.action, decision.reason, decision.challenger) == expected, decision.explanation
+    if decision.action == "stop_arm":
+        assert decision.stopped_arms == ("nudge",)
 
 
-def test_not_confident_probability_matches_normal_approximation() -> None:
-    # 610/1000 vs 600/1000: difference 0.01, sd sqrt(2 * 0.6 * 0.4 / 1000) ~ 0.0219, so
-    # P(beat) ~ Phi(0.456) ~ 0.68; 0.03 covers the approximation and 3 MC standard errors.
-    decision = decide({"sms": B(1000, 600), "nudge": B(1000, 610)})
-    assert decision.prob_beat["nudge"] == pytest.approx(0.676, abs=0.03)
-
-
-def test_picks_the_best_of_two_winning_challengers() -> None:
-    stats = {"sms": B(1000, 600), "letter": B(1000, 690), "nudge": B(1000, 750), "tiny": B(50, 50)}
-    decision = decide(stats)
-    assert decision.action == "promote"
-    assert decision.challenger == "nudge"
-    # Both challengers clear the bar; the arm below min units is not even considered.
-    assert set(decision.prob_beat) == {"letter", "nudge"}
-    assert min(decision.prob_beat.values()) >= 0.95
-
-
-def test_picks_the_higher_probability_not_the_first_listed() -> None:
-    stats = {"sms": B(2000, 1200), "a": B(1000, 640), "b": B(3000, 1950)}
-    decision = decide(stats, seed=9)
-    assert decision.prob_beat["b"] > decision.prob_beat["a"]
-    assert decision.challenger == "b"
-
-
-def test_same_seed_same_decision() -> None:
-    stats = {"sms": B(1000, 600), "nudge": B(1000, 630)}
-    assert decide(stats, seed=4) == decide(stats, seed=4)
-    assert decide(stats, seed=4).prob_beat != decide(stats, seed=5).prob_beat
-
-
-def test_numbers_are_strict_json_even_with_nan_rates() -> None:
-    stats = {"sms": B(1000, 600), "nudge": B(1000, 700), "new_arm": B(0, 0)}
-    decision = decide(stats)
-    assert np.isnan(decision.rates["new_arm"])
+def test_numbers_are_json_and_round_trip() -> None:
+    decision = decide(evidence(*WIN))
+    text = json.dumps(decision.numbers(), allow_nan=False)
+    back = PromotionDecision.from_numbers(json.loads(text))
+    assert back == decision
     numbers = decision.numbers()
-    text = json.dumps(numbers, allow_nan=False)  # strict JSON: NaN is not valid JSON
-    back = json.loads(text)
-    assert back["rates"] == {"sms": 0.6, "nudge": 0.7, "new_arm": None}
-    assert back["units"] == {"sms": 1000, "nudge": 1000, "new_arm": 0}
-    assert back["action"] == "promote"
-    assert back["challenger"] == "nudge"
-    assert set(back["prob_beat"]) == {"nudge"}
+    assert numbers["difference"]["nudge"]["lower"] > 0
+    assert numbers["guardrails"]["churn"]["nudge"]["margin"] == pytest.approx(0.2 * 0.05)
+    assert "always-valid" in decision.explanation
 
 
-def test_numbers_for_an_early_decision() -> None:
-    decision = decide({"sms": B(0, 0), "nudge": B(0, 0)}, days=0.0)
-    back = json.loads(json.dumps(decision.numbers(), allow_nan=False))
-    assert back["reason"] == "too_early"
-    assert back["prob_beat"] == {}
-    assert back["rates"] == {"sms": None, "nudge": None}
-
-
-def test_unknown_champion_raises() -> None:
-    with pytest.raises(ValueError, match="champion 'sms' has no statistics"):
-        decide({"nudge": B(1000, 700)})
+def test_absolute_margin_and_the_stricter_of_both() -> None:
+    both = Guardrail(metric="churn", max_relative_increase=0.5, max_absolute_increase=0.01)
+    assert both.margin(0.10) == pytest.approx(0.01)
+    assert both.margin(0.01) == pytest.approx(0.005)

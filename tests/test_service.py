@@ -15,7 +15,7 @@ from engine import service
 from engine.events import EventBatch, to_datetime64
 from engine.loader import LoadedExperiment, parse_experiment
 from engine.store import queries
-from engine.store.tables import AllocationVersion, Assignment, OutcomeEvent, PromotionAudit
+from engine.store.tables import AllocationVersion, Assignment, OutcomeEvent
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 KEY = "dunning-channels"
@@ -257,69 +257,6 @@ def test_update_uses_matured_outcomes_and_stores_its_seed(
     # The stored seed reproduces the weights exactly.
     replay = service.update_allocation(db, experiment_key=KEY, now=ready, seed=info.seed)
     assert replay.weights == info.weights
-
-
-def test_promotion_switches_champion_with_an_audit_record(
-    db: Engine, channels: LoadedExperiment
-) -> None:
-    service.sync_experiment(db, channels, now=T0)
-    _simulate_outcomes(db, RATES, 6_000, seed=4)
-    too_early = service.evaluate_promotion(
-        db, experiment_key=KEY, now=T0 + timedelta(days=15), seed=1
-    )
-    assert (too_early.decision.action, too_early.decision.reason) == ("continue", "too_early")
-
-    when = T0 + timedelta(days=22)
-    dry = service.evaluate_promotion(db, experiment_key=KEY, now=when, seed=1, dry_run=True)
-    assert dry.decision.action == "promote", dry.decision.explanation
-    assert _count(db, PromotionAudit) == 1, "a dry run writes nothing"
-    assert _count(db, AllocationVersion) == 1
-
-    result = service.evaluate_promotion(db, experiment_key=KEY, now=when, seed=1)
-    assert result.decision.new_champion == "discount_nudge"
-    assert result.allocation_version == 2
-    report = service.experiment_report(db, experiment_key=KEY, now=when, only_promotions=True)
-    assert report.champion == "discount_nudge"
-    [record] = report.promotions
-    assert (record.champion_before, record.champion_after) == ("friendly_sms", "discount_nudge")
-    assert record.numbers["prob_beat"]["discount_nudge"] >= 0.95
-    assert record.numbers["units"]["discount_nudge"] >= 1_000
-    assert record.allocation_version == 2
-    # The new champion must now hold the title min_days before anyone can take it.
-    next_day = service.evaluate_promotion(db, experiment_key=KEY, now=when + timedelta(days=1))
-    assert next_day.decision.reason == "too_early"
-
-
-def test_promotion_is_atomic(
-    db: Engine, channels: LoadedExperiment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A crash between the allocation and the audit record leaves neither."""
-    service.sync_experiment(db, channels, now=T0)
-    _simulate_outcomes(db, RATES, 6_000, seed=5)
-
-    def crash(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("killed mid-promotion")
-
-    monkeypatch.setattr(service.promotion, "PromotionAudit", crash)
-    with pytest.raises(RuntimeError, match="killed"):
-        service.evaluate_promotion(db, experiment_key=KEY, now=T0 + timedelta(days=22), seed=1)
-    assert _count(db, AllocationVersion) == 1
-    assert _count(db, PromotionAudit) == 0
-
-
-def test_run_cycle_updates_then_promotes(db: Engine, channels: LoadedExperiment) -> None:
-    service.sync_experiment(db, channels, now=T0)
-    _simulate_outcomes(db, RATES, 6_000, seed=6)
-    cycle = service.run_cycle(
-        db, experiment_key=KEY, now=T0 + timedelta(days=22), update_seed=1, promotion_seed=2
-    )
-    assert cycle.allocation.version == 2
-    assert cycle.promotion.allocation_version == 3
-    with Session(db) as session:
-        latest = queries.latest_allocation(session, experiment_key=KEY)
-    assert latest is not None
-    assert latest.champion == "discount_nudge"
-    assert latest.weights == cycle.allocation.weights, "promotion keeps the bandit's weights"
 
 
 def test_report_and_listing(four_debtors: Engine) -> None:

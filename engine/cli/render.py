@@ -79,23 +79,37 @@ def kpi_table(
 
 
 def promotion_table(promotions: list[PromotionRecord]) -> Table:
-    """The champion switches, each with the numbers behind it."""
+    """The decisions that changed the allocation (champion switches, stopped arms,
+    rollbacks), each with the numbers behind it."""
     table = Table(title="Promotion log", title_justify="left")
     table.add_column("decided (UTC)", no_wrap=True)
-    table.add_column("from → to", no_wrap=True)
+    table.add_column("change", no_wrap=True)
     table.add_column("P(beat)", justify="right")
     table.add_column("matured units new / old", justify="right")
     table.add_column("allocation", justify="right")
     for record in promotions:
-        if record.action != "promote":
-            continue
         units = record.numbers.get("units", {})
-        p_beat = record.numbers.get("prob_beat", {}).get(record.champion_after, math.nan)
+        if record.action == "promote":
+            p_beat = record.numbers.get("prob_beat", {}).get(record.champion_after, math.nan)
+            change = f"{record.champion_before} → {record.champion_after}"
+            evidence = f"{p_beat:.4f}"
+            counts = (
+                f"{units.get(record.champion_after, 0):,} / "
+                f"{units.get(record.champion_before, 0):,}"
+            )
+        elif record.action == "stop_arm":
+            change = "stopped " + ", ".join(record.numbers.get("stopped_arms", []))
+            evidence, counts = "-", "-"
+        elif record.action == "rollback":
+            change = f"rollback to v{record.numbers.get('to_version')}"
+            evidence, counts = "-", "-"
+        else:
+            continue
         table.add_row(
             f"{record.decided_at:%Y-%m-%d %H:%M}",
-            f"{record.champion_before} → {record.champion_after}",
-            f"{p_beat:.4f}",
-            f"{units.get(record.champion_after, 0):,} / {units.get(record.champion_before, 0):,}",
+            change,
+            evidence,
+            counts,
             f"v{record.allocation_version}",
         )
     return table

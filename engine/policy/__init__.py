@@ -6,6 +6,7 @@ from engine.policy.allocation import (
     apply_floor,
     decide_allocation,
     decide_segment_allocation,
+    drop_arms,
     rebase_on_champion,
 )
 from engine.policy.cadence import period_of, update_due
@@ -51,6 +52,7 @@ __all__ = [
     "burn_in_active",
     "decide_allocation",
     "decide_segment_allocation",
+    "drop_arms",
     "empirical_bayes_kappa",
     "holdout_member",
     "holdout_salt",

@@ -11,7 +11,7 @@ not clipped, so the weights still sum to one and stay proportional to P(best) ab
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,6 +132,38 @@ def decide_segment_allocation(
     )
 
 
+def drop_arms(split: Mapping[str, float], stopped: Collection[str]) -> dict[str, float]:
+    """``split`` with the ``stopped`` arms at 0 and the others rescaled to sum to 1 (their
+    ratios kept): a stopped arm's traffic goes to the others at once."""
+    kept = {k: (0.0 if k in stopped else float(w)) for k, w in split.items()}
+    total = sum(kept.values())
+    if total <= 0:
+        active = [k for k in split if k not in stopped]
+        if not active:
+            raise ValueError("every arm is stopped")
+        return {k: (1.0 / len(active) if k in active else 0.0) for k in split}
+    return {k: w / total for k, w in kept.items()}
+
+
+def _with_stopped(
+    decision: AllocationDecision, arm_keys: Sequence[str], stopped: Collection[str]
+) -> AllocationDecision:
+    """A decision made over the active arms, written out over all arms (stopped ones at 0)."""
+
+    def full(values: Mapping[str, float]) -> dict[str, float]:
+        return {k: float(values.get(k, 0.0)) for k in arm_keys}
+
+    reason = decision.reason + f"; stopped (no traffic): {', '.join(sorted(stopped))}"
+    return AllocationDecision(
+        weights=full(decision.weights),
+        p_best=full(decision.p_best) if decision.p_best else {},
+        reason=reason,
+        bandit=full(decision.bandit),
+        holdout_share=decision.holdout_share,
+        burn_in=decision.burn_in,
+    )
+
+
 def apply_floor(p: npt.ArrayLike, floor: float) -> npt.NDArray[np.float64]:
     """Mix probabilities ``p`` (shape (k,), sum 1) with a uniform floor.
 
@@ -156,6 +188,7 @@ def decide_allocation(
     rng: np.random.Generator,
     days_elapsed: float = float("inf"),
     reward_draws: npt.NDArray[np.float64] | None = None,
+    stopped: Collection[str] = (),
 ) -> AllocationDecision:
     """Weights for the next period from matured outcomes (holdout units excluded by the caller).
 
@@ -178,7 +211,30 @@ def decide_allocation(
     reward_draws
         Shape (draws, k): posterior draws of each arm's reward when the reward is not the
         binary primary metric (``reward: net_value``); P(best) is then taken from them.
+    stopped
+        Arms stopped by a guardrail breach: they get no traffic, now or later, and the bandit,
+        its floors and the starting split are computed over the other arms only.
     """
+    stopped = [k for k in arm_keys if k in stopped]
+    if stopped:
+        if champion in stopped:
+            raise ValueError(f"the champion {champion!r} cannot be stopped")
+        active = [k for k in arm_keys if k not in stopped]
+        inner = decide_allocation(
+            config=config,
+            arm_keys=active,
+            champion=champion,
+            stats=stats,
+            configured_weights=drop_arms(configured_weights, stopped),
+            rng=rng,
+            days_elapsed=days_elapsed,
+            reward_draws=(
+                None
+                if reward_draws is None
+                else reward_draws[:, [list(arm_keys).index(k) for k in active]]
+            ),
+        )
+        return _with_stopped(inner, arm_keys, stopped)
     zero = BinomialStat(0, 0)
     counts = [stats.get(k, zero) for k in arm_keys]
     matured = sum(c.n for c in counts)

@@ -61,6 +61,7 @@ from engine.service.reports import (
     latest_activity,
     list_experiments,
 )
+from engine.service.rollback import RollbackResult, rollback_allocation
 
 __all__ = [
     "ANALYSIS_SEED",
@@ -74,6 +75,7 @@ __all__ = [
     "IngestResult",
     "PromotionRecord",
     "PromotionResult",
+    "RollbackResult",
     "ServiceError",
     "StorageError",
     "SyncResult",
@@ -101,6 +103,7 @@ __all__ = [
     "new_seed",
     "open_db",
     "policy_ope",
+    "rollback_allocation",
     "run_cycle",
     "segment_model",
     "sync_experiment",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -55,6 +55,7 @@ class AllocationInfo:
     segment_weights: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Set when no new version was written (the cadence's period already has an update).
     unchanged: str | None = None
+    stopped_arms: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: AllocationVersion) -> AllocationInfo:
@@ -73,6 +74,7 @@ class AllocationInfo:
             bandit_weights=dict(row.bandit_weights or row.weights),
             holdout_share=row.holdout_share,
             segment_weights={k: dict(v) for k, v in row.segment_weights.items()},
+            stopped_arms=tuple(row.stopped_arms or ()),
         )
 
 
@@ -134,24 +136,26 @@ def _segment_decision(
     *,
     now: datetime,
     rng: np.random.Generator,
+    stopped: Sequence[str] = (),
 ) -> SegmentDecision | None:
-    """Per-segment weights from the matured training outcomes of each segment (holdout out)."""
+    """Per-segment weights from the matured training outcomes of each segment (holdout out);
+    ``stopped`` arms are left out of the bandit and get 0 in every segment."""
     cells = queries.outcome_cells(
         session, experiment_key=experiment.key, now=now, by_segment=True, by_holdout=True
     )
     segments = sorted({c.segment for c in cells if c.segment is not None and not c.holdout})
     if not segments:
         return None
-    arms = experiment.arm_keys
+    arms = tuple(a for a in experiment.arm_keys if a not in stopped)
     paid = np.zeros((len(segments), len(arms)))
     matured = np.zeros((len(segments), len(arms)))
     for c in cells:
-        if c.segment is None or c.holdout:
+        if c.segment is None or c.holdout or c.arm in stopped:
             continue
         row, column = segments.index(c.segment), arms.index(c.arm)
         paid[row, column] += c.totals.paid
         matured[row, column] += c.totals.pay_matured
-    return decide_segment_allocation(
+    decision = decide_segment_allocation(
         config=experiment.allocation,
         arm_keys=arms,
         champion=champion,
@@ -160,6 +164,13 @@ def _segment_decision(
         failures=matured - paid,
         rng=rng,
     )
+    if not stopped:
+        return decision
+
+    def full(table: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+        return {s: {a: float(w.get(a, 0.0)) for a in experiment.arm_keys} for s, w in table.items()}
+
+    return SegmentDecision(full(decision.weights), full(decision.bandit), decision.reason)
 
 
 def write_update(
@@ -185,7 +196,8 @@ def write_update(
             unchanged=f"update cadence {cadence}: already updated at {last:%Y-%m-%d %H:%M} UTC",
         )
     rng = np.random.default_rng(seed)
-    stats = {arm: t.pay_stat for arm, t in training.items()}
+    stopped = list(current.stopped_arms or [])
+    stats = {arm: t.pay_stat for arm, t in training.items() if arm not in stopped}
     reward_draws = (
         _net_value_draws(experiment, training, rng=rng)
         if experiment.objective == "net_value"
@@ -200,10 +212,13 @@ def write_update(
         rng=rng,
         days_elapsed=(now - history[0].created_at).total_seconds() / 86_400,
         reward_draws=reward_draws,
+        stopped=stopped,
     )
     by_segment = None
     if experiment.allocation.per_segment and not decision.burn_in:
-        by_segment = _segment_decision(session, experiment, current.champion, now=now, rng=rng)
+        by_segment = _segment_decision(
+            session, experiment, current.champion, now=now, rng=rng, stopped=stopped
+        )
     row = AllocationVersion(
         experiment_key=experiment.key,
         version=current.version + 1,
@@ -216,6 +231,7 @@ def write_update(
         holdout_share=decision.holdout_share,
         segment_weights={} if by_segment is None else _plain(by_segment.weights),
         segment_bandit_weights={} if by_segment is None else _plain(by_segment.bandit),
+        stopped_arms=stopped,
         seed=seed,
         matured_units=sum(s.n for s in stats.values()),
         reason=decision.reason + ("" if by_segment is None else f"; {by_segment.reason}"),

@@ -178,7 +178,6 @@ def run_demo(
             experiment_key=experiment.key,
             now=midnight,
             update_seed=int(rng.integers(2**62)),
-            promotion_seed=int(rng.integers(2**62)),
         )
         if on_day is not None:
             weights = cycle.allocation.weights

@@ -1,44 +1,70 @@
-"""The promotion rule and the scheduled cycle (update, then promotion), each writing its
-allocation and audit record in one transaction."""
+"""The promotion rule and the scheduled cycle (update, then promotion).
+
+Every decision is one transaction: the experiment's lock is taken first (see
+:func:`engine.store.queries.lock_experiment`), then "was today already decided?" is checked
+again inside the lock, then the allocation version (on promote or stop_arm) and the audit
+record are written together. Two concurrent runs therefore produce one decision, a second run
+the same UTC day changes nothing, and a crash leaves neither the allocation nor the record.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from engine.analysis import pay_on_time_draws
 from engine.config import Experiment
-from engine.policy import (
-    rebase_on_champion,
-)
+from engine.policy import drop_arms, rebase_on_champion
 from engine.promotion import PromotionDecision, decide_promotion
-from engine.service.allocation import AllocationInfo, arm_totals, pay_stats, write_update
-from engine.service.common import (
-    load_current,
-    new_seed,
-)
-from engine.service.strata import stratified_totals
-from engine.stats.binomial import BinomialStat
+from engine.service.allocation import AllocationInfo, arm_totals, write_update
+from engine.service.common import load_current, new_seed
+from engine.service.evidence import promotion_evidence
 from engine.store import queries
 from engine.store.db import transaction
-from engine.store.tables import (
-    AllocationVersion,
-    ExperimentVersion,
-    PromotionAudit,
-)
+from engine.store.tables import AllocationVersion, ExperimentVersion, PromotionAudit
 
 
 @dataclass(frozen=True)
 class PromotionResult:
+    """One decision as stored (or, for a dry run, as it would be).
+
+    ``repeated`` is True when the experiment had already been decided on this UTC day: the
+    earlier decision is returned and nothing is written.
+    """
+
+    experiment_key: str
+    experiment_version: int
+    decided_at: datetime
     decision: PromotionDecision
     audit_id: int | None
     allocation_version: int | None
     dry_run: bool
+    repeated: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        """The decision as JSON-able data: the webhook body and the ``--json`` line."""
+        d = self.decision
+        return {
+            "experiment": self.experiment_key,
+            "experiment_version": self.experiment_version,
+            "decided_at": self.decided_at.isoformat(),
+            "action": d.action,
+            "reason": d.reason,
+            "champion_before": d.champion,
+            "champion_after": d.new_champion or d.champion,
+            "challenger": d.challenger,
+            "stopped_arms": list(d.stopped_arms),
+            "allocation_version": self.allocation_version,
+            "audit_id": self.audit_id,
+            "dry_run": self.dry_run,
+            "repeated": self.repeated,
+            "explanation": d.explanation,
+            "numbers": d.numbers(),
+        }
 
 
 def _champion_since(history: Sequence[AllocationVersion]) -> datetime:
@@ -51,77 +77,122 @@ def _champion_since(history: Sequence[AllocationVersion]) -> datetime:
     return since
 
 
-def _write_promotion(
+def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def _earlier_today(session: Session, key: str, now: datetime) -> PromotionResult | None:
+    """The decision already stored for ``key`` on the UTC day of ``now``, if any."""
+    start, end = _day_bounds(now)
+    rows = queries.decisions_on(session, experiment_key=key, start=start, end=end)
+    if not rows:
+        return None
+    row = rows[-1]
+    return PromotionResult(
+        experiment_key=key,
+        experiment_version=row.experiment_version,
+        decided_at=row.decided_at,
+        decision=PromotionDecision.from_numbers(row.numbers),
+        audit_id=row.id,
+        allocation_version=row.allocation_version,
+        dry_run=False,
+        repeated=True,
+    )
+
+
+def _new_allocation(
+    experiment: Experiment,
+    version: ExperimentVersion,
+    current: AllocationVersion,
+    decision: PromotionDecision,
+    *,
+    now: datetime,
+    matured_units: int,
+) -> AllocationVersion:
+    """The allocation a promote or stop_arm decision puts in force."""
+    champion = decision.new_champion or current.champion
+    stopped = sorted(set(current.stopped_arms or []) | set(decision.stopped_arms))
+
+    def rebase(split: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        # The holdout and the champion floor follow the (new) champion; a stopped arm's share
+        # goes to the others in proportion, and the bandit keeps it at 0 afterwards.
+        return rebase_on_champion(
+            config=experiment.allocation,
+            arm_keys=experiment.arm_keys,
+            champion=champion,
+            bandit=drop_arms(split, stopped),
+        )
+
+    overall, bandit = rebase(dict(current.bandit_weights or current.weights))
+    segments = {s: rebase(w) for s, w in current.segment_bandit_weights.items()}
+    kind = "promotion" if decision.action == "promote" else "stop_arm"
+    return AllocationVersion(
+        experiment_key=experiment.key,
+        version=current.version + 1,
+        experiment_version=version.version,
+        kind=kind,
+        champion=champion,
+        weights=overall,
+        p_best=dict(current.p_best),
+        bandit_weights=bandit,
+        holdout_share=current.holdout_share,
+        segment_weights={s: w[0] for s, w in segments.items()},
+        segment_bandit_weights={s: w[1] for s, w in segments.items()},
+        stopped_arms=stopped,
+        seed=None,
+        matured_units=matured_units,
+        reason=f"{kind}: {decision.explanation}",
+        created_at=now,
+    )
+
+
+def _decide_and_write(
     session: Session,
     experiment: Experiment,
     version: ExperimentVersion,
-    stats: dict[str, BinomialStat],
     *,
     now: datetime,
-    seed: int,
     dry_run: bool,
+    ess_share: Mapping[str, float] | None,
 ) -> PromotionResult:
     history = queries.allocations(session, experiment_key=experiment.key)
     current = history[-1]
-    rng = np.random.default_rng(seed)
-    samples = None
-    if any(row.segment_weights for row in history):
-        # Traffic depends on the segment: pooled rates would compare different mixes of
-        # debtors, so compare within (period, segment) strata.
-        strata = stratified_totals(session, experiment_key=experiment.key, history=history, now=now)
-        samples = pay_on_time_draws(
-            experiment,
-            totals=strata.totals,
-            weights=strata.weights,
-            rng=rng,
-            draws=experiment.allocation.draws,
-        )
+    evidence = promotion_evidence(
+        session,
+        experiment,
+        history,
+        now=now,
+        days_as_champion=(now - _champion_since(history)).total_seconds() / 86_400,
+        ess_share=ess_share,
+    )
     decision = decide_promotion(
         rule=experiment.promotion,
+        guardrails=experiment.metrics.guardrails,
+        arm_keys=experiment.arm_keys,
         champion=current.champion,
-        stats=stats,
-        days_as_champion=(now - _champion_since(history)).total_seconds() / 86_400,
-        rng=rng,
-        prior_alpha=experiment.allocation.prior_alpha,
-        prior_beta=experiment.allocation.prior_beta,
-        draws=experiment.allocation.draws,
-        samples=samples,
+        evidence=evidence,
     )
-    if dry_run:
-        return PromotionResult(decision, None, None, dry_run=True)
-    new_version: int | None = None
-    if decision.action == "promote" and decision.new_champion is not None:
-        new_version = current.version + 1
 
-        def rebase(split: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
-            return rebase_on_champion(
-                config=experiment.allocation,
-                arm_keys=experiment.arm_keys,
-                champion=decision.new_champion or current.champion,
-                bandit=split,
-            )
-
-        overall, bandit = rebase(dict(current.bandit_weights or current.weights))
-        rebased = {s: rebase(dict(w)) for s, w in current.segment_bandit_weights.items()}
-        session.add(
-            AllocationVersion(
-                experiment_key=experiment.key,
-                version=new_version,
-                experiment_version=version.version,
-                kind="promotion",
-                champion=decision.new_champion,
-                weights=overall,
-                p_best=dict(current.p_best),
-                bandit_weights=bandit,
-                holdout_share=current.holdout_share,
-                segment_weights={s: rebased[s][0] for s in rebased},
-                segment_bandit_weights={s: rebased[s][1] for s in rebased},
-                seed=seed,
-                matured_units=sum(s.n for s in stats.values()),
-                reason=f"promotion: {decision.explanation}",
-                created_at=now,
-            )
+    def result(audit_id: int | None, allocation: int | None) -> PromotionResult:
+        return PromotionResult(
+            experiment.key, version.version, now, decision, audit_id, allocation, dry_run
         )
+
+    if dry_run:
+        return result(None, None)
+    new_version: int | None = None
+    if decision.action in ("promote", "stop_arm"):
+        row = _new_allocation(
+            experiment,
+            version,
+            current,
+            decision,
+            now=now,
+            matured_units=int(evidence.primary.units().sum()),
+        )
+        session.add(row)
+        new_version = row.version
     audit = PromotionAudit(
         experiment_key=experiment.key,
         experiment_version=version.version,
@@ -131,15 +202,18 @@ def _write_promotion(
         champion_before=current.champion,
         champion_after=decision.new_champion or current.champion,
         allocation_version=new_version,
-        seed=seed,
+        seed=None,
         dry_run=False,
-        rule=experiment.promotion.model_dump(mode="json"),
+        rule={
+            "promotion": experiment.promotion.model_dump(mode="json"),
+            "guardrails": [g.model_dump(mode="json") for g in experiment.metrics.guardrails],
+        },
         numbers=decision.numbers(),
         explanation=decision.explanation,
     )
     session.add(audit)
     session.flush()
-    return PromotionResult(decision, audit.id, new_version, dry_run=False)
+    return result(audit.id, new_version)
 
 
 def evaluate_promotion(
@@ -147,24 +221,27 @@ def evaluate_promotion(
     *,
     experiment_key: str,
     now: datetime,
-    seed: int | None = None,
     dry_run: bool = False,
+    ess_share: Mapping[str, float] | None = None,
 ) -> PromotionResult:
-    """Apply the promotion rule; on ``promote`` switch the champion through a new allocation
-    version. Every evaluation (dry runs excepted) leaves an audit record with its numbers; the
-    allocation and the record are written in the same transaction, so neither exists alone.
+    """Apply the promotion rule once (see :mod:`engine.promotion`).
+
+    ``promote`` switches the champion and ``stop_arm`` takes an arm's traffic away, each
+    through a new allocation version; every decision leaves an audit record, in the same
+    transaction. A dry run reads and decides but writes nothing. ``ess_share`` gives, for
+    policy challengers, the effective sample size of their off-policy estimate as a share of
+    the log (gated by ``promotion.min_ess_share``).
     """
     with transaction(engine) as session:
+        if not dry_run:
+            queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
-        _, stats = pay_stats(session, experiment, now)
-        return _write_promotion(
-            session,
-            experiment,
-            version,
-            stats,
-            now=now,
-            seed=new_seed() if seed is None else seed,
-            dry_run=dry_run,
+        if not dry_run:
+            earlier = _earlier_today(session, experiment_key, now)
+            if earlier is not None:
+                return earlier
+        return _decide_and_write(
+            session, experiment, version, now=now, dry_run=dry_run, ess_share=ess_share
         )
 
 
@@ -180,15 +257,20 @@ def run_cycle(
     experiment_key: str,
     now: datetime,
     update_seed: int | None = None,
-    promotion_seed: int | None = None,
+    ess_share: Mapping[str, float] | None = None,
 ) -> CycleResult:
-    """The scheduled job for one experiment: update the allocation, then evaluate promotion.
-
-    Both steps read the same matured outcomes (aggregated once) and commit together.
-    """
+    """The scheduled job for one experiment: update the allocation, then evaluate promotion,
+    in one transaction. A second cycle on the same UTC day changes nothing and returns the
+    allocation in force with the day's earlier decision."""
     with transaction(engine) as session:
+        queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
-        everyone, training = arm_totals(session, experiment, now)
+        earlier = _earlier_today(session, experiment_key, now)
+        if earlier is not None:
+            latest = queries.latest_allocation(session, experiment_key=experiment_key)
+            assert latest is not None  # sync writes the first allocation with the experiment
+            return CycleResult(AllocationInfo.from_row(latest), earlier)
+        _, training = arm_totals(session, experiment, now)
         allocation = write_update(
             session,
             experiment,
@@ -197,13 +279,7 @@ def run_cycle(
             now=now,
             seed=new_seed() if update_seed is None else update_seed,
         )
-        promotion = _write_promotion(
-            session,
-            experiment,
-            version,
-            {arm: t.pay_stat for arm, t in everyone.items()},
-            now=now,
-            seed=new_seed() if promotion_seed is None else promotion_seed,
-            dry_run=False,
+        promotion = _decide_and_write(
+            session, experiment, version, now=now, dry_run=False, ess_share=ess_share
         )
         return CycleResult(allocation, promotion)

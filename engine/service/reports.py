@@ -73,7 +73,11 @@ class ExperimentReport:
 def experiment_report(
     engine: Engine, *, experiment_key: str, now: datetime, only_promotions: bool = False
 ) -> ExperimentReport:
-    """Read model of one experiment as of ``now``. Reads only."""
+    """Read model of one experiment as of ``now``. Reads only.
+
+    ``only_promotions`` keeps the audit records that changed the allocation (promote,
+    stop_arm, rollback) and leaves out the daily ``continue`` decisions.
+    """
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
@@ -89,7 +93,7 @@ def experiment_report(
         audits = queries.promotions(
             session,
             experiment_key=experiment_key,
-            actions=("promote",) if only_promotions else None,
+            actions=("promote", "stop_arm", "rollback") if only_promotions else None,
         )
         return ExperimentReport(
             key=experiment.key,

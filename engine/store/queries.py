@@ -7,12 +7,13 @@ ingestion for the debtors it touches), then summed per (arm, allocation version,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Float, and_, case, cast, func, literal, select, update
+from sqlalchemy import Float, and_, case, cast, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -404,3 +405,36 @@ def recent_contacts(
         for row in session.execute(statement):
             found[str(row[0])] = int(row[1])
     return found
+
+
+def lock_experiment(session: Session, *, experiment_key: str) -> None:
+    """Serialise writers of one experiment's allocations until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock on a hash of the key (released at commit or
+    rollback, also when the process dies). SQLite: an empty write takes the database's write
+    lock at once, before anything is read, so a second writer waits (busy_timeout) and then
+    reads what the first committed. Callers re-check their preconditions after the lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(experiment_key.encode("utf-8")).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        session.execute(text("UPDATE allocation SET version = version WHERE 1 = 0"))
+
+
+def decisions_on(
+    session: Session, *, experiment_key: str, start: datetime, end: datetime
+) -> list[PromotionAudit]:
+    """Audit records (dry runs never stored) decided in [start, end), oldest first."""
+    statement = (
+        select(PromotionAudit)
+        .where(
+            col(PromotionAudit.experiment_key) == experiment_key,
+            col(PromotionAudit.decided_at) >= start,
+            col(PromotionAudit.decided_at) < end,
+            col(PromotionAudit.action) != "rollback",
+        )
+        .order_by(col(PromotionAudit.id))
+    )
+    return list(session.scalars(statement))

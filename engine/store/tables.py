@@ -51,7 +51,7 @@ class AllocationVersion(SQLModel, table=True):
     experiment_key: str = Field(max_length=64, index=True)
     version: int
     experiment_version: int
-    kind: str = Field(max_length=16)  # initial | update | promotion
+    kind: str = Field(max_length=16)  # initial | update | promotion | stop_arm | rollback
     champion: str = Field(max_length=64)
     weights: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
     p_best: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
@@ -69,6 +69,9 @@ class AllocationVersion(SQLModel, table=True):
     segment_bandit_weights: dict[str, dict[str, float]] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    # Arms stopped by a guardrail breach: 0 traffic in this and every later version (the
+    # bandit's updates keep them out) until a rollback restores an earlier version.
+    stopped_arms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     seed: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     matured_units: int = 0
     reason: str = Field(sa_column=Column(Text, nullable=False))
@@ -143,11 +146,11 @@ class PromotionAudit(SQLModel, table=True):
     experiment_key: str = Field(max_length=64, index=True)
     experiment_version: int
     decided_at: datetime
-    action: str = Field(max_length=16)  # promote | continue
+    action: str = Field(max_length=16)  # promote | continue | stop_arm | inconclusive | rollback
     reason: str = Field(max_length=32)
     champion_before: str = Field(max_length=64)
     champion_after: str = Field(max_length=64)
-    allocation_version: int | None = None  # the allocation the promotion created
+    allocation_version: int | None = None  # the allocation the decision created
     seed: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     dry_run: bool = False
     rule: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

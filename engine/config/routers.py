@@ -1,12 +1,12 @@
-"""Cross-field rules of router arms (``router:`` in the YAML), kept out of :mod:`engine.config`
-so that module stays small. Pure; :class:`engine.config.Experiment` raises what this returns."""
+"""Cross-field rules of router arms (``router:`` in the YAML); :class:`Experiment` raises what
+this returns."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only for the annotation: engine.config imports this module
-    from engine.config import Experiment
+if TYPE_CHECKING:  # only for the annotation: the experiment module imports this one
+    from engine.config.experiment import Experiment
 
 
 def router_problem(experiment: Experiment) -> tuple[str, str] | None:

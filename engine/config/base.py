@@ -1,0 +1,60 @@
+"""Shared by the experiment models: the frozen base model, cross-field errors, key patterns
+and the names of the language's enumerations."""
+
+from __future__ import annotations
+
+from typing import Literal, NewType
+
+from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
+
+
+def _invalid(field: str, message: str) -> PydanticCustomError:
+    """A cross-field error that the loader can pin to ``field`` (dotted, relative to the model).
+
+    Model validators only know the model's own location; passing the field in the context lets
+    :mod:`engine.loader` point at the line that holds it instead of the top of the mapping.
+    """
+    return PydanticCustomError("cross_field", "{message}", {"message": message, "field": field})
+
+
+def _invalid_all(problems: list[tuple[str, str]]) -> PydanticCustomError:
+    """Several cross-field errors at once, so an analyst sees all of them in one run.
+
+    A model validator can raise only one error; the loader unpacks ``problems`` into one issue
+    per (field, message) pair, each with its own line.
+    """
+    message = "; ".join(f"{field}: {text}" for field, text in problems)
+    return PydanticCustomError(
+        "cross_field",
+        "{message}",
+        {"message": message, "field": problems[0][0], "problems": problems},
+    )
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+ExperimentKey = NewType("ExperimentKey", str)
+ArmKey = NewType("ArmKey", str)
+
+#: Keys are used in file names, SQL rows and URLs: keep them boring.
+KEY_PATTERN = r"^[a-z][a-z0-9_\-]{0,62}$"
+
+#: Tolerance for "weights sum to one": YAML decimals such as 0.1 + 0.2 are not exact in binary.
+WEIGHT_SUM_TOLERANCE = 1e-6
+
+PrimaryMetric = Literal["pay_on_time"]
+#: Every KPI the engine measures per arm (see :mod:`engine.metrics`).
+MetricName = Literal[
+    "pay_on_time", "collected", "collection_cases", "reminders", "inquiries", "churn", "net_value"
+]
+PolicyName = Literal["fixed", "thompson", "top_two"]
+ObjectiveName = Literal["pay_on_time", "net_value"]
+Status = Literal["draft", "running", "paused", "stopped"]
+Channel = Literal["none", "sms", "email", "letter", "phone", "agency"]
+Cadence = Literal["hourly", "daily", "weekly"]
+
+#: Channels that reach the debtor, so contact caps and quiet hours apply to them.
+CONTACT_CHANNELS = frozenset({"sms", "email", "letter", "phone"})

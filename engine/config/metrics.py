@@ -1,0 +1,71 @@
+"""What is measured (metrics, guardrails live in :mod:`engine.config.promotion`) and the
+CLV parameters behind CLV uplift and net value."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from engine.clv import residual_clv
+from engine.config.base import MetricName, PrimaryMetric, _Frozen, _invalid
+from engine.config.promotion import GUARDRAIL_METRICS, Guardrail
+
+
+class Metrics(_Frozen):
+    """What is measured and when an outcome is mature."""
+
+    primary: PrimaryMetric = Field(
+        default="pay_on_time", description="The metric the experiment is decided on."
+    )
+    secondary: tuple[MetricName, ...] = Field(
+        default=(), description="Further KPIs reported beside the primary one."
+    )
+    pay_window_days: Annotated[int, Field(ge=1, le=365)] = 14
+    churn_horizon_days: Annotated[int, Field(ge=1, le=730)] = 90
+    guardrails: tuple[Guardrail, ...] = Field(
+        default=(), description="KPIs a challenger must not worsen beyond a margin."
+    )
+
+    @model_validator(mode="after")
+    def _window_fits_horizon(self) -> Metrics:
+        seen: list[str] = []
+        for index, guardrail in enumerate(self.guardrails):
+            if guardrail.metric not in GUARDRAIL_METRICS:
+                raise _invalid(
+                    f"guardrails.{index}.metric",
+                    f"unknown guardrail metric {guardrail.metric!r}; "
+                    f"known: {', '.join(GUARDRAIL_METRICS)}",
+                )
+            if guardrail.metric in seen:
+                raise _invalid(
+                    f"guardrails.{index}.metric", f"duplicate guardrail {guardrail.metric!r}"
+                )
+            seen.append(guardrail.metric)
+        if self.pay_window_days > self.churn_horizon_days:
+            raise _invalid(
+                "pay_window_days",
+                f"pay_window_days ({self.pay_window_days}) must not exceed "
+                f"churn_horizon_days ({self.churn_horizon_days})",
+            )
+        return self
+
+
+class Clv(_Frozen):
+    """Customer lifetime value parameters (constant-retention model, Fader & Hardie 2007)."""
+
+    monthly_margin: Annotated[float, Field(gt=0, description="Margin per customer-month.")]
+    monthly_retention: Annotated[
+        float, Field(gt=0, lt=1, description="Monthly retention of debtors under the champion.")
+    ]
+    monthly_discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.01
+
+    def residual_value(self) -> float:
+        """Residual CLV of a subscriber under the champion, ``m r / (1 + d - r)``."""
+        return float(
+            residual_clv(
+                margin=self.monthly_margin,
+                retention=self.monthly_retention,
+                discount_rate=self.monthly_discount_rate,
+            )
+        )

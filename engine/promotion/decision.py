@@ -1,0 +1,189 @@
+"""One experiment's promotion decision with its explanation and audit numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, cast
+
+import numpy as np
+
+from engine.config import Guardrail, Promotion
+from engine.promotion.rule import ACTIONS, REASONS, Evidence, RuleResult, evaluate_rule
+
+Action = Literal["promote", "continue", "stop_arm", "inconclusive"]
+
+
+def _num(value: float) -> float | None:
+    """JSON has no NaN or infinity: they become null in the audit numbers."""
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Outcome of one evaluation of the rule, with the evidence for the audit trail.
+
+    ``difference[arm]`` holds the stratified difference to the champion in the primary rate
+    (``estimate``, always-valid ``lower``/``upper``, ``expected_loss``); ``guardrails[metric]
+    [arm]`` the same for each guardrail with its ``margin``.
+    """
+
+    action: Action
+    reason: str
+    champion: str
+    challenger: str | None
+    explanation: str
+    stopped_arms: tuple[str, ...] = ()
+    prob_beat: Mapping[str, float] = field(default_factory=dict)
+    units: Mapping[str, int] = field(default_factory=dict)
+    rates: Mapping[str, float | None] = field(default_factory=dict)
+    difference: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+    guardrails: Mapping[str, Mapping[str, Mapping[str, float | None]]] = field(default_factory=dict)
+    days_as_champion: float = 0.0
+    srm_p_value: float | None = None
+    ess_share: Mapping[str, float] = field(default_factory=dict)
+    alpha: float = 0.05
+    method: str = "sequential"
+
+    @property
+    def new_champion(self) -> str | None:
+        return self.challenger if self.action == "promote" else None
+
+    def numbers(self) -> dict[str, Any]:
+        """The evidence as plain JSON-able data."""
+        data = asdict(self)
+        data["stopped_arms"] = list(self.stopped_arms)
+        return data
+
+    @classmethod
+    def from_numbers(cls, numbers: Mapping[str, Any]) -> PromotionDecision:
+        """The decision back from :meth:`numbers` (as stored in the audit record)."""
+        data = dict(numbers)
+        data["stopped_arms"] = tuple(data.get("stopped_arms", ()))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _explain(
+    result: RuleResult,
+    rule: Promotion,
+    names: Sequence[str],
+    arms: Sequence[str],
+    champion: int,
+    units: Mapping[str, int],
+    days: float,
+    stopped: Sequence[str],
+) -> str:
+    reason = REASONS[int(result.reason)]
+    best = int(result.challenger)
+    name = arms[best] if best >= 0 else ""
+    champ = arms[champion]
+    primary = result.primary
+    if reason == "guardrail_breach":
+        parts = []
+        for g, diff, margin in zip(names, result.guardrails, result.margins, strict=True):
+            for k in (int(i) for i in np.flatnonzero(result.stop)):
+                if diff.lower[k] > margin:
+                    parts.append(
+                        f"{arms[k]}: {g} up by at least {diff.lower[k]:.4f} over {champ} "
+                        f"(margin {float(margin):.4f})"
+                    )
+        return "guardrail breached, traffic stopped: " + "; ".join(parts)
+    if reason == "too_early":
+        return f"champion held the title {days:.1f} of {rule.min_days} days"
+    if reason == "srm":
+        return "sample-ratio mismatch: assignment counts do not match the traffic weights"
+    if reason == "too_few_units":
+        others = [units[a] for i, a in enumerate(arms) if i != champion and a not in stopped]
+        return (
+            f"need {rule.min_units_per_arm} matured units in the champion and a challenger; "
+            f"champion has {units[champ]}, best challenger {max(others, default=0)}"
+        )
+    effect = (
+        f"{name} - {champ} = {primary.estimate[best]:+.4f} "
+        f"[{primary.lower[best]:+.4f}, {primary.upper[best]:+.4f}] "
+        f"(always-valid, alpha {result.alpha_per_challenger:.3g}), "
+        f"P(beat) {primary.prob_positive()[best]:.4f}, "
+        f"expected loss {primary.expected_loss()[best]:.4f}"
+    )
+    if reason == "promote":
+        return f"promote {name}: {effect}; guardrails non-inferior"
+    if reason == "horizon_reached":
+        return f"horizon of {rule.horizon_days} days reached, champion stays; best {effect}"
+    words = {
+        "not_significant": "effect not established",
+        "not_confident": f"P(beat) below {rule.min_prob_beat_champion:g}",
+        "expected_loss": f"expected loss above {rule.max_expected_loss:g}",
+        "guardrail_unclear": "a guardrail is not yet shown non-inferior",
+        "low_ess": f"effective sample share below {rule.min_ess_share}",
+    }
+    return f"{words[reason]}: {effect}"
+
+
+def decide_promotion(
+    *,
+    rule: Promotion,
+    guardrails: Sequence[Guardrail],
+    arm_keys: Sequence[str],
+    champion: str,
+    evidence: Evidence,
+) -> PromotionDecision:
+    """Evaluate the rule for one experiment: ``evidence`` without a batch axis (strata, arms)."""
+    arms = list(arm_keys)
+    c = arms.index(champion)
+    result = evaluate_rule(rule, guardrails, evidence, champion=c)
+    units = {a: int(u) for a, u in zip(arms, evidence.primary.units(), strict=True)}
+    rates = {a: _num(r) for a, r in zip(arms, evidence.primary.pooled_mean(), strict=True)}
+    stopped_before = [a for a, s in zip(arms, evidence.stopped, strict=True) if s]
+    primary = result.primary
+    p_beat = primary.prob_positive()
+    loss = primary.expected_loss()
+    challengers = [i for i in range(len(arms)) if i != c]
+    difference = {
+        arms[i]: {
+            "estimate": _num(primary.estimate[i]),
+            "lower": _num(primary.lower[i]),
+            "upper": _num(primary.upper[i]),
+            "expected_loss": _num(loss[i]),
+        }
+        for i in challengers
+    }
+    guardrail_numbers = {
+        g.metric: {
+            arms[i]: {
+                "estimate": _num(d.estimate[i]),
+                "lower": _num(d.lower[i]),
+                "upper": _num(d.upper[i]),
+                "margin": _num(float(m)),
+            }
+            for i in challengers
+        }
+        for g, d, m in zip(guardrails, result.guardrails, result.margins, strict=True)
+    }
+    action = cast(Action, ACTIONS[int(result.action)])
+    best = int(result.challenger)
+    days = float(evidence.days_as_champion)
+    srm = float(evidence.srm_p_value)
+    return PromotionDecision(
+        action=action,
+        reason=REASONS[int(result.reason)],
+        champion=champion,
+        challenger=arms[best] if best >= 0 else None,
+        explanation=_explain(
+            result, rule, [g.metric for g in guardrails], arms, c, units, days, stopped_before
+        ),
+        stopped_arms=tuple(a for a, s in zip(arms, result.stop, strict=True) if s),
+        prob_beat={arms[i]: float(p_beat[i]) for i in challengers},
+        units=units,
+        rates=rates,
+        difference=difference,
+        guardrails=guardrail_numbers,
+        days_as_champion=days,
+        srm_p_value=_num(srm),
+        ess_share={
+            a: float(e) for a, e in zip(arms, evidence.ess_share, strict=True) if not np.isnan(e)
+        },
+        alpha=rule.alpha,
+        method=rule.method,
+    )
