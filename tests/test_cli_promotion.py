@@ -149,6 +149,36 @@ def test_run_cycle_isolates_failures(
     assert "Exit codes" in run("run-cycle", "--help")[1]
 
 
+def test_scheduled_jobs_skip_experiments_that_are_not_running(
+    ready: str, channels: LoadedExperiment
+) -> None:
+    paused = channels.source.replace("key: dunning-channels", "key: paused-channels").replace(
+        "status: running ", "status: paused "
+    )
+    engine = service.open_db(ready)
+    service.sync_experiment(
+        engine,
+        LoadedExperiment(Path("p.yaml"), parse_experiment(paused, file="p.yaml"), paused),
+        now=T0,
+    )
+    engine.dispose()
+    as_of = READY.strftime("%Y-%m-%dT%H:%M:%S")
+    code, output = run("run-cycle", "--db", ready, "--as-of", as_of)
+    assert code == 0
+    lines = {
+        json.loads(x)["experiment"]: json.loads(x) for x in output.splitlines() if x[:1] == "{"
+    }
+    assert lines["paused-channels"] == {
+        "event": "skipped",
+        "experiment": "paused-channels",
+        "status": "paused",
+    }
+    assert lines[KEY]["action"] == "promote"
+    code, output = run("promote", "--all", "--db", ready, "--as-of", as_of, "--dry-run", "--json")
+    assert code == 0
+    assert "paused-channels" not in output
+
+
 def test_rollback_verb(ready: str) -> None:
     when = READY.strftime("%Y-%m-%dT%H:%M:%S")
     assert run("promote", KEY, "--db", ready, "--as-of", when)[0] == 0

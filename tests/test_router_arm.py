@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from engine import service, uplift
 from engine import simulate as sim
-from engine import uplift
 from engine.cli import app
 from engine.drawing import AllocationWeights, draw_arms
-from engine.loader import ConfigError, load_experiment
+from engine.loader import ConfigError, LoadedExperiment, load_experiment, parse_experiment
 from engine.service import assign_debtors, policy_ope, sync_experiment
 from engine.service.demo import default_start, run_demo
 
@@ -246,6 +246,20 @@ def test_policy_ope_of_a_deployed_router(db: Engine) -> None:
     assert 0.6 < result.routed_share["friendly_sms"] < 0.85
     with pytest.raises(Exception, match="not a router arm"):
         policy_ope(db, "collection-router", "friendly_sms", start + pd.Timedelta(days=30))
+
+    # The promotion rule gates the router on that ESS share: with a bar above it, no promotion.
+    strict_text = loaded.source.replace("min_ess_share: 0.2", "min_ess_share: 0.95")
+    strict = LoadedExperiment(
+        loaded.path,
+        parse_experiment(strict_text, file=str(loaded.path), base_dir=loaded.path.parent),
+        strict_text,
+    )
+    service.sync_experiment(db, strict, now=start + pd.Timedelta(days=30))
+    decision = service.evaluate_promotion(
+        db, experiment_key="collection-router", now=start + pd.Timedelta(days=30), dry_run=True
+    ).decision
+    assert decision.ess_share["uplift_router"] == pytest.approx(result.ess_share)
+    assert decision.action != "promote"
 
 
 # -- the CLI ------------------------------------------------------------------------------

@@ -90,7 +90,9 @@ def _human(result: PromotionResult) -> None:
 @user_errors
 def promote(
     key: Annotated[str | None, typer.Argument(help="Experiment key (or --all).")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every experiment in the database.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every running experiment in the database.")
+    ] = False,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide, write nothing.")] = False,
@@ -103,7 +105,9 @@ def promote(
         raise typer.Exit(2)
     engine = open_database(db)
     now = resolve_as_of(as_of)
-    keys = [s.key for s in service.list_experiments(engine)] if all_ else [key or ""]
+    keys = [key or ""]
+    if all_:
+        keys = [s.key for s in service.list_experiments(engine) if s.status == "running"]
     failed = 0
     for name in keys:
         try:
@@ -134,7 +138,8 @@ def run_cycle(
     as_of: AsOfOption = None,
     webhook: WebhookOption = None,
 ) -> None:
-    """Update allocations, then evaluate promotions, for every experiment (the scheduled job).
+    """Update allocations, then evaluate promotions, for every running experiment (the
+    scheduled job; draft, paused and stopped experiments are skipped).
 
     One JSON log line per decision on stdout; a failure in one experiment is logged and the
     others still run. A second run on the same UTC day changes nothing.
@@ -143,6 +148,13 @@ def run_cycle(
     now = resolve_as_of(as_of)
     failed = 0
     for summary in service.list_experiments(engine):
+        if summary.status != "running":
+            console.print(
+                _line(event="skipped", experiment=summary.key, status=summary.status),
+                markup=False,
+                highlight=False,
+            )
+            continue
         try:
             cycle = service.run_cycle(engine, experiment_key=summary.key, now=now)
         except Exception as exc:

@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from engine.config import Experiment
 from engine.service.common import ServiceError, load_current
 from engine.store.logs import decision_log
 from engine.uplift.logged import PolicyOpe, router_policy_value
@@ -26,15 +27,35 @@ def policy_ope(
     """
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
-        log = decision_log(session, experiment_key=experiment_key, now=now)
+        return _router_ope(session, experiment, arm, now, seed=seed)
+
+
+def router_ess_shares(
+    session: Session, experiment: Experiment, *, now: datetime
+) -> dict[str, float]:
+    """Router arm -> ESS share of its off-policy estimate on the matured log (0 when nothing
+    has matured yet): the input of the promotion rule's ``min_ess_share`` gate."""
+    shares = {}
+    for arm in experiment.routers:
+        try:
+            shares[arm] = _router_ope(session, experiment, arm, now, seed=0).ess_share
+        except ServiceError:
+            shares[arm] = 0.0  # no matured decision: no evidence, the gate stays closed
+    return shares
+
+
+def _router_ope(
+    session: Session, experiment: Experiment, arm: str, now: datetime, *, seed: int
+) -> PolicyOpe:
+    log = decision_log(session, experiment_key=experiment.key, now=now)
     routers = experiment.routers
     if arm not in routers:
-        raise ServiceError(f"arm {arm!r} of {experiment_key!r} is not a router arm")
+        raise ServiceError(f"arm {arm!r} of {experiment.key!r} is not a router arm")
     champion = experiment.champion
     if champion in routers:
         raise ServiceError(f"the champion {champion!r} is a router; compare with a plain arm")
     if log.treatment.size == 0:
-        raise ServiceError(f"no decision of {experiment_key!r} has matured by {now:%Y-%m-%d}")
+        raise ServiceError(f"no decision of {experiment.key!r} has matured by {now:%Y-%m-%d}")
     plain = [key for key in experiment.arm_keys if key not in routers]
     index = {key: j for j, key in enumerate(plain)}
     return router_policy_value(

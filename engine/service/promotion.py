@@ -23,6 +23,7 @@ from engine.promotion import PromotionDecision, decide_promotion
 from engine.service.allocation import AllocationInfo, arm_totals, write_update
 from engine.service.common import load_current, new_seed
 from engine.service.evidence import promotion_evidence
+from engine.service.policy import router_ess_shares
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.tables import AllocationVersion, ExperimentVersion, PromotionAudit
@@ -158,6 +159,9 @@ def _decide_and_write(
 ) -> PromotionResult:
     history = queries.allocations(session, experiment_key=experiment.key)
     current = history[-1]
+    if ess_share is None and experiment.routers and experiment.promotion.min_ess_share:
+        # A policy challenger is judged on an off-policy estimate: gate it on its ESS.
+        ess_share = router_ess_shares(session, experiment, now=now)
     evidence = promotion_evidence(
         session,
         experiment,

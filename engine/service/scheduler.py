@@ -67,9 +67,11 @@ Report = Callable[[str, datetime, CycleResult | Exception], None]
 
 
 def _schedules(engine: Engine) -> dict[str, str]:
+    """Cron expression of every running experiment (draft, paused and stopped ones wait)."""
     return {
         s.key: current_experiment(engine, experiment_key=s.key).promotion.schedule
         for s in list_experiments(engine)
+        if s.status == "running"
     }
 
 
