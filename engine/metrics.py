@@ -34,6 +34,9 @@ class ArmTotals:
     collected_sq: float = 0.0  # sums of squares, for the variance of per-debtor means
     reminders_sq: int = 0
     collection_cases_sq: int = 0
+    #: Treatment cost of the assigned debtors: each debtor's arm's cost, or, for a router arm,
+    #: the cost of the treatment it was routed to (so a router's cost is its actual mix).
+    cost: float = 0.0
 
     def __add__(self, other: ArmTotals) -> ArmTotals:
         return ArmTotals(
@@ -147,7 +150,7 @@ def arm_kpis(
                 churn_matured=t.churn_matured,
                 churn=_rate(t.churn_stat),
                 collected_per_debtor=t.collected / t.pay_matured if t.pay_matured else NAN,
-                cost_per_debtor=arm.cost if t.assigned else NAN,
+                cost_per_debtor=t.cost / t.assigned if t.assigned else NAN,
                 clv_per_debtor=base_clv + uplift if not math.isnan(uplift) else NAN,
                 clv_uplift=uplift,
                 traffic_share=float(weights.get(arm.key, 0.0)),

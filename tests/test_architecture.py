@@ -93,7 +93,7 @@ def test_every_core_module_is_listed() -> None:
         "engine/settings.py",
     }
     edges |= {str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "batchio").glob("*.py")}
-    store = {str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "store").glob("*.py")}
+    store = {str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "store").rglob("*.py")}
     store |= {str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "service").glob("*.py")}
     store |= {str(p.relative_to(ROOT)) for p in (ROOT / "engine" / "cli").glob("*.py")}
     every = {str(p.relative_to(ROOT)) for p in (ROOT / "engine").rglob("*.py")}

@@ -35,6 +35,7 @@ def totals() -> dict[str, ArmTotals]:
             churned=30,
             reminders=800,
             inquiries=12,
+            cost=60.0,  # 1,000 SMS at 0.06
         ),
         "direct_collection": ArmTotals(
             assigned=500,
@@ -44,6 +45,7 @@ def totals() -> dict[str, ArmTotals]:
             churn_matured=300,
             churned=45,
             collection_cases=400,
+            cost=4750.0,  # 500 cases at 9.50
         ),
         # Assigned recently: nothing has matured yet.
         "no_action": ArmTotals(assigned=200),

@@ -247,6 +247,16 @@ def test_policy_ope_of_a_deployed_router(db: Engine) -> None:
     with pytest.raises(Exception, match="not a router arm"):
         policy_ope(db, "collection-router", "friendly_sms", start + pd.Timedelta(days=30))
 
+    # A router arm costs what its treatments cost: the mix it actually routed to.
+    report = service.experiment_report(
+        db, experiment_key="collection-router", now=start + pd.Timedelta(days=30)
+    )
+    costs = {k.arm: k.cost_per_debtor for k in report.kpis}
+    experiment = loaded.experiment
+    sms, agency = experiment.arm("friendly_sms").cost, experiment.arm("direct_collection").cost
+    assert sms < costs["uplift_router"] < agency
+    assert costs["direct_collection"] == pytest.approx(agency)
+
     # The promotion rule gates the router on that ESS share: with a bar above it, no promotion.
     strict_text = loaded.source.replace("min_ess_share: 0.2", "min_ess_share: 0.95")
     strict = LoadedExperiment(

@@ -139,7 +139,7 @@ def _metrics(
     churn_draws = rate_draws(churn, rng=rng, draws=draws)
     collected_draws = mean_draws(collected, rng=rng, draws=draws)
     clv_draws, base_clv, clv_model = _clv(experiment, churn_draws, champion=champion, sbg=sbg)
-    cost = np.array([experiment.arm(a).cost for a in experiment.arm_keys])
+    cost = _ratio(f["cost"].sum(1), assigned)
     naive_churn = _ratio(f["churned"].sum(1), churn_matured)
     naive_collected = _ratio(f["collected"].sum(1), pay_matured)
     currency = experiment.currency
@@ -245,7 +245,7 @@ def analyze(
     assigned = f["assigned"].sum(axis=1)
     metrics, clv_model = _metrics(experiment, grid, champion=c, rng=rng, draws=draws, sbg=sbg)
     per_metric = [_results(m, champion=c, assigned=assigned) for m in metrics]
-    cost = np.array([experiment.arm(a).cost for a in arms])
+    cost = _ratio(f["cost"].sum(1), assigned)
     # The multinomial form uses the exact covariance of the per-period multinomials: nominal
     # level under changing weights, where plain Pearson is conservative (engine.stats.srm).
     srm = (

@@ -105,7 +105,7 @@ def _net_value_draws(
 ) -> npt.NDArray[np.float64]:
     """Posterior draws (draws, k) of each arm's net value per debtor: collected - cost - churn
     x residual CLV, from the pooled matured outcomes (the bandit's reward for
-    ``reward: net_value``)."""
+    ``objective: net_value``)."""
     arms = experiment.arm_keys
     t = [totals[a] for a in arms]
     draws = experiment.allocation.draws
@@ -116,7 +116,14 @@ def _net_value_draws(
         np.array([[x.collected_sq] for x in t], dtype=np.float64),
         binary=False,
     )
-    cost = np.array([experiment.arm(a).cost for a in arms])
+    # Actual treatment cost per debtor (a router arm's is its mix), the configured one before
+    # any debtor.
+    cost = np.array(
+        [
+            x.cost / x.assigned if x.assigned else experiment.arm(a).cost
+            for a, x in zip(arms, t, strict=True)
+        ]
+    )
     churn_draws = rate_draws(churn, rng=rng, draws=draws)
     collected_draws = mean_draws(collected, rng=rng, draws=draws)
     result: npt.NDArray[np.float64] = (

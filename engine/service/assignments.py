@@ -183,6 +183,7 @@ def assign_debtors(
             if drawn.treatment_propensity is not None
             else np.full(len(candidates), np.nan)
         )
+        cost_of = {arm.key: arm.cost for arm in experiment.arms}
         window = timedelta(days=experiment.metrics.pay_window_days)
         horizon = timedelta(days=experiment.metrics.churn_horizon_days)
         rows = [
@@ -199,6 +200,7 @@ def assign_debtors(
                 "reason": reason,
                 "treatment": str(treatment) if routed else None,
                 "treatment_propensity": float(tp) if routed else None,
+                "treatment_cost": cost_of[str(treatment)],
                 "assigned_at": now,
                 "pay_due_at": now + window,
                 "churn_due_at": now + horizon,

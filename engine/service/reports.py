@@ -162,7 +162,7 @@ def assignment_outcomes(
     return [
         DebtorOutcome(
             outcome=row,
-            treatment_cost=experiment.arm(row.arm).cost,
+            treatment_cost=row.treatment_cost,
             clv=0.0 if row.churned_in_horizon else clv_of[row.arm],
         )
         for row in rows

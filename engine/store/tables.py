@@ -112,6 +112,9 @@ class Assignment(SQLModel, table=True):
     # routed arm for a router) and its probability for this debtor (see engine.drawing). The
     # arm stays the unit of the experiment's statistics; NULL in experiments without routers.
     treatment: str | None = Field(default=None, max_length=64)
+    # Cost of the treatment given (the arm's, or the routed treatment's), from the experiment
+    # version in force at assignment.
+    treatment_cost: float = 0.0
     treatment_propensity: float | None = None
     assigned_at: datetime
     pay_due_at: datetime  # assigned_at + pay window: the payment outcome is mature after this

@@ -1,0 +1,55 @@
+"""Queries that aggregate in the database and the few writes that need dialect care.
+
+Outcomes are derived per assignment from events in SQL (:func:`refresh_outcomes`, run by every
+ingestion for the debtors it touches), then summed per (arm, allocation version, segment) cell
+(:func:`outcome_cells`): only the cells travel to Python, never the rows.
+"""
+
+from engine.store.queries.assignments import (
+    AssignedRow,
+    AssignmentOutcome,
+    arms_in_use,
+    assigned_arms,
+    assignment_outcomes,
+    first_assignment_time,
+    recent_contacts,
+    segment_values,
+)
+from engine.store.queries.cells import OutcomeCell, outcome_cells
+from engine.store.queries.versions import (
+    allocations,
+    decisions_on,
+    experiment_versions,
+    latest_allocation,
+    latest_versions,
+    promotions,
+)
+from engine.store.queries.writes import (
+    CHUNK,
+    insert_ignoring_duplicates,
+    lock_experiment,
+    refresh_outcomes,
+)
+
+__all__ = [
+    "CHUNK",
+    "AssignedRow",
+    "AssignmentOutcome",
+    "OutcomeCell",
+    "allocations",
+    "arms_in_use",
+    "assigned_arms",
+    "assignment_outcomes",
+    "decisions_on",
+    "experiment_versions",
+    "first_assignment_time",
+    "insert_ignoring_duplicates",
+    "latest_allocation",
+    "latest_versions",
+    "lock_experiment",
+    "outcome_cells",
+    "promotions",
+    "recent_contacts",
+    "refresh_outcomes",
+    "segment_values",
+]
