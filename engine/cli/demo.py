@@ -94,11 +94,13 @@ def demo(
     console.print(
         kpi_table(result.report, truth=result.true_pay_on_time, stratified=result.analysis)
     )
-    promotions = [p for p in result.report.promotions if p.action == "promote"]
-    if promotions:
-        console.print(promotion_table(promotions))
-    else:
-        console.print("No promotion: the champion kept its title.")
+    decisions = result.report.promotions
+    changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
+    if changes:
+        console.print(promotion_table(changes))
+    if not any(p.action == "promote" for p in decisions):
+        last = f" Last decision: {decisions[-1].explanation}." if decisions else ""
+        console.print(f"No promotion: the champion kept its title.{last}", highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"
     best_rate = result.true_pay_on_time[result.true_best]

@@ -15,6 +15,7 @@ from engine.metrics import ArmTotals
 from engine.promotion import Evidence, MetricStrata
 from engine.service.strata import stratified_totals
 from engine.stats.srm import srm_check
+from engine.store.queries import OutcomeCell
 from engine.store.tables import AllocationVersion
 
 #: Guardrail metric -> (units, sum, sum of squares or None for a rate) of an arm's totals.
@@ -55,12 +56,13 @@ def promotion_evidence(
     now: datetime,
     days_as_champion: float,
     ess_share: Mapping[str, float] | None = None,
+    cells: Sequence[OutcomeCell] | None = None,
 ) -> Evidence:
     """The rule's input for one experiment, strata as in :func:`stratified_totals`
     (allocation periods, or (segment, period) pairs under per-segment allocation)."""
     arms = experiment.arm_keys
     strata_totals = stratified_totals(
-        session, experiment_key=experiment.key, history=history, now=now
+        session, experiment_key=experiment.key, history=history, now=now, cells=cells
     )
     strata = list(strata_totals.weights)
     totals = strata_totals.totals

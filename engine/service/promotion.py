@@ -18,14 +18,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from engine.config import Experiment
+from engine.metrics import totals_by_arm
 from engine.policy import drop_arms, rebase_on_champion
 from engine.promotion import PromotionDecision, decide_promotion
-from engine.service.allocation import AllocationInfo, arm_totals, write_update
+from engine.service.allocation import AllocationInfo, write_update
 from engine.service.common import load_current, new_seed
 from engine.service.evidence import promotion_evidence
 from engine.service.policy import router_ess_shares
+from engine.service.strata import stratum_cells
 from engine.store import queries
 from engine.store.db import transaction
+from engine.store.queries import OutcomeCell
 from engine.store.tables import AllocationVersion, ExperimentVersion, PromotionAudit
 
 
@@ -156,6 +159,7 @@ def _decide_and_write(
     now: datetime,
     dry_run: bool,
     ess_share: Mapping[str, float] | None,
+    cells: Sequence[OutcomeCell] | None = None,
 ) -> PromotionResult:
     history = queries.allocations(session, experiment_key=experiment.key)
     current = history[-1]
@@ -169,6 +173,7 @@ def _decide_and_write(
         now=now,
         days_as_champion=(now - _champion_since(history)).total_seconds() / 86_400,
         ess_share=ess_share,
+        cells=cells,
     )
     decision = decide_promotion(
         rule=experiment.promotion,
@@ -274,7 +279,13 @@ def run_cycle(
             latest = queries.latest_allocation(session, experiment_key=experiment_key)
             assert latest is not None  # sync writes the first allocation with the experiment
             return CycleResult(AllocationInfo.from_row(latest), earlier)
-        _, training = arm_totals(session, experiment, now)
+        # One read of the outcome cells serves the update (pooled, holdout excluded) and the
+        # promotion rule (per allocation period); the new allocation has no debtors yet.
+        history = queries.allocations(session, experiment_key=experiment_key)
+        cells = stratum_cells(session, experiment_key=experiment_key, history=history, now=now)
+        training = totals_by_arm(
+            experiment.arm_keys, ((c.arm, c.totals) for c in cells if not c.holdout)
+        )
         allocation = write_update(
             session,
             experiment,
@@ -284,6 +295,12 @@ def run_cycle(
             seed=new_seed() if update_seed is None else update_seed,
         )
         promotion = _decide_and_write(
-            session, experiment, version, now=now, dry_run=False, ess_share=ess_share
+            session,
+            experiment,
+            version,
+            now=now,
+            dry_run=False,
+            ess_share=ess_share,
+            cells=cells,
         )
         return CycleResult(allocation, promotion)

@@ -25,6 +25,27 @@ class StratifiedTotals:
     holdout_groups: dict[bool, ArmTotals]
 
 
+def stratum_cells(
+    session: Session,
+    *,
+    experiment_key: str,
+    history: Sequence[AllocationVersion],
+    now: datetime,
+    segments: Sequence[str] | None = None,
+) -> list[queries.OutcomeCell]:
+    """Outcome cells per (arm, period, holdout), and per segment too when the split depends on
+    it; otherwise 16 debtor types would multiply the cells (and the time to read them)."""
+    return queries.outcome_cells(
+        session,
+        experiment_key=experiment_key,
+        now=now,
+        by_period=True,
+        by_segment=any(row.segment_weights for row in history),
+        by_holdout=True,
+        segments=segments,
+    )
+
+
 def stratified_totals(
     session: Session,
     *,
@@ -32,19 +53,19 @@ def stratified_totals(
     history: Sequence[AllocationVersion],
     now: datetime,
     segments: Sequence[str] | None = None,
+    cells: Sequence[queries.OutcomeCell] | None = None,
 ) -> StratifiedTotals:
     """Strata are allocation periods; under per-segment allocation, where the split differs by
-    segment within a period, they are (segment, period) pairs, each with its own weights."""
-    cells = queries.outcome_cells(
-        session,
-        experiment_key=experiment_key,
-        now=now,
-        by_period=True,
-        by_segment=True,
-        by_holdout=True,
-        segments=segments,
-    )
+    segment within a period, they are (segment, period) pairs, each with its own weights.
+
+    ``cells`` are :func:`stratum_cells` already read in the same transaction (the scheduled
+    cycle reads them once for the update and the promotion rule).
+    """
     by_segment = any(row.segment_weights for row in history)
+    if cells is None:
+        cells = stratum_cells(
+            session, experiment_key=experiment_key, history=history, now=now, segments=segments
+        )
     rows = {row.version: row for row in history}
     totals: dict[tuple[str, Stratum], ArmTotals] = {}
     weights: dict[Stratum, dict[str, float]] = {}
