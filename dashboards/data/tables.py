@@ -84,19 +84,33 @@ def allocation_frame(report: service.ExperimentReport) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["created_at", "version", "arm", "weight"])
 
 
+#: Audit records that changed the allocation, and how the log names each.
+_CHANGES = {"promote": "promoted", "stop_arm": "arm stopped", "rollback": "rolled back"}
+
+
+def _change(p: service.PromotionRecord) -> str:
+    if p.action == "stop_arm":
+        return "stopped " + ", ".join(p.numbers.get("stopped_arms", []))
+    if p.action == "rollback":
+        return f"rollback to v{p.numbers.get('to_version')}"
+    return f"{p.champion_before} → {p.champion_after}"
+
+
 def promotion_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    """The decisions that changed the allocation: promotions, stopped arms, rollbacks."""
     rows = [
         {
             "Decided at": when(p.decided_at),
-            "From → to": f"{p.champion_before} → {p.champion_after}",
+            "Decision": _CHANGES[p.action],
+            "Change": _change(p),
             "Explanation": p.explanation,
             "Allocation version": DASH if p.allocation_version is None else p.allocation_version,
         }
         for p in report.promotions
-        if p.action == "promote"
+        if p.action in _CHANGES
     ]
     return pd.DataFrame(
-        rows, columns=["Decided at", "From → to", "Explanation", "Allocation version"]
+        rows, columns=["Decided at", "Decision", "Change", "Explanation", "Allocation version"]
     )
 
 

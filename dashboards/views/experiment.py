@@ -41,7 +41,7 @@ promoted = data.promotion_frame(report)
 cols = st.columns(4)
 cols[0].metric("Debtors assigned", data.number(sum(k.assigned for k in report.kpis)))
 cols[1].metric("Matured (pay window)", data.number(sum(k.pay_matured for k in report.kpis)))
-cols[2].metric("Promotions", len(promoted))
+cols[2].metric("Promotions", int((promoted["Decision"] == "promoted").sum()))
 cols[3].metric("Allocation version", report.allocations[-1].version)
 
 st.subheader("KPIs per arm")
@@ -79,10 +79,17 @@ else:
     st.caption("Dashed lines: promotions (champion changes).")
 
 st.subheader("Promotion log")
+st.caption(
+    "Decisions that changed the allocation: promotions, arms stopped for a guardrail breach, "
+    "rollbacks. `dunning promote` and `dunning run-cycle` audit every other decision too."
+)
 if promoted.empty:
     st.info(f"No promotion yet: {champion} has been champion throughout.")
 else:
     st.table(promoted.set_index("Decided at"))
+last = report.promotions[-1] if report.promotions else None
+if last is not None and last.action not in ("promote", "stop_arm", "rollback"):
+    st.caption(f"Latest decision ({data.when(last.decided_at)}): {last.explanation}")
 
 with st.expander(f"Allocation history ({len(report.allocations)} versions, newest first)"):
     st.caption("Traffic share per arm in each version; the seed reproduces its Monte Carlo draw.")
