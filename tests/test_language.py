@@ -348,3 +348,21 @@ def test_mutated_experiments_load_or_raise_config_error(case: tuple[str, str]) -
         assert issue.file == name
         assert issue.message
         assert 1 <= issue.line <= text.count("\n") + 1
+
+
+def test_metric_roles_order_the_reports() -> None:
+    from engine.analysis.roles import ANALYSIS_METRIC, metric_roles
+
+    exp = load_experiment(ROOT / "experiments" / "discount_size.yaml").experiment
+    roles = metric_roles(exp)
+    assert list(roles)[:4] == [
+        "pay_on_time",
+        "net_value_per_debtor",
+        "collected_per_debtor",
+        "churn",
+    ]
+    assert [roles[m] for m in list(roles)[:4]] == ["primary", "objective", "secondary", "secondary"]
+    assert set(roles) == set(ANALYSIS_METRIC.values())
+    channels = metric_roles(load_experiment(CHANNELS).experiment)
+    assert channels["churn"] == "guardrail"
+    assert channels["clv_per_debtor"] == "other"

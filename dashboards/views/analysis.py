@@ -42,8 +42,15 @@ st.caption(
 
 metric: str = st.radio(
     "Metric",
-    list(data.METRICS),
-    format_func=lambda m: data.METRICS[m].short,
+    [m for m in analysis.metric_roles if m in data.METRICS] or list(data.METRICS),
+    format_func=lambda m: (
+        data.METRICS[m].short
+        + (
+            ""
+            if analysis.metric_roles.get(m, "other") == "other"
+            else f" ({analysis.metric_roles[m]})"
+        )
+    ),
     horizontal=True,
     key="metric",
 )

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from engine.analysis.grid import StrataGrid, Stratum, strata_grid
 from engine.analysis.holdout import compare_holdout
 from engine.analysis.results import LEVEL, NAN, Analysis, ArmResult, MetricResult, SrmSummary
+from engine.analysis.roles import metric_roles
 from engine.clv import clv_uplift_draws, hazard_ratio_draws
 from engine.config import Experiment
 from engine.metrics import ArmTotals
@@ -264,6 +265,7 @@ def analyze(
         churn_horizon_days=experiment.metrics.churn_horizon_days,
         seed=seed,
         clv_model=clv_model,
+        metric_roles=dict(metric_roles(experiment)),
         srm=SrmSummary(
             observed=dict(zip(arms, map(float, srm.observed), strict=True)) if srm else {},
             expected=dict(zip(arms, map(float, srm.expected), strict=True)) if srm else {},

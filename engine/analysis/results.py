@@ -100,6 +100,8 @@ class Analysis:
     srm: SrmSummary
     arms: list[ArmResult] = field(default_factory=list)
     holdout: HoldoutComparison | None = None
+    #: Metric -> primary, objective, secondary, guardrail or other, in report order.
+    metric_roles: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able shape, versioned by ``schema_version`` (NaN becomes null)."""

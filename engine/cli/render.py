@@ -150,12 +150,17 @@ def _p(value: float) -> str:
 def analysis_tables(analysis: Analysis) -> list[Table]:
     """One table per metric: Bayesian estimate and comparison beside the frequentist check."""
     tables = []
-    for metric, (title, scale, d) in _SHOW.items():
+    order = [m for m in analysis.metric_roles if m in _SHOW] or list(_SHOW)
+    for metric in order:
+        title, scale, d = _SHOW[metric]
         first = analysis.arms[0].metrics[metric]
         better = "higher" if first.higher_is_better else "lower"
+        role = analysis.metric_roles.get(metric, "other")
+        label = "" if role == "other" else f" ({role})"
         table = Table(
             title=(
-                f"{title.format(currency=analysis.currency)}; {better} is better; [95% interval]"
+                f"{title.format(currency=analysis.currency)}{label}; {better} is better; "
+                "[95% interval]"
             ),
             title_justify="left",
         )

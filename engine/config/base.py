@@ -48,7 +48,7 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 PrimaryMetric = Literal["pay_on_time"]
 #: Every KPI the engine measures per arm (see :mod:`engine.metrics`).
 MetricName = Literal[
-    "pay_on_time", "collected", "collection_cases", "reminders", "inquiries", "churn", "net_value"
+    "pay_on_time", "collected", "collection_cases", "reminders", "churn", "net_value", "clv"
 ]
 PolicyName = Literal["fixed", "thompson", "top_two"]
 ObjectiveName = Literal["pay_on_time", "net_value"]
