@@ -88,7 +88,7 @@ def routed_treatments(
     m, k = len(segments), len(arms)
     treat = np.broadcast_to(np.arange(k, dtype=np.intp), (m, k)).copy()
     invalid = np.zeros((m, k), dtype=bool)
-    inputs = {experiment.segment: segments, "amount_owed": amounts}
+    inputs = {experiment.segment_columns[0]: segments, "amount_owed": amounts}
     for key, model in experiment.routers.items():  # a router or two, each vectorised
         j = arms.index(key)
         routed = model.route(inputs, m)

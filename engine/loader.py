@@ -8,23 +8,17 @@ silently collapses, are errors here: an analyst who writes ``cost`` twice meant 
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from engine.config import Experiment
+from engine.issues import Found, Loc, describe_all, dotted, drop_branch_noise
 from engine.uplift.stored import parse_routing_model
-
-Loc = tuple[str | int, ...]
-#: A problem found: where (field path), what, and an exact position when the path is not enough.
-_Found = tuple[Loc, str, tuple[int, int] | None]
 
 
 @dataclass(frozen=True)
@@ -105,7 +99,7 @@ def _to_data(
     node: yaml.Node,
     loc: Loc,
     positions: _Positions,
-    issues: list[_Found],
+    issues: list[Found],
 ) -> Any:
     positions.add(loc, node)
     positions.visited += 1
@@ -140,7 +134,7 @@ def _collection(
     node: yaml.MappingNode | yaml.SequenceNode,
     loc: Loc,
     positions: _Positions,
-    issues: list[_Found],
+    issues: list[Found],
 ) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -170,77 +164,7 @@ def _collection(
     ]
 
 
-# -- pydantic errors to issues ------------------------------------------------------------
-
-
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    """The model class that owns the mapping at ``loc`` (for typo suggestions)."""
-    current: Any = Experiment
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(part)
-        if field is None:
-            return None
-        current = _unwrap(field.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Find the model class inside ``X | None``, ``tuple[X, ...]`` or ``Annotated[X, ...]``."""
-    origin = typing.get_origin(annotation)
-    if origin is None:
-        return annotation
-    for arg in typing.get_args(annotation):
-        inner = _unwrap(arg)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            return inner
-    if origin in (types.UnionType, typing.Union):
-        return None
-    return _unwrap(typing.get_args(annotation)[0]) if typing.get_args(annotation) else None
-
-
-def _describe_all(error: Any) -> list[_Found]:
-    """One issue per problem: a cross-field error may carry several (see ``_invalid_all``)."""
-    ctx = error.get("ctx") or {}
-    if error["type"] == "cross_field" and ctx.get("problems"):
-        loc: Loc = tuple(error["loc"])
-        return [(_join(loc, field), str(message), None) for field, message in ctx["problems"]]
-    return [_describe(error)]
-
-
-def _join(loc: Loc, field: str) -> Loc:
-    return (*loc, *(int(p) if p.isdigit() else p for p in field.split(".") if p))
-
-
-def _describe(error: Any) -> _Found:
-    loc: Loc = tuple(error["loc"])
-    ctx = error.get("ctx") or {}
-    kind = error["type"]
-    if kind == "cross_field":
-        return _join(loc, str(ctx.get("field", ""))), str(ctx["message"]), None
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        model = _model_at(loc[:-1])
-        message = f"unknown field {key!r}"
-        if model is not None:
-            close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
-            if close:
-                message += f"; did you mean {close[0]!r}?"
-            else:
-                message += f"; allowed: {', '.join(model.model_fields)}"
-        return loc, message, None
-    if kind == "missing":
-        return loc, f"missing required field {str(loc[-1])!r}", None
-    message = str(error["msg"])
-    # pydantic prefixes messages of plain ValueErrors raised in validators; drop the noise.
-    message = message.removeprefix("Value error, ")
-    return loc, message, None
-
-
-def _read_router_models(data: dict[str, Any], base_dir: Path, found: list[_Found]) -> None:
+def _read_router_models(data: dict[str, Any], base_dir: Path, found: list[Found]) -> None:
     """Put each router arm's model file content under ``router.fitted`` (see
     :class:`engine.config.Router`), or report why the file cannot be used."""
     arms = data.get("arms")
@@ -264,10 +188,6 @@ def _read_router_models(data: dict[str, Any], base_dir: Path, found: list[_Found
         except (UnicodeDecodeError, ValueError) as exc:
             message = f"router model {str(path)!r} is invalid: {exc}"
             found.append((("arms", index, "router", "model"), message, None))
-
-
-def _dotted(loc: Loc) -> str:
-    return ".".join(str(part) for part in loc)
 
 
 # -- public API ---------------------------------------------------------------------------
@@ -295,7 +215,7 @@ def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> E
         if node is None:
             raise ConfigError([ConfigIssue(file, 1, 1, "", "file is empty; expected a mapping")])
         positions = _Positions()
-        structural: list[_Found] = []
+        structural: list[Found] = []
         data = _to_data(loader, node, (), positions, structural)
     except _TooLarge:
         message = f"document expands to more than {MAX_NODES:,} nodes through aliases"
@@ -328,7 +248,7 @@ def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> E
             [ConfigIssue(file, 1, 1, "", f"expected a mapping of experiment fields, got a {kind}")]
         )
 
-    found: list[_Found] = list(structural)
+    found: list[Found] = list(structural)
     _read_router_models(data, base_dir or Path.cwd(), found)
     experiment: Experiment | None = None
     try:
@@ -338,12 +258,13 @@ def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> E
         # only add noise such as "valid string".
         reported = {loc for loc, _, _ in found}
         for error in exc.errors():
-            found.extend(f for f in _describe_all(error) if f[0] not in reported)
+            found.extend(f for f in describe_all(error) if f[0] not in reported)
+        found = drop_branch_noise(found)
     if found or experiment is None:
         issues = []
         for loc, message, mark in found:
             line, column = mark if mark is not None else positions.find(loc)
-            issues.append(ConfigIssue(file, line, column, _dotted(loc), message))
+            issues.append(ConfigIssue(file, line, column, dotted(loc), message))
         issues.sort(key=lambda issue: (issue.line, issue.column))
         raise ConfigError(issues)
     return experiment

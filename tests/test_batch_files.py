@@ -303,11 +303,11 @@ def test_parquet_nan_is_not_null_and_unused_odd_columns_are_ignored(tmp_path: Pa
     )
     path = tmp_path / "debtors.parquet"
     pq.write_table(table, path)
-    read = read_debtors(path, segment_column="debtor_type")
+    read = read_debtors(path, segment_columns=("debtor_type",))
     assert read.debtors.debtor_id.tolist() == ["a", "b"]  # null: amount unknown
     assert [(i.line, i.column) for i in read.rejects.issues] == [(3, "amount_owed")]
     with pytest.raises(InputFileError, match=r"column .tags. has type list<.*cannot be read"):
-        read_debtors(path, segment_column="tags")
+        read_debtors(path, segment_columns=("tags",))
 
 
 def test_unit_names_the_id_column(db_url: str, tmp_path: Path) -> None:
@@ -331,3 +331,23 @@ def test_unit_names_the_id_column(db_url: str, tmp_path: Path) -> None:
     code, output = run("assign", KEY, "-i", str(missing), "-o", str(out), "--db", db_url)
     assert code == 2
     assert "customer_id" in output
+
+
+def test_several_segment_attributes_form_one_segment(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "experiment.yaml"
+    text = CHANNELS.read_text(encoding="utf-8").replace(
+        "segment: debtor_type", "segment: [debtor_type, country]", 1
+    )
+    path.write_text(text, encoding="utf-8")
+    assert run("sync", str(path), "--db", db_url)[0] == 0
+    debtors = tmp_path / "debtors.csv"
+    debtors.write_text(
+        "debtor_id,debtor_type,country,amount_owed\nd1,WAOR,DE,50\nd2,DICR,,50\nd3,DICR,AT,9\n"
+    )
+    out = tmp_path / "treatments.csv"
+    code, output = run("assign", KEY, "-i", str(debtors), "-o", str(out), "--db", db_url)
+    assert code == 0, output
+    engine = service.open_db(db_url)
+    with Session(engine) as session:
+        rows = session.scalars(select(Assignment).order_by(Assignment.debtor_id)).all()
+    assert [r.segment for r in rows] == ["WAOR|DE", None, "DICR|AT"]

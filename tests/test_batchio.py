@@ -58,7 +58,7 @@ def test_read_debtors_good_file(tmp_path: Path) -> None:
         tmp_path,
         DEBTOR_HEADER + "d1,WAOE,10\nd2,DICE,\n  d3 , WAOR , 3.5\n007,WACE,0\n",
     )
-    debtors = read_debtors(path, segment_column="debtor_type").debtors
+    debtors = read_debtors(path, segment_columns=("debtor_type",)).debtors
     assert debtors.debtor_id.tolist() == ["d1", "d2", "d3", "007"]  # ids stay text: 007 != 7
     assert debtors.segment.tolist() == ["WAOE", "DICE", "WAOR", "WACE"]
     np.testing.assert_array_equal(debtors.amount_owed, [10.0, np.nan, 3.5, 0.0])
@@ -67,25 +67,25 @@ def test_read_debtors_good_file(tmp_path: Path) -> None:
 
 def test_read_debtors_optional_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "debtor_id,region\nd1,north\nd2,south\n")
-    debtors = read_debtors(path, segment_column="debtor_type").debtors
+    debtors = read_debtors(path, segment_columns=("debtor_type",)).debtors
     assert debtors.debtor_id.tolist() == ["d1", "d2"]
     assert debtors.segment.tolist() == [None, None]
     assert np.isnan(debtors.amount_owed).all()
     # The segment column is the experiment's choice.
-    assert read_debtors(path, segment_column="region").debtors.segment.tolist() == [
+    assert read_debtors(path, segment_columns=("region",)).debtors.segment.tolist() == [
         "north",
         "south",
     ]
 
 
 def test_read_debtors_header_only(tmp_path: Path) -> None:
-    debtors = read_debtors(write(tmp_path, DEBTOR_HEADER), segment_column="debtor_type").debtors
+    debtors = read_debtors(write(tmp_path, DEBTOR_HEADER), segment_columns=("debtor_type",)).debtors
     assert len(debtors.debtor_id) == len(debtors.segment) == len(debtors.amount_owed) == 0
 
 
 def test_empty_segment_cell_is_none(tmp_path: Path) -> None:
     path = write(tmp_path, DEBTOR_HEADER + "d1,WAOE,1\nd2,,2\n")
-    debtors = read_debtors(path, segment_column="debtor_type").debtors
+    debtors = read_debtors(path, segment_columns=("debtor_type",)).debtors
     assert debtors.segment.tolist() == ["WAOE", None]
 
 
@@ -171,7 +171,7 @@ BAD_DEBTORS = [
 @pytest.mark.parametrize(("rows", "expected"), BAD_DEBTORS)
 def test_bad_debtor_rows(tmp_path: Path, rows: str, expected: list[tuple[int, str, str]]) -> None:
     path = write(tmp_path, DEBTOR_HEADER + rows)
-    issues = issues_of(read_debtors, path, segment_column="debtor_type")
+    issues = issues_of(read_debtors, path, segment_columns=("debtor_type",))
     lines = [issue.line for issue in issues]
     assert lines == sorted(lines)  # reported in file order
     # Within one line the order of columns is not part of the contract.
@@ -268,7 +268,7 @@ def test_trailing_delimiter_does_not_shift_columns(tmp_path: Path) -> None:
 
 def test_trailing_delimiter_never_loads_wrong_debtor_ids(tmp_path: Path) -> None:
     path = write(tmp_path, DEBTOR_HEADER + "d1,WAOE,10,\nd2,DICE,5,\n")
-    debtors = read_debtors(path, segment_column="debtor_type").debtors
+    debtors = read_debtors(path, segment_columns=("debtor_type",)).debtors
     assert debtors.debtor_id.tolist() == ["d1", "d2"]
     assert debtors.segment.tolist() == ["WAOE", "DICE"]
 
@@ -333,7 +333,7 @@ def test_bad_debtor_files(
     path = tmp_path / name
     if content is not None:
         write(tmp_path, content, name)
-    [issue] = file_issues_of(read_debtors, path, segment_column="debtor_type")
+    [issue] = file_issues_of(read_debtors, path, segment_columns=("debtor_type",))
     assert issue.line == line
     assert message in issue.message
     assert str(issue).startswith(f"{path}:")

@@ -366,3 +366,15 @@ def test_metric_roles_order_the_reports() -> None:
     channels = metric_roles(load_experiment(CHANNELS).experiment)
     assert channels["churn"] == "guardrail"
     assert channels["clv_per_debtor"] == "other"
+
+
+def test_segment_may_combine_attributes() -> None:
+    text = edit("segment: debtor_type", "segment: [debtor_type, country]")
+    exp = parse_experiment(text, file="x.yaml")
+    assert exp.segment_columns == ("debtor_type", "country")
+    twice = edit("segment: debtor_type", "segment: [country, country]")
+    with pytest.raises(ConfigError, match="segment repeats an attribute"):
+        parse_experiment(twice, file="x.yaml")
+    spaced = edit("segment: debtor_type", "segment: debtor type")
+    with pytest.raises(ConfigError, match="segment"):
+        parse_experiment(spaced, file="x.yaml")

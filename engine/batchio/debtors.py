@@ -5,8 +5,10 @@ Columns (CSV or Parquet; extra columns are ignored):
 ``debtor_id`` (required, unique per file; the experiment's ``unit`` names another column)
     The id of the randomization unit in the billing system, kept as text (``007`` is not
     ``7``): every row with the same id gets the same arm.
-``<segment>`` (optional; the experiment's ``segment`` column, ``debtor_type`` by default)
-    Segment used for per-segment allocation and reporting.
+``<segment>`` (optional; the experiment's ``segment`` column(s), ``debtor_type`` by default)
+    Segment used for per-segment allocation and reporting. With several segment columns the
+    segment is their values joined by ``|`` (``WAOE|DE``); a debtor missing any of them has no
+    segment.
 ``amount_owed`` (optional)
     Amount of the overdue invoice, a non-negative number.
 every column an ``eligibility`` rule names (required when the experiment has such a rule)
@@ -21,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from engine.batchio import checks
 from engine.batchio.rejects import Rejects, split_rows
 from engine.batchio.tables import RowIssue, read_table
-from engine.config import EligibilityRule
+from engine.config import SEGMENT_SEPARATOR, EligibilityRule
 from engine.eligibility import columns_used, invalid_cells
 
 AMOUNT_COLUMN = "amount_owed"
@@ -50,10 +53,22 @@ class DebtorRead:
     records: int  # data records in the file, good and rejected
 
 
+def segment_values(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.object_]:
+    """Each row's segment: the value of the one segment column, or the values of several joined
+    by ``|``; None where a column is absent or a cell is empty."""
+    if not all(c in frame.columns for c in columns):
+        return np.full(len(frame), None, dtype=object)
+    cells = frame[list(columns)].astype(str)
+    joined = cells.agg(SEGMENT_SEPARATOR.join, axis=1) if len(columns) > 1 else cells[columns[0]]
+    segment = joined.to_numpy(dtype=object, copy=True)
+    segment[(cells == "").any(axis=1).to_numpy()] = None
+    return segment
+
+
 def read_debtors(
     path: str | Path,
     *,
-    segment_column: str,
+    segment_columns: Sequence[str],
     eligibility: Sequence[EligibilityRule] = (),
     id_column: str = "debtor_id",
 ) -> DebtorRead:
@@ -64,7 +79,7 @@ def read_debtors(
     missing).
     """
     used = columns_used(eligibility)
-    table = read_table(path, [id_column, *used], columns=[segment_column, AMOUNT_COLUMN, *used])
+    table = read_table(path, [id_column, *used], columns=[*segment_columns, AMOUNT_COLUMN, *used])
     frame = table.frame
     issues: list[RowIssue] = checks.empty(table, id_column)
     issues += checks.duplicates(table, id_column)
@@ -80,11 +95,7 @@ def read_debtors(
         if name != AMOUNT_COLUMN:  # already checked, with a stricter rule
             issues += table.flag(bad, name, "not a number (an eligibility rule compares it)")
     good, rejects = split_rows(table, issues)
-    if segment_column in frame.columns:
-        segment = frame[segment_column].to_numpy(dtype=object, copy=True)
-        segment[segment == ""] = None
-    else:
-        segment = np.full(len(frame), None, dtype=object)
+    segment = segment_values(frame, segment_columns)
     debtors = DebtorFile(
         debtor_id=frame[id_column].to_numpy(dtype=object)[good],
         segment=segment[good],

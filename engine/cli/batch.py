@@ -139,7 +139,7 @@ def assign(
     experiment = service.current_experiment(engine, experiment_key=key)
     read = read_debtors(
         input,
-        segment_column=experiment.segment,
+        segment_columns=experiment.segment_columns,
         eligibility=experiment.eligibility,
         id_column=experiment.unit,
     )

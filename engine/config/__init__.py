@@ -11,8 +11,10 @@ field in ``docs/experiment-language.md``.
 from engine.config.allocation import Allocation
 from engine.config.arms import Arm, Router
 from engine.config.base import (
+    COLUMN_PATTERN,
     CONTACT_CHANNELS,
     KEY_PATTERN,
+    SEGMENT_SEPARATOR,
     WEIGHT_SUM_TOLERANCE,
     ArmKey,
     Cadence,
@@ -31,9 +33,11 @@ from engine.config.metrics import Clv, Metrics
 from engine.config.promotion import GUARDRAIL_METRICS, Guardrail, Promotion, PromotionMethod
 
 __all__ = [
+    "COLUMN_PATTERN",
     "CONTACT_CHANNELS",
     "GUARDRAIL_METRICS",
     "KEY_PATTERN",
+    "SEGMENT_SEPARATOR",
     "WEIGHT_SUM_TOLERANCE",
     "Allocation",
     "Arm",

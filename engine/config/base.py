@@ -42,6 +42,12 @@ ArmKey = NewType("ArmKey", str)
 #: Keys are used in file names, SQL rows and URLs: keep them boring.
 KEY_PATTERN = r"^[a-z][a-z0-9_\-]{0,62}$"
 
+#: Columns of the debtor file named in an experiment (unit, segment): plain identifiers.
+COLUMN_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+#: Joins the values of a multi-attribute segment, e.g. ``WAOE|DE``.
+SEGMENT_SEPARATOR = "|"
+
 #: Tolerance for "weights sum to one": YAML decimals such as 0.1 + 0.2 are not exact in binary.
 WEIGHT_SUM_TOLERANCE = 1e-6
 

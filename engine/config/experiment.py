@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from engine.config.allocation import Allocation
 from engine.config.arms import Arm
 from engine.config.base import (
+    COLUMN_PATTERN,
     KEY_PATTERN,
     WEIGHT_SUM_TOLERANCE,
     ObjectiveName,
@@ -82,13 +83,17 @@ class Experiment(_Frozen):
     unit: Annotated[
         str,
         Field(
-            pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+            pattern=COLUMN_PATTERN,
             description="Input column that identifies a randomization unit (one arm per value).",
         ),
     ] = "debtor_id"
-    segment: str = Field(
+    segment: (
+        Annotated[str, Field(pattern=COLUMN_PATTERN)]
+        | Annotated[tuple[Annotated[str, Field(pattern=COLUMN_PATTERN)], ...], Field(min_length=1)]
+    ) = Field(
         default="debtor_type",
-        description="Debtor attribute that splits reporting and per-segment allocation.",
+        description="Debtor attribute(s) that split reporting and per-segment allocation; with "
+        "several, e.g. [debtor_type, country], a segment is one combination of their values.",
     )
     layer: Layer | None = Field(
         default=None, description="Mutually exclusive experiments share a layer."
@@ -149,6 +154,9 @@ class Experiment(_Frozen):
         problems = []
         keys = self.arm_keys
         alloc = self.allocation
+        columns = self.segment_columns
+        if len(set(columns)) != len(columns):
+            problems.append(("segment", f"segment repeats an attribute: {', '.join(columns)}"))
         if alloc.per_segment and self.objective != "pay_on_time":
             problems.append(
                 (
@@ -243,7 +251,7 @@ class Experiment(_Frozen):
     @property
     def segment_columns(self) -> tuple[str, ...]:
         """The attribute(s) forming a debtor's segment, in the order their values are joined."""
-        return (self.segment,)
+        return (self.segment,) if isinstance(self.segment, str) else self.segment
 
     def accepts_assignments_on(self, day: date) -> str | None:
         """Why no debtor may enter on ``day`` (UTC), or None when assignment is open."""

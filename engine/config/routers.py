@@ -18,6 +18,9 @@ def router_problem(experiment: Experiment) -> tuple[str, str] | None:
     """
     keys = experiment.arm_keys
     routers = {arm.key for arm in experiment.arms if arm.router is not None}
+    if routers and len(experiment.segment_columns) > 1:
+        # The router reads the segment column as a covariate; a joined segment is no column.
+        return "segment", "router arms need a single segment attribute"
     for index, arm in enumerate(experiment.arms):
         if arm.router is None:
             continue
@@ -42,7 +45,7 @@ def router_problem(experiment: Experiment) -> tuple[str, str] | None:
                 f"the model {arm.router.model!r} routes to {', '.join(fitted.treatments)}; "
                 "list exactly those arms"
             )
-        provided = (experiment.segment, "amount_owed")
+        provided = (*experiment.segment_columns, "amount_owed")
         unknown = [c for c in fitted.inputs if c not in provided]
         if unknown:
             return f"{where}.model", (

@@ -93,7 +93,9 @@ def _ineligibility(
     if not experiment.eligibility:
         return reasons
     # The segment and the amount owed are columns too; a column given explicitly wins.
-    columns: dict[str, npt.ArrayLike] = {experiment.segment: segments, "amount_owed": amounts_owed}
+    columns: dict[str, npt.ArrayLike] = {"amount_owed": amounts_owed}
+    if len(experiment.segment_columns) == 1:  # several: their cells come in ``attributes``
+        columns[experiment.segment_columns[0]] = segments
     columns.update(attributes or {})
     missing = [c for c in columns_used(experiment.eligibility) if c not in columns]
     if missing:

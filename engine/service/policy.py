@@ -66,6 +66,6 @@ def _router_ope(
         actions=np.array([index[str(t)] for t in log.treatment], dtype=np.intp),
         rewards=log.paid,
         propensities=log.propensity,
-        inputs={experiment.segment: log.segment, "amount_owed": log.amount_owed},
+        inputs={experiment.segment_columns[0]: log.segment, "amount_owed": log.amount_owed},
         rng=np.random.default_rng(seed),
     )
