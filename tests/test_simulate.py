@@ -364,3 +364,17 @@ def test_property_shapes_dtypes_nan(n: int, seed: int, start: int, horizon: floa
     assert not np.any(np.isnan(r.amount_paid))
     assert np.all(r.churn_delay_days[r.churned] <= horizon)
     assert np.all(r.amount_paid[r.paid] > 0)
+
+
+def test_a_late_fee_adds_to_what_payers_pay(big_batch: DebtorBatch) -> None:
+    base = DEFAULT_SCENARIO.arms["friendly_sms"]
+    sc = replace(
+        DEFAULT_SCENARIO, arms={**DEFAULT_SCENARIO.arms, "sms_fee": replace(base, fee=5.0)}
+    )
+    plain = simulate_responses(big_batch, "friendly_sms", rng=np.random.default_rng(4))
+    fee = simulate_responses(big_batch, "sms_fee", rng=np.random.default_rng(4), scenario=sc)
+    np.testing.assert_array_equal(fee.paid, plain.paid)  # same coupled draws: the same payers
+    np.testing.assert_allclose(fee.amount_paid[fee.paid], plain.amount_paid[plain.paid] + 5.0)
+    assert (fee.amount_paid[~fee.paid] == 0).all()
+    with pytest.raises(ValueError, match="fee"):
+        replace(DEFAULT_SCENARIO, arms={"x": replace(base, fee=-1.0)})

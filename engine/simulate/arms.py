@@ -29,6 +29,9 @@ class ArmModel:
         Multiplier of the base churn hazard while under this arm.
     discount : float
         Share of the amount waived for paying within ``Scenario.discount_window_days``.
+    fee : float
+        Late fee added to what a payer pays (assumption: a fee changes the amount, not the
+        decision to pay; no published effect size to calibrate a deterrent on).
     sends_reminder, opens_collection_case : bool
         Whether the arm sends a reminder / opens an agency case (collection counts KPI).
     """
@@ -38,6 +41,7 @@ class ArmModel:
     delay_shape: float
     churn_hazard_ratio: float = 1.0
     discount: float = 0.0
+    fee: float = 0.0
     sends_reminder: bool = False
     opens_collection_case: bool = False
 

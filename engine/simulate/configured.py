@@ -11,6 +11,9 @@ model its configuration resembles, so ``dunning demo --experiment FILE`` can sim
 * a contacting arm without a discount -> ``friendly_sms``;
 * anything else -> ``no_action``.
 
+A late ``fee`` is added to what a payer pays, and changes nothing else (assumption: no
+published effect of a fee on the decision to pay).
+
 Arms the calibration names keep their calibrated model, and router arms need none (debtors
 respond to the treatment the router gives).
 """
@@ -30,7 +33,12 @@ CALIBRATED_DISCOUNT = 0.05
 
 def model_for(arm: Arm, scenario: Scenario) -> ArmModel:
     """The response model of ``arm``: its calibrated one if the scenario names it, else the
-    calibrated model its configuration resembles (see the module docstring)."""
+    calibrated model its configuration resembles (see the module docstring); a late fee is
+    added to what its payers pay."""
+    return dataclasses.replace(_resembled(arm, scenario), fee=arm.fee)
+
+
+def _resembled(arm: Arm, scenario: Scenario) -> ArmModel:
     if arm.key in scenario.arms:
         return scenario.arms[arm.key]
     if arm.opens_collection_case:

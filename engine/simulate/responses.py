@@ -24,7 +24,7 @@ class Responses:
         Days from assignment to payment; NaN when not paid.
     amount_paid : float64
         0 when not paid; ``amount_owed * (1 - discount)`` for a discount arm paid within the
-        discount window, else ``amount_owed``.
+        discount window, else ``amount_owed``; plus the arm's late fee, if any, for a payer.
     churned : bool
         Cancels the subscription within ``churn_horizon_days``.
     churn_delay_days : float64
@@ -106,6 +106,7 @@ def simulate_responses(
     f_horizon = np.empty(n, dtype=np.float64)
     hazard = np.empty(n, dtype=np.float64)
     discount = np.empty(n, dtype=np.float64)
+    fee = np.zeros(n, dtype=np.float64)
     reminder = np.zeros(n, dtype=np.bool_)
     case = np.zeros(n, dtype=np.bool_)
     for arm in np.unique(arm_arr).tolist():
@@ -117,6 +118,7 @@ def simulate_responses(
         shape[mask] = model.delay_shape
         f_horizon[mask] = _loglogistic_cdf(horizon, model.delay_median_days, model.delay_shape)
         discount[mask] = model.discount
+        fee[mask] = model.fee
         reminder[mask] = model.sends_reminder
         case[mask] = model.opens_collection_case
 
@@ -136,7 +138,7 @@ def simulate_responses(
 
     owed = batch.amount_owed
     in_window = paid & (delay <= scenario.discount_window_days)
-    amount_paid = np.where(paid, np.where(in_window, owed * (1.0 - discount), owed), 0.0)
+    amount_paid = np.where(paid, np.where(in_window, owed * (1.0 - discount), owed) + fee, 0.0)
     amount_paid = np.round(amount_paid, 2)
 
     # Exponential churn time by inverse CDF; -log1p(-W) keeps precision for small W.

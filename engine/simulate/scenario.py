@@ -119,6 +119,8 @@ class Scenario:
                 raise ValueError(f"arms[{key!r}]: delay median and shape must be > 0")
             if not (math.isfinite(arm.churn_hazard_ratio) and arm.churn_hazard_ratio >= 0.0):
                 raise ValueError(f"arms[{key!r}].churn_hazard_ratio must be finite and >= 0")
+            if not (math.isfinite(arm.fee) and arm.fee >= 0.0):
+                raise ValueError(f"arms[{key!r}].fee must be finite and >= 0, got {arm.fee}")
             if not 0.0 <= arm.discount < 1.0:
                 raise ValueError(f"arms[{key!r}].discount must be in [0, 1), got {arm.discount}")
         if not (math.isfinite(self.pay_horizon_days) and self.pay_horizon_days > 0.0):
