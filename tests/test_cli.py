@@ -212,7 +212,9 @@ def test_reduced_demo(db_url: str) -> None:
     # The analysis of the demo database, as a table and as JSON.
     code, output = run("analyze", "dunning-channels", "--db", db_url)
     assert code == 0, output
-    assert "pay on time, % (uplift in pp)" in output
+    assert "pay on time, % (uplift in pp) (primary)" in output
+    # Tables in role order: the primary metric first, then the churn guardrail.
+    assert output.index("(primary)") < output.index("(guardrail)")
     assert "Sample ratio check" in output
     code, output = run("analyze", "dunning-channels", "--db", db_url, "--json", "-s", "WAOR")
     assert code == 0, output
@@ -220,6 +222,12 @@ def test_reduced_demo(db_url: str) -> None:
     assert (data["schema_version"], data["segments"]) == (1, ["WAOR"])
     assert [arm["arm"] for arm in data["arms"]] == list(ARMS)
     assert data["srm"]["flagged"] is False
+    assert list(data["metric_roles"].items())[:2] == [
+        ("pay_on_time", "primary"),
+        ("churn", "guardrail"),
+    ]
+    code, output = run("list", "--db", db_url)
+    assert "dunning-channels v1 (running)" in output
     code, output = run("analyze", "dunning-channels", "--db", db_url, "--by-segment", "--json")
     assert code == 0, output
     fit = json.loads(output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,8 @@ def test_overview_lists_the_experiments(
     table = at.dataframe[0].value
     assert list(table["Key"]) == [report.key]
     assert table.loc[0, "Champion"] == report.champion
+    assert table.loc[0, "Status"] == "running"
+    assert table.loc[0, "Owner"] == "collections-analytics@example.com"
     # Every assigned debtor: the simulated ones less the few the eligibility rule kept out.
     assert table.loc[0, "Debtors"] == sum(k.assigned for k in report.kpis) > 0.99 * 25 * 200
     assert not at.info
@@ -84,6 +87,34 @@ def test_experiment_page_shows_kpis_champion_and_history(
         assert len(log) == len(promotions)
     else:
         assert any("No promotion yet" in i.value for i in at.info)
+    last = report.promotions[-1]
+    assert last.action == "continue"
+    assert any(c.value.endswith(last.explanation) for c in at.caption), "latest decision shown"
+
+
+def test_promotion_log_names_every_change_of_the_allocation(
+    demo_db: tuple[str, service.ExperimentReport],
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "dashboards"))
+    import data
+
+    _url, report = demo_db
+    base = report.promotions[-1]
+    records = [
+        dataclasses.replace(base, action="promote", champion_after="discount_nudge"),
+        dataclasses.replace(base, action="stop_arm", numbers={"stopped_arms": ["no_action"]}),
+        dataclasses.replace(base, action="rollback", numbers={"to_version": 3}),
+        base,  # a "continue": audited, but it changed nothing
+    ]
+    frame = data.promotion_frame(dataclasses.replace(report, promotions=records))
+    assert list(frame["Decision"]) == ["promoted", "arm stopped", "rolled back"]
+    assert list(frame["Change"]) == [
+        f"{base.champion_before} → discount_nudge",
+        "stopped no_action",
+        "rollback to v3",
+    ]
 
 
 def _labels(report: service.ExperimentReport) -> tuple[str, set[str]]:
@@ -102,6 +133,8 @@ def test_analysis_page_shows_every_arm_the_forest_and_the_srm_check(
     assert at.selectbox[0].value == report.key
     assert at.multiselect[0].value == []  # all debtors
     assert at.radio[0].value == "pay_on_time"
+    # The experiment's primary metric first, then its guardrail, each labelled with its role.
+    assert at.radio[0].options[:2] == ["Pay on time (primary)", "Churn (guardrail)"]
     assert at.subheader[0].value == "Pay on time"
 
     champion, rows = _labels(report)

@@ -59,7 +59,9 @@ def segment_values(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[n
     if not all(c in frame.columns for c in columns):
         return np.full(len(frame), None, dtype=object)
     cells = frame[list(columns)].astype(str)
-    joined = cells.agg(SEGMENT_SEPARATOR.join, axis=1) if len(columns) > 1 else cells[columns[0]]
+    first = cells[columns[0]]
+    rest = cells[list(columns[1:])]
+    joined = first.str.cat(rest, sep=SEGMENT_SEPARATOR) if len(columns) > 1 else first
     segment = joined.to_numpy(dtype=object, copy=True)
     segment[(cells == "").any(axis=1).to_numpy()] = None
     return segment

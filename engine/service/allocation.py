@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -94,10 +94,14 @@ def arm_totals(
     """
     cells = queries.outcome_cells(session, experiment_key=experiment.key, now=now, by_holdout=True)
     everyone = totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells))
-    training = totals_by_arm(
-        experiment.arm_keys, ((c.arm, c.totals) for c in cells if not c.holdout)
-    )
-    return everyone, training
+    return everyone, training_totals(experiment, cells)
+
+
+def training_totals(
+    experiment: Experiment, cells: Iterable[queries.OutcomeCell]
+) -> dict[str, ArmTotals]:
+    """Outcome sums per arm of the bandit's training debtors: the holdout never trains it."""
+    return totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells if not c.holdout))
 
 
 def _net_value_draws(

@@ -126,7 +126,6 @@ def sync_experiment(
                 config=experiment.model_dump(mode="json"),
                 source_yaml=loaded.source,
                 source_path=str(loaded.path),
-                changes=changes,
                 forced=forced,
                 created_at=now,
             )
@@ -200,14 +199,16 @@ def experiment_history(engine: Engine, *, experiment_key: str) -> list[VersionEn
             raise UnknownExperimentError(
                 f"experiment {experiment_key!r} is not in the database; run `dunning sync` first"
             )
+        previous: list[dict[str, object]] = [{}, *(row.config for row in rows[:-1])]
         return [
             VersionEntry(
                 row.version,
                 row.content_hash,
                 row.created_at,
                 row.source_path,
-                tuple(row.changes),
+                # The first version has nothing to differ from.
+                tuple(str(c) for c in config_changes(before, row.config)) if before else (),
                 tuple(row.forced),
             )
-            for row in rows
+            for row, before in zip(rows, previous, strict=True)
         ]

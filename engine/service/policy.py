@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from engine.config import Experiment
 from engine.service.common import ServiceError, load_current
-from engine.store.logs import decision_log
+from engine.store.logs import DecisionLog, decision_log
 from engine.uplift.logged import PolicyOpe, router_policy_value
 
 
@@ -27,7 +27,8 @@ def policy_ope(
     """
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
-        return _router_ope(session, experiment, arm, now, seed=seed)
+        log = decision_log(session, experiment_key=experiment_key, now=now)
+    return _router_ope(experiment, log, arm, now, seed=seed)
 
 
 def router_ess_shares(
@@ -35,19 +36,19 @@ def router_ess_shares(
 ) -> dict[str, float]:
     """Router arm -> ESS share of its off-policy estimate on the matured log (0 when nothing
     has matured yet): the input of the promotion rule's ``min_ess_share`` gate."""
+    log = decision_log(session, experiment_key=experiment.key, now=now)  # read once for all
     shares = {}
     for arm in experiment.routers:
         try:
-            shares[arm] = _router_ope(session, experiment, arm, now, seed=0).ess_share
+            shares[arm] = _router_ope(experiment, log, arm, now, seed=0).ess_share
         except ServiceError:
             shares[arm] = 0.0  # no matured decision: no evidence, the gate stays closed
     return shares
 
 
 def _router_ope(
-    session: Session, experiment: Experiment, arm: str, now: datetime, *, seed: int
+    experiment: Experiment, log: DecisionLog, arm: str, now: datetime, *, seed: int
 ) -> PolicyOpe:
-    log = decision_log(session, experiment_key=experiment.key, now=now)
     routers = experiment.routers
     if arm not in routers:
         raise ServiceError(f"arm {arm!r} of {experiment.key!r} is not a router arm")

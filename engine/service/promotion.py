@@ -18,10 +18,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from engine.config import Experiment
-from engine.metrics import totals_by_arm
 from engine.policy import drop_arms, rebase_on_champion
 from engine.promotion import PromotionDecision, decide_promotion
-from engine.service.allocation import AllocationInfo, write_update
+from engine.service.allocation import AllocationInfo, training_totals, write_update
 from engine.service.common import load_current, new_seed
 from engine.service.evidence import promotion_evidence
 from engine.service.policy import router_ess_shares
@@ -283,9 +282,7 @@ def run_cycle(
         # promotion rule (per allocation period); the new allocation has no debtors yet.
         history = queries.allocations(session, experiment_key=experiment_key)
         cells = stratum_cells(session, experiment_key=experiment_key, history=history, now=now)
-        training = totals_by_arm(
-            experiment.arm_keys, ((c.arm, c.totals) for c in cells if not c.holdout)
-        )
+        training = training_totals(experiment, cells)
         allocation = write_update(
             session,
             experiment,

@@ -50,6 +50,7 @@ class ExperimentSummary:
     updated_at: datetime
     status: str = "running"
     owner: str | None = None
+    schedule: str = "0 6 * * *"  # promotion.schedule: when `dunning schedule` runs its cycle
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def list_experiments(engine: Engine) -> list[ExperimentSummary]:
                     updated_at=allocation.created_at if allocation else version.created_at,
                     status=experiment.status,
                     owner=experiment.owner,
+                    schedule=experiment.promotion.schedule,
                 )
             )
         return result

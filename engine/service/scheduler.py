@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from engine.cron import parse_cron
-from engine.service.common import current_experiment, utc_now
+from engine.service.common import utc_now
 from engine.service.promotion import CycleResult, run_cycle
 from engine.service.reports import list_experiments
 
@@ -68,11 +68,7 @@ Report = Callable[[str, datetime, CycleResult | Exception], None]
 
 def _schedules(engine: Engine) -> dict[str, str]:
     """Cron expression of every running experiment (draft, paused and stopped ones wait)."""
-    return {
-        s.key: current_experiment(engine, experiment_key=s.key).promotion.schedule
-        for s in list_experiments(engine)
-        if s.status == "running"
-    }
+    return {s.key: s.schedule for s in list_experiments(engine) if s.status == "running"}
 
 
 def run_schedule(

@@ -36,9 +36,8 @@ class ExperimentVersion(SQLModel, table=True):
     config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     source_yaml: str = Field(sa_column=Column(Text, nullable=False))
     source_path: str | None = None
-    # What differs from the previous version ("path: old -> new"), and the unsafe changes an
-    # operator accepted with ``sync --force`` (empty when none): the history explains itself.
-    changes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The unsafe changes an operator accepted with ``sync --force`` (empty when none). What
+    # else changed is the difference of consecutive configs, computed when shown.
     forced: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime
 
