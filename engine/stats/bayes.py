@@ -289,9 +289,14 @@ def compare(
     base = theta[:, [champion]]
     uplift = theta - base  # (draws, k)
     if np.all(base > 0) or np.all(base < 0):
-        relative = uplift / np.abs(base)
-        rel_mean = relative.mean(axis=0)
-        rel_q = np.quantile(relative, tails, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            relative = uplift / np.abs(base)
+        # A champion with draws at ~0 (e.g. 1e-308) has no meaningful relative uplift: NaN,
+        # not inf or the warnings of quantiles over infinities.
+        finite = np.isfinite(relative).all(axis=0)
+        safe = np.where(finite, relative, 0.0)
+        rel_mean = np.where(finite, safe.mean(axis=0), np.nan)
+        rel_q = np.where(finite, np.quantile(safe, tails, axis=0), np.nan)
     else:
         rel_mean = np.full(k, np.nan)
         rel_q = np.full((2, k), np.nan)
