@@ -215,7 +215,10 @@ def test_schedule_stops_cleanly_on_a_signal(ready: str, sig: int) -> None:
         text=True,
         env=env,
     )
-    time.sleep(3)  # imports, then it waits for 06:00
+    assert process.stdout is not None
+    # Signal only once it says the handlers are in place; a fixed sleep races slow imports.
+    assert json.loads(process.stdout.readline())["event"] == "started"
+    time.sleep(0.2)
     process.send_signal(sig)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err

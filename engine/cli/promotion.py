@@ -248,6 +248,8 @@ def schedule(
         _notify(webhook, outcome.promotion)
 
     clock = RealClock() if now is None else SimulatedClock(resolve_as_of(now))
+    # Tells a supervisor (and the tests) that the signal handlers are in place.
+    console.print(_line(event="started", level="info"), markup=False, highlight=False)
     try:
         ran = run_schedule(engine, clock=clock, stop=stop, report=report, max_cycles=max_cycles)
     finally:
