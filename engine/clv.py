@@ -246,3 +246,37 @@ def summarize_uplift(draws: npt.ArrayLike, *, level: float = 0.95) -> UpliftSumm
         prob_positive=(values > 0).mean(axis=0),
         level=level,
     )
+
+
+def alive_value_under_hazard_ratio(
+    *,
+    margin: float,
+    retention: npt.ArrayLike,
+    discount_rate: float,
+    hazard_ratio: npt.ArrayLike,
+    months: int | None,
+) -> FloatArray:
+    """Residual value of a customer alive now whose monthly churn hazard is multiplied by
+    ``hazard_ratio`` for ``months`` months and is the champion's afterwards.
+
+    With ``q = r' / (1 + d)`` and ``r' = 1 - HR (1 - r)`` (floored at 0),
+
+        V_M = m q (1 - q^M) / (1 - q) + q^M V_0,      V_0 = m r / (1 + d - r),
+
+    the first M months at the arm's retention, then the residual value at the champion's
+    (Fader & Hardie 2007's closed form, split at month M). ``months=0`` gives ``V_0`` (the
+    effect ends with the horizon); ``months=None`` the lifetime value ``m r' / (1 + d - r')``.
+    Arrays broadcast (e.g. draws x arms).
+    """
+    r = np.asarray(retention, dtype=np.float64)
+    hr = np.asarray(hazard_ratio, dtype=np.float64)
+    arm_r = np.clip(1.0 - hr * (1.0 - r), 0.0, 1.0)
+    if months is None:
+        result: FloatArray = margin * arm_r / (1.0 + discount_rate - arm_r)
+        return result
+    base = margin * r / (1.0 + discount_rate - r)
+    q = arm_r / (1.0 + discount_rate)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        head = np.where(q < 1.0, margin * q * (1.0 - q**months) / (1.0 - q), margin * months)
+    value: FloatArray = head + q**months * base
+    return value

@@ -86,8 +86,8 @@ def test_promotion_gates_effect_and_audit(db: Engine, channels: LoadedExperiment
     numbers = record.numbers
     assert numbers["prob_beat"]["discount_nudge"] >= 0.95
     assert numbers["units"]["discount_nudge"] >= 1_000
-    assert numbers["difference"]["discount_nudge"]["lower"] > 0
-    assert numbers["guardrails"]["churn"]["discount_nudge"]["upper"] < 0.05
+    assert numbers["difference"]["discount_nudge"]["always_valid_low"] > 0
+    assert numbers["guardrails"]["churn"]["discount_nudge"]["always_valid_high"] < 0.05
     assert numbers["alpha"] == 0.05
     assert numbers["method"] == "sequential"
 
@@ -190,7 +190,7 @@ def test_guardrail_breach_stops_the_arm_for_good(db: Engine, channels: LoadedExp
     result = service.evaluate_promotion(db, experiment_key=KEY, now=READY)
     assert (result.decision.action, result.decision.reason) == ("stop_arm", "guardrail_breach")
     assert result.decision.stopped_arms == ("direct_collection",)
-    assert "churn up by at least" in result.decision.explanation
+    assert "churn is higher than under friendly_sms by at least" in result.decision.explanation
     with Session(db) as session:
         row = queries.latest_allocation(session, experiment_key=KEY)
     assert row is not None
