@@ -55,6 +55,9 @@ class StudyConfig:
     segment_shares: tuple[float, ...] = (1.0,)
     #: The challenger's effect in each segment (overrides ``effect``); None: ``effect`` in all.
     segment_effects: tuple[float, ...] | None = None
+    #: Added to the challenger's effect linearly over the run (0 on the first day, all of it
+    #: on the last): an effect that drifts in time.
+    effect_trend: float = 0.0
     #: One bandit per segment (strata are the segments) instead of one for all debtors.
     per_segment: bool = False
     rule: Promotion = field(default_factory=Promotion)
@@ -88,8 +91,12 @@ class StudyOutcome:
 
     @property
     def true_effect(self) -> float:
-        """The challenger's population-average effect on pay-on-time."""
-        return float(np.dot(self.config.segment_shares, _effects(self.config)))
+        """The estimand at the last look: the challenger's population-average effect over
+        the debtors whose pay window had closed by then."""
+        c = self.config
+        matured = max(c.days - c.pay_window_days, 1)  # days 0 .. matured - 1
+        trend = c.effect_trend * (matured - 1) / max(c.days - 1, 1) / 2  # a ramp's mean
+        return float(np.dot(c.segment_shares, _effects(c))) + trend
 
     @property
     def stop_rate(self) -> tuple[float, float]:
@@ -147,7 +154,9 @@ def run_study(config: StudyConfig, *, seed: int) -> StudyOutcome:
     t = np.arange(d)
     base = config.base_rate + 0.5 * config.drift * np.sin(2 * np.pi * t / d)
     champion_p = np.broadcast_to(base[:, None], (d, segments))
-    pay_p = np.stack([champion_p, np.clip(champion_p + _effects(config), 0, 1)], axis=-1)
+    ramp = config.effect_trend * t / max(d - 1, 1)
+    effect = _effects(config)[None, :] + ramp[:, None]  # (d, segments)
+    pay_p = np.stack([champion_p, np.clip(champion_p + effect, 0, 1)], axis=-1)
     churn_p = np.array([config.churn_rate, config.churn_rate * config.churn_multiplier])
     shape = (e, d, segments, 2)
     n, paid, churned, weights = (np.zeros(shape) for _ in range(4))
