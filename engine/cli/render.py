@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -48,16 +49,17 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
             f"{report.pay_window_days} days; * champion; [95% interval]"
         ),
         title_justify="left",
+        box=box.SIMPLE_HEAD,  # no column rules: eleven columns fit a 160-column log
     )
     table.add_column("arm", no_wrap=True)
-    table.add_column("debtors", justify="right")
+    table.add_column("debtors", justify="right", no_wrap=True)
     table.add_column("pay on time", justify="right", no_wrap=True)
     table.add_column("vs champion, pp", justify="right", no_wrap=True)
     if truth is not None:
         table.add_column("true", justify="right")
     table.add_column("not yet matured", justify="right")
-    table.add_column("cases /1,000", justify="right")
-    table.add_column("reminders /1,000", justify="right")
+    table.add_column("cases per\n1,000", justify="right")
+    table.add_column("reminders\nper 1,000", justify="right", min_width=9)
     table.add_column(f"churn {report.churn_horizon_days} days", justify="right", no_wrap=True)
     table.add_column(f"CLV vs champion, {report.currency}", justify="right", no_wrap=True)
     table.add_column("traffic", justify="right")
@@ -83,7 +85,7 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
             row.churn, row.churn_low, row.churn_high, scale=100, digits=1, signed=False
         )
         clv = _with_interval(
-            row.clv_uplift, row.clv_uplift_low, row.clv_uplift_high, scale=1, digits=2, signed=True
+            row.clv_uplift, row.clv_uplift_low, row.clv_uplift_high, scale=1, digits=0, signed=True
         )
         cells += [
             _pct(row.immature_share, 0),

@@ -165,6 +165,12 @@ def analyze(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
         return
+    if not any(arm.assigned for arm in result.arms):
+        console.print(
+            f"No randomised debtor of {key} yet, as of {result.as_of:%Y-%m-%d %H:%M} UTC: "
+            "nothing to analyse (`dunning assign` puts debtors in the experiment)."
+        )
+        return
     scope = f"segment(s) {', '.join(result.segments)}" if result.segments else "all debtors"
     strata = "one stratum" if result.strata == 1 else f"{result.strata} segments as strata"
     console.print(

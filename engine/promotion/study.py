@@ -51,6 +51,9 @@ class StudyConfig:
     churn_multiplier: float = 1.0  # challenger's churn = champion's x this
     churn_window_days: int = 14
     min_share: float = 0.05
+    #: The champion keeps at least this share (``allocation.champion_floor``): with it the two
+    #: arms' floors differ, and a per-segment split is uneven in a different way per segment.
+    champion_floor: float = 0.0
     #: Population share of each segment (sums to 1); one segment by default.
     segment_shares: tuple[float, ...] = (1.0,)
     #: The challenger's effect in each segment (overrides ``effect``); None: ``effect`` in all.
@@ -214,5 +217,5 @@ def run_study(config: StudyConfig, *, seed: int) -> StudyOutcome:
             best = _prob_beat(pay_s.sum(axis=1), pay_n.sum(axis=1))  # (e, segments)
         else:
             best = np.broadcast_to(_prob_beat(pooled_s, pooled_n)[:, None], (e, segments))
-        share = floor + (1 - 2 * floor) * best
+        share = np.minimum(floor + (1 - 2 * floor) * best, 1.0 - config.champion_floor)
     return StudyOutcome(config, promoted, stopped, naive, result.primary.estimate[:, 1])

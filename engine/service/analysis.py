@@ -60,7 +60,12 @@ def analyze_experiment(
                     f"segments: {', '.join(sorted(known)) or 'none'}"
                 )
         strata = stratified_totals(
-            session, experiment_key=experiment_key, history=history, now=now, segments=segments
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            segments=segments,
+            net_value=True,
         )
         maturity = arm_maturity(session, experiment_key=experiment_key, now=now)
     current = history[-1]

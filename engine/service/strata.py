@@ -39,10 +39,11 @@ def stratum_cells(
     history: Sequence[AllocationVersion],
     now: datetime,
     segments: Sequence[str] | None = None,
+    net_value: bool = False,
 ) -> list[queries.OutcomeCell]:
     """Outcome cells per (arm, period, holdout, constrained), and per segment too when the
     split depends on it; otherwise 16 debtor types would multiply the cells (and the time to
-    read them)."""
+    read them). ``net_value``: with the sums net value needs (the analysis)."""
     return queries.outcome_cells(
         session,
         experiment_key=experiment_key,
@@ -51,6 +52,7 @@ def stratum_cells(
         by_segment=any(row.segment_weights for row in history),
         by_holdout=True,
         segments=segments,
+        net_value=net_value,
     )
 
 
@@ -62,6 +64,7 @@ def stratified_totals(
     now: datetime,
     segments: Sequence[str] | None = None,
     cells: Sequence[queries.OutcomeCell] | None = None,
+    net_value: bool = False,
 ) -> StratifiedTotals:
     """Cells are allocation periods; under per-segment allocation, where the split differs by
     segment within a period, they are (segment, period) pairs, each with its own weights, and
@@ -73,7 +76,12 @@ def stratified_totals(
     by_segment = any(row.segment_weights for row in history)
     if cells is None:
         cells = stratum_cells(
-            session, experiment_key=experiment_key, history=history, now=now, segments=segments
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            segments=segments,
+            net_value=net_value,
         )
     rows = {row.version: row for row in history}
     totals: dict[tuple[str, Stratum], ArmTotals] = {}

@@ -45,9 +45,13 @@ def outcome_cells(
     by_segment: bool = False,
     segments: Sequence[str] | None = None,
     by_holdout: bool = False,
+    net_value: bool = False,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
-    period and segment (restricted to ``segments`` if given): one scan, no join."""
+    period and segment (restricted to ``segments`` if given): one scan, no join.
+
+    ``net_value`` adds the cross sums over churn-matured units that net value needs (the
+    analysis reads them; the scheduled cycle does not, and skips their cost)."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     keys = [
         a.arm,
@@ -89,13 +93,19 @@ def outcome_cells(
             func.coalesce(func.sum(a.collection_cases * a.collection_cases), 0),
             func.coalesce(func.sum(a.treatment_cost), 0.0),
             # Net value's sums over the churn-matured units (engine.metrics.ArmTotals).
-            total(churn_mature, cast(a.collected, Float)),
-            total(churn_mature, cast(a.collected * a.collected, Float)),
-            total(churn_mature, cast(a.treatment_cost, Float)),
-            total(churn_mature, cast(a.treatment_cost * a.treatment_cost, Float)),
-            total(churn_mature, cast(a.collected * a.treatment_cost, Float)),
-            total(churned, cast(a.collected, Float)),
-            total(churned, cast(a.treatment_cost, Float)),
+            *(
+                [
+                    total(churn_mature, cast(a.collected, Float)),
+                    total(churn_mature, cast(a.collected * a.collected, Float)),
+                    total(churn_mature, cast(a.treatment_cost, Float)),
+                    total(churn_mature, cast(a.treatment_cost * a.treatment_cost, Float)),
+                    total(churn_mature, cast(a.collected * a.treatment_cost, Float)),
+                    total(churned, cast(a.collected, Float)),
+                    total(churned, cast(a.treatment_cost, Float)),
+                ]
+                if net_value
+                else [literal(0.0)] * 7
+            ),
         )
         .where(
             a.experiment_key == experiment_key,
