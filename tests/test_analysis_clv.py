@@ -64,6 +64,8 @@ def test_constant_residual_value_and_its_statement() -> None:
     value = ResidualValue.constant(CLV)
     assert value.draws.tolist() == [pytest.approx(14.0 * 0.975 / (1.01 - 0.975))]
     assert "not assumed to last" in value.assumption(0, 60).statement
+    # A configured value is not an estimate: no interval, rather than a zero-width one.
+    assert np.isnan(value.assumption(0, 60).residual_value_low)
     assert "12 more months" in value.assumption(12, 60).statement
     assert "whole life" in value.assumption(None, 60).statement
 

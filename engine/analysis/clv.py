@@ -121,8 +121,11 @@ class ResidualValue:
         )
 
     def assumption(self, persistence_months: int | None, horizon_days: int) -> ClvAssumption:
-        low, high = np.quantile(self.draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
         value = float(self.draws.mean())
+        if np.ptp(self.draws) > 0:
+            low, high = np.quantile(self.draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+        else:  # configured, not estimated: no interval rather than a zero-width one
+            low = high = float("nan")
         if persistence_months == 0:
             statement = (
                 f"Each extra churner within {horizon_days} days costs the residual CLV of a "
