@@ -110,16 +110,7 @@ class Cells:
         stratum: npt.ArrayLike | None = None,
     ) -> Cells:
         """Binary cells from units and successes (..., C, K); one stratum unless given."""
-        units = np.asarray(n, dtype=np.float64)
-        labels = np.zeros(units.shape[-2], dtype=np.int64) if stratum is None else stratum
-        return cls(
-            units,
-            np.asarray(successes),
-            np.asarray(successes),
-            np.asarray(prob),
-            np.asarray(labels),
-            True,
-        )
+        return cls._of(n, successes, successes, prob, stratum, binary=True)
 
     @classmethod
     def mean(
@@ -131,16 +122,23 @@ class Cells:
         stratum: npt.ArrayLike | None = None,
     ) -> Cells:
         """Cells of a metric with any values (amounts, counts); one stratum unless given."""
+        return cls._of(n, total, total_sq, prob, stratum, binary=False)
+
+    @classmethod
+    def _of(
+        cls,
+        n: npt.ArrayLike,
+        total: npt.ArrayLike,
+        total_sq: npt.ArrayLike,
+        prob: npt.ArrayLike,
+        stratum: npt.ArrayLike | None,
+        *,
+        binary: bool,
+    ) -> Cells:
         units = np.asarray(n, dtype=np.float64)
         labels = np.zeros(units.shape[-2], dtype=np.int64) if stratum is None else stratum
-        return cls(
-            units,
-            np.asarray(total),
-            np.asarray(total_sq),
-            np.asarray(prob),
-            np.asarray(labels),
-            False,
-        )
+        arrays = (np.asarray(total), np.asarray(total_sq), np.asarray(prob))
+        return cls(units, *arrays, np.asarray(labels), binary)
 
     @property
     def n_arms(self) -> int:
