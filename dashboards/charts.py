@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 
@@ -64,52 +62,33 @@ def traffic_chart(
     return layered
 
 
-_METHOD_COLORS = {"Bayesian 95% CrI": "#1f77b4", "Frequentist 95% CI": "#ff7f0e"}
-
-
 def forest_chart(uplifts: pd.DataFrame, title: str) -> alt.LayerChart:
-    """Uplift of each challenger against the champion: a rule for the interval and a point for
-    the estimate, Bayesian and frequentist side by side, with the zero line.
+    """Uplift of each challenger against the champion: a rule for the 95% interval and a point
+    for the estimate, with the zero line.
 
-    ``uplifts`` has columns arm, method, uplift, low, high, text (see ``data.forest_frame``).
+    ``uplifts`` has columns arm, uplift, low, high, text (see ``data.forest_frame``).
     """
     arms = list(dict.fromkeys(uplifts["arm"]))
-    methods = [m for m in _METHOD_COLORS if m in set(uplifts["method"])]
-    encodings: dict[str, Any] = {
-        "y": alt.Y(
+    base = alt.Chart(uplifts).encode(
+        y=alt.Y(
             "arm:N",
             title=None,
             sort=arms,
             axis=alt.Axis(labelLimit=320, labelFontSize=13, labelPadding=8),
         ),
-        "color": alt.Color(
-            "method:N",
-            title=None,
-            scale=alt.Scale(domain=methods, range=[_METHOD_COLORS[m] for m in methods]),
-            legend=alt.Legend(orient="top", labelFontSize=12),
-        ),
-        "tooltip": [
-            alt.Tooltip("arm:N", title="Arm"),
-            alt.Tooltip("method:N", title="Interval"),
-            alt.Tooltip("text:N", title="Uplift"),
-        ],
-    }
-    if len(methods) > 1:  # side by side within each arm's row
-        encodings["yOffset"] = alt.YOffset("method:N", sort=methods)
-    base = alt.Chart(uplifts).encode(**encodings)
-    rules = base.mark_rule(strokeWidth=3).encode(
+        tooltip=[alt.Tooltip("arm:N", title="Arm"), alt.Tooltip("text:N", title="Uplift")],
+    )
+    rules = base.mark_rule(strokeWidth=3, color="#1f77b4").encode(
         x=alt.X("low:Q", title=title, scale=alt.Scale(zero=True, nice=True, padding=16)),
         x2="high:Q",
     )
-    points = base.mark_point(filled=True, size=90, opacity=1).encode(x="uplift:Q")
+    points = base.mark_point(filled=True, size=90, opacity=1, color="#1f77b4").encode(x="uplift:Q")
     zero = (
         alt.Chart(pd.DataFrame({"x": [0.0]}))
         .mark_rule(color="#555", strokeDash=[4, 3])
         .encode(x="x:Q")
     )
-    chart: alt.LayerChart = (zero + rules + points).properties(
-        height=alt.Step(22 if len(methods) > 1 else 36)
-    )
+    chart: alt.LayerChart = (zero + rules + points).properties(height=alt.Step(36))
     return chart
 
 

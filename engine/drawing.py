@@ -64,6 +64,9 @@ class DrawnArms:
     propensity: npt.NDArray[np.float64]
     holdout: npt.NDArray[np.bool_]
     reason: npt.NDArray[np.object_]
+    #: A contact rule bound for the debtor (whatever arm they drew): not randomised between
+    #: the contacting and the other arms, so left out of every comparison.
+    constrained: npt.NDArray[np.bool_]
     # With a router arm only (else None): the treatment applied, an index into the arms (a
     # plain arm's own index), and the probability of that treatment for the debtor.
     treatment: npt.NDArray[np.intp] | None = None
@@ -119,6 +122,7 @@ def draw_arms(
     propensity = np.zeros(n)
     holdout = np.zeros(n, dtype=bool)
     reason = np.full(n, None, dtype=object)
+    constrained = np.zeros(n, dtype=bool)
     routers = bool(experiment.routers)
     treatment = np.zeros(n, dtype=np.intp) if routers else None
     treatment_p = np.zeros(n) if routers else None
@@ -160,6 +164,7 @@ def draw_arms(
             )
             arm_index[rows], propensity[rows] = checked.arm_index, checked.propensity
             reason[rows] = checked.reason
+            constrained[rows] = checked.blocked
         if treatment is not None and treatment_p is not None:
             blocked = checked.blocked if rules is not None else np.zeros(len(rows), dtype=bool)
             fallback = arms.index(rules.fallback_arm) if rules is not None else 0
@@ -174,4 +179,4 @@ def draw_arms(
                 "router: inputs missing or unknown; default treatment ",
                 np.array(arms)[given[defaulted]],
             )
-    return DrawnArms(arm_index, propensity, holdout, reason, treatment, treatment_p)
+    return DrawnArms(arm_index, propensity, holdout, reason, constrained, treatment, treatment_p)

@@ -110,7 +110,7 @@ def test_holdout_gets_the_champion_and_never_trains(db: Engine, channels: Loaded
     assert analysis.holdout is not None
     assert analysis.holdout.holdout_units == len(holdout)
     assert analysis.holdout.holdout_rate == pytest.approx(0.55, abs=0.05)
-    assert analysis.holdout.freq_low < analysis.holdout.uplift < analysis.holdout.freq_high
+    assert analysis.holdout.uplift_low < analysis.holdout.uplift < analysis.holdout.uplift_high
     assert not analysis.srm.flagged, "the SRM check uses the overall propensities"
     again = service.assign_debtors(
         db, experiment_key=KEY, debtor_ids=[r.debtor_id for r in holdout[:50]], now=LATER

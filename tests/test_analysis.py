@@ -1,4 +1,4 @@
-"""The analysis read model: stratified estimates, both statistical schools, SRM, JSON shape."""
+"""The analysis read model: the one estimand read both ways, SRM, JSON shape."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from engine.analysis import SCHEMA_VERSION, Analysis, analyze
@@ -62,13 +63,13 @@ def test_one_stratum_matches_statsmodels(channels: LoadedExperiment) -> None:
     assert result.strata == 1
     nudge = result.arms[3].metrics["pay_on_time"]
     low, high = confint_proportions_2indep(3_150, 5_000, 3_000, 5_000, method="wald")
-    # Tolerance 1e-9: the frequentist figures are closed forms, not simulations.
-    assert nudge.freq_diff == pytest.approx(0.03, abs=1e-12)
-    assert (nudge.freq_low, nudge.freq_high) == pytest.approx((low, high), abs=1e-9)
-    # The Bayesian interval agrees with the frequentist one at this sample size (0.2 pp).
-    assert nudge.uplift_low == pytest.approx(low, abs=0.002)
-    assert nudge.uplift_high == pytest.approx(high, abs=0.002)
-    assert 0.99 < nudge.prob_beat_champion < 1.0
+    # One interval, both readings: the Wald interval (ddof 1 in the variance, so 1e-4 off
+    # statsmodels' ddof 0 at n = 5,000), P(beat) its normal posterior's.
+    assert nudge.uplift == pytest.approx(0.03, abs=1e-12)
+    assert (nudge.uplift_low, nudge.uplift_high) == pytest.approx((low, high), rel=2e-4)
+    se = (high - low) / 2 / 1.959964
+    assert nudge.prob_beat_champion == pytest.approx(sps.norm.cdf(0.03 / se), rel=1e-3)
+    assert nudge.p_value == pytest.approx(2 * sps.norm.sf(0.03 / se), rel=5e-3)
     assert nudge.estimate == pytest.approx(0.63, abs=0.001)
     assert result.arms[0].metrics["pay_on_time"].uplift == 0.0
     churn = result.arms[1].metrics["churn"]
@@ -97,12 +98,11 @@ def test_drifting_baseline_with_shifting_traffic(channels: LoadedExperiment) -> 
     result = run(channels, cells, weights)
     nudge = result.arms[3].metrics["pay_on_time"]
     champion = result.arms[0].metrics["pay_on_time"]
-    naive = nudge.naive_estimate - champion.naive_estimate
+    naive = nudge.pooled_estimate - champion.pooled_estimate
     assert naive < -0.01, f"pooled uplift {naive:+.4f} should be biased below zero"
     assert nudge.uplift == pytest.approx(0.03, abs=0.006)  # ~2.5 standard errors
     assert nudge.uplift_low < 0.03 < nudge.uplift_high
-    assert nudge.freq_low < 0.03 < nudge.freq_high
-    assert result.strata == 10
+    assert (result.strata, result.cells) == (1, 10)
     assert not result.srm.flagged
 
 
@@ -119,7 +119,7 @@ def test_json_shape_is_versioned_and_strict(channels: LoadedExperiment) -> None:
     cells[("no_action", 1)] = ArmTotals(assigned=50)  # nothing matured yet
     data = run(channels, cells, {1: EQUAL}).to_dict()
     text = json.dumps(data, allow_nan=False)  # NaN must have become null
-    assert data["schema_version"] == SCHEMA_VERSION == 1
+    assert data["schema_version"] == SCHEMA_VERSION == 2
     assert set(data) >= {"experiment", "as_of", "champion", "srm", "arms", "strata", "seed"}
     arm = data["arms"][2]
     assert arm["arm"] == "no_action"
@@ -134,7 +134,11 @@ def test_json_shape_is_versioned_and_strict(channels: LoadedExperiment) -> None:
     }
     assert arm["metrics"]["pay_on_time"]["units"] == 0
     assert arm["metrics"]["pay_on_time"]["immature_share"] == 1.0
-    assert arm["metrics"]["pay_on_time"]["freq_diff"] is None
+    assert arm["metrics"]["pay_on_time"]["uplift"] is None
+    assert arm["metrics"]["pay_on_time"]["estimate"] is None  # not the prior
+    assert arm["metrics"]["pay_on_time"]["status"] == "not_matured"
+    assert arm["metrics"]["clv_per_debtor"]["prob_best"] is None
+    assert data["clv"]["persistence_months"] == 0
     assert "NaN" not in text
 
 

@@ -219,7 +219,7 @@ def test_reduced_demo(db_url: str) -> None:
     code, output = run("analyze", "dunning-channels", "--db", db_url, "--json", "-s", "WAOR")
     assert code == 0, output
     data = json.loads(output)
-    assert (data["schema_version"], data["segments"]) == (1, ["WAOR"])
+    assert (data["schema_version"], data["segments"]) == (2, ["WAOR"])
     assert [arm["arm"] for arm in data["arms"]] == list(ARMS)
     assert data["srm"]["flagged"] is False
     assert list(data["metric_roles"].items())[:2] == [
@@ -262,7 +262,11 @@ def test_analyze_with_a_tenure_table(tmp_path: Path) -> None:
     )
     assert code == 0, output
     data = json.loads(output[output.index("{") :])
-    assert data["clv_model"].startswith("shifted-beta-geometric")
+    assert data["clv"]["model"].startswith("shifted-beta-geometric")
+    assert "active subscribers" in data["clv"]["model"]
+    # The residual value carries the sBG parameters' uncertainty: an interval, not a point.
+    assert data["clv"]["residual_value_low"] < data["clv"]["residual_value"]
+    assert data["clv"]["residual_value"] < data["clv"]["residual_value_high"]
     clv = {arm["arm"]: arm["metrics"]["clv_per_debtor"] for arm in data["arms"]}
     assert clv["direct_collection"]["uplift_high"] < 0, "5x churn hazard loses value"
 

@@ -87,7 +87,7 @@ def test_promote_json_and_webhook(ready: str, receiver: Receiver) -> None:
     )
     [body] = receiver.received
     assert body == line
-    assert body["numbers"]["difference"]["discount_nudge"]["lower"] > 0
+    assert body["numbers"]["difference"]["discount_nudge"]["always_valid_low"] > 0
     # A repeat the same day is neither a new decision nor a new notification.
     code, output = run("promote", KEY, "--db", ready, "--as-of", when, "--webhook", receiver.url)
     assert "already decided today" in output

@@ -1,4 +1,4 @@
-"""Tests for engine.clv: closed forms against explicit sums, hazards, the CLV uplift."""
+"""Tests for engine.clv: closed forms against explicit sums, hazards, a persisting effect."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.clv import (
     DAYS_PER_MONTH,
-    clv_uplift,
+    alive_value_under_hazard_ratio,
     monthly_hazard,
     residual_clv,
     retention_under_hazard_ratio,
@@ -94,60 +94,65 @@ def test_monthly_hazard_inverts_constant_hazard(share: float, horizon: float) ->
     assert back == pytest.approx(share, abs=tolerance)
 
 
-def test_clv_uplift_is_zero_for_the_champions_own_churn() -> None:
-    kwargs = {"horizon_days": 90, "margin": 14.0, "retention": 0.975, "discount_rate": 0.01}
-    uplift = clv_uplift(churn_share=0.08, champion_churn_share=0.08, **kwargs)
-    assert float(uplift) == pytest.approx(0.0, abs=1e-9)
-
-
-def test_clv_uplift_sign_and_shape() -> None:
-    kwargs = {"horizon_days": 60, "margin": 14.0, "retention": 0.975, "discount_rate": 0.01}
-    uplift = clv_uplift(
-        churn_share=np.array([0.02, 0.05, 0.10, 0.25]), champion_churn_share=0.05, **kwargs
-    )
-    assert uplift.shape == (4,)
-    assert uplift[0] > 0  # less churn than the champion: more lifetime value
-    assert uplift[1] == pytest.approx(0.0, abs=1e-9)
-    assert uplift[2] < 0
-    assert uplift[3] < uplift[2]  # monotone in churn
-
-
-def test_clv_uplift_reference_value_for_hazard_ratio_two() -> None:
-    # Over one average month, hazards equal shares: 0.10 vs 0.05 is HR = 2, so retention
-    # 0.975 becomes 1 - 2 * 0.025 = 0.95. Closed form m r / (1 + d - r) on both sides.
-    uplift = clv_uplift(
-        churn_share=0.10,
-        champion_churn_share=0.05,
-        horizon_days=DAYS_PER_MONTH,
-        margin=14.0,
-        retention=0.975,
-        discount_rate=0.01,
-    )
-    expected = 14.0 * 0.95 / (1.01 - 0.95) - 14.0 * 0.975 / (1.01 - 0.975)
-    assert float(uplift) == pytest.approx(expected, rel=1e-12)
-    assert float(uplift) == pytest.approx(221.6667 - 390.0, abs=1e-3)
-
-
-def test_clv_uplift_when_arm_churns_everyone_loses_the_whole_clv() -> None:
-    base = float(residual_clv(margin=14.0, retention=0.975, discount_rate=0.01))
-    uplift = clv_uplift(
-        churn_share=1.0,
-        champion_churn_share=0.05,
-        horizon_days=90,
-        margin=14.0,
-        retention=0.975,
-        discount_rate=0.01,
-    )
-    assert float(uplift) == pytest.approx(-base, rel=1e-12)
-
-
-def test_clv_uplift_raises_for_champion_without_churn() -> None:
-    with pytest.raises(ValueError, match="champion churn share must be positive"):
-        clv_uplift(
-            churn_share=0.1,
-            champion_churn_share=0.0,
-            horizon_days=90,
-            margin=14.0,
-            retention=0.975,
-            discount_rate=0.01,
+def test_alive_value_splits_the_closed_form_at_month_m() -> None:
+    """The arm's retention for M months, then the champion's residual value: against the sum
+    written out month by month."""
+    m, r, d, hr = 14.0, 0.975, 0.01, 2.0
+    arm = 1 - hr * (1 - r)
+    base = m * r / (1 + d - r)
+    for months in (0, 1, 6, 24):
+        explicit = math.fsum(m * (arm / (1 + d)) ** t for t in range(1, months + 1))
+        explicit += (arm / (1 + d)) ** months * base
+        value = alive_value_under_hazard_ratio(
+            margin=m, retention=r, discount_rate=d, hazard_ratio=hr, months=months
         )
+        assert float(value) == pytest.approx(explicit, rel=1e-12)
+    assert float(
+        alive_value_under_hazard_ratio(
+            margin=m, retention=r, discount_rate=d, hazard_ratio=hr, months=0
+        )
+    ) == pytest.approx(base)
+    lifetime = alive_value_under_hazard_ratio(
+        margin=m, retention=r, discount_rate=d, hazard_ratio=hr, months=None
+    )
+    assert float(lifetime) == pytest.approx(m * arm / (1 + d - arm))
+    long = alive_value_under_hazard_ratio(
+        margin=m, retention=r, discount_rate=d, hazard_ratio=hr, months=5000
+    )
+    assert float(long) == pytest.approx(float(lifetime), rel=1e-9)
+
+
+@HYPOTHESIS
+@given(st.floats(0.1, 5.0), st.integers(0, 120))
+def test_a_longer_harm_is_worth_less(hazard_ratio: float, months: int) -> None:
+    def value(n: int | None) -> float:
+        return float(
+            alive_value_under_hazard_ratio(
+                margin=14.0, retention=0.97, discount_rate=0.01, hazard_ratio=hazard_ratio,
+                months=n,
+            )
+        )  # fmt: skip
+
+    if hazard_ratio > 1:
+        assert value(months + 1) <= value(months) + 1e-9
+    elif hazard_ratio < 1:
+        assert value(months + 1) >= value(months) - 1e-9
+
+
+def test_zero_discount_rate_with_full_retention_stays_finite() -> None:
+    value = alive_value_under_hazard_ratio(
+        margin=10.0, retention=0.99, discount_rate=0.0, hazard_ratio=0.0, months=12
+    )
+    assert float(value) == pytest.approx(10.0 * 12 + 10.0 * 0.99 / 0.01)
+
+
+def test_importing_engine_clv_does_not_import_pymc() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, engine.clv; "
+        "print(any(m.split('.')[0] in {'pymc', 'pymc_marketing', 'scipy'} for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -109,3 +109,75 @@ def test_contact_cap_at_assignment(db: Engine, channels: LoadedExperiment) -> No
     assert {"friendly_sms", "discount_nudge"} <= set(result.arm[200:])
     assert all(r is None for r in result.reason[200:])
     assert np.allclose(result.propensity[200:], 0.25)
+
+
+QUIET = (
+    "compliance:\n  quiet_hours:\n    start: '22:00'\n    end: '07:00'\n"
+    "    timezone: Europe/Berlin\n  fallback_arm: no_action\n"
+)
+
+
+@pytest.mark.slow
+def test_srm_p_values_stay_uniform_when_quiet_hours_bind(channels: LoadedExperiment) -> None:
+    """Every run assigns a day batch and a 22:30 batch through the real drawing step. The
+    debtors a contact rule assigned are not randomised, so the check leaves them out: its
+    p-values are uniform (Kolmogorov-Smirnov), while counting them against the weights flags
+    every run (the old behaviour: p = 0)."""
+    from scipy import stats as sps
+
+    from engine.drawing import AllocationWeights, draw_arms
+    from engine.stats.srm import srm_check
+
+    experiment = with_rules(channels, QUIET).experiment
+    arms = tuple(experiment.arm_keys)
+    split = dict(zip(arms, (0.4, 0.2, 0.2, 0.2), strict=True))
+    allocation = AllocationWeights(arms, "friendly_sms", split, split)
+    times = [datetime(2026, 3, 10, 9, tzinfo=UTC), datetime(2026, 3, 10, 21, 30, tzinfo=UTC)]
+    p_clean, p_all = [], []
+    for run in range(300):
+        counts, everyone = np.zeros((len(arms), 2)), np.zeros((len(arms), 2))
+        for period, now in enumerate(times):
+            ids = np.array([f"r{run}-p{period}-{i}" for i in range(1_000)], dtype=object)
+            drawn = draw_arms(
+                ids,
+                np.full(ids.size, None, dtype=object),
+                experiment=experiment,
+                allocation=allocation,
+                contacts_7d=np.zeros(ids.size, dtype=np.int64),
+                now=now,
+            )
+            free = ~drawn.constrained
+            assert drawn.constrained.all() == (period == 1)
+            counts[:, period] = np.bincount(drawn.arm_index[free], minlength=len(arms))
+            everyone[:, period] = np.bincount(drawn.arm_index, minlength=len(arms))
+        weights = np.column_stack([list(split.values())] * 2)
+        kept = counts.sum(axis=0) > 0
+        p_clean.append(srm_check(counts[:, kept], weights[:, kept], method="multinomial").p_value)
+        p_all.append(srm_check(everyone, weights, method="multinomial").p_value)
+    assert sps.kstest(p_clean, "uniform").pvalue > 0.01
+    assert np.mean(np.array(p_all) < 0.001) == 1.0
+
+
+def test_a_quiet_hours_batch_neither_flags_srm_nor_enters_the_estimates(
+    db: Engine, channels: LoadedExperiment
+) -> None:
+    """One batch assigned at 22:30 Berlin time used to give p = 0 and block promotion."""
+    service.sync_experiment(db, with_rules(channels, QUIET), now=datetime(2026, 3, 1, tzinfo=UTC))
+    day, night = datetime(2026, 3, 10, 9, tzinfo=UTC), datetime(2026, 3, 10, 21, 30, tzinfo=UTC)
+    key = "dunning-channels"
+    service.assign_debtors(
+        db, experiment_key=key, debtor_ids=[f"a{i}" for i in range(800)], now=day
+    )
+    late = service.assign_debtors(
+        db, experiment_key=key, debtor_ids=[f"b{i}" for i in range(400)], now=night
+    )
+    # Nobody is contacted at night: the agency (no contact by the engine) or the fallback.
+    assert set(late.arm) == {"no_action", "direct_collection"}
+    analysis = service.analyze_experiment(db, experiment_key=key, now=night + timedelta(days=1))
+    assert analysis.srm.constrained == 400
+    assert not analysis.srm.flagged
+    assert sum(analysis.srm.observed.values()) == 800
+    assert sum(arm.constrained for arm in analysis.arms) == 400
+    assert analysis.arm("no_action").assigned < 400  # only its randomised debtors
+    decision = service.evaluate_promotion(db, experiment_key=key, now=night, dry_run=True)
+    assert decision.decision.reason != "srm"

@@ -73,10 +73,10 @@ def test_experiment_page_shows_kpis_champion_and_history(
     champion = labels[report.champion]
     assert len(kpis) == 4
     assert set(kpis.index) == {f"★ {champion}"} | (set(labels.values()) - {champion})
-    # Formatted, never raw floats; 25 days is short of the churn horizon, so churn is "—".
-    assert all(str(v).endswith("%") for v in kpis["Pay on time"])
+    # Formatted, never raw floats; 25 days is short of the churn horizon: churn says so.
+    assert all("%" in str(v) and "[" in str(v) for v in kpis["Pay on time [95%]"])
     churn = next(c for c in kpis.columns if c.startswith("Churn"))
-    assert set(kpis[churn]) == {"—"}
+    assert set(kpis[churn]) == {"not matured yet"}
     assert any("Current champion" in m.value and champion in m.value for m in at.markdown)
 
     history = at.dataframe[-1].value
@@ -142,13 +142,13 @@ def test_analysis_page_shows_every_arm_the_forest_and_the_srm_check(
     assert len(table) == 4
     assert set(table.index) == rows
     star = f"★ {champion}"
-    assert table.loc[star, "Uplift vs ★ [95% CrI]"] == "reference"
+    assert table.loc[star, "Uplift vs ★ [95%]"] == "reference"
     challengers = [r for r in rows if r != star]
     # Shares: estimates in percent with their interval, uplifts in percentage points.
-    assert all("%" in v and "[" in v for v in table["Estimate [95% CrI]"])
-    uplifts = [str(table.loc[r, "Uplift vs ★ [95% CrI]"]) for r in challengers]
+    assert all("%" in v and "[" in v for v in table["Estimate [95%]"])
+    uplifts = [str(table.loc[r, "Uplift vs ★ [95%]"]) for r in challengers]
     assert all(u.endswith("]") and "pp" in u for u in uplifts)
-    assert "Naive pooled" in table.columns
+    assert "Pooled (for contrast)" in table.columns
     (forest,) = at.get("vega_lite_chart")
     assert "uplift" in forest.proto.spec
 
@@ -159,7 +159,7 @@ def test_analysis_page_shows_every_arm_the_forest_and_the_srm_check(
     observed = at.table[1].value
     assert set(observed.index) == rows - {star} | {champion}
     assert list(observed.columns[:2]) == ["Observed", "Expected"]
-    assert any("stratified by allocation period" in c.value for c in at.caption)
+    assert any("share of all randomised debtors" in c.value for c in at.caption)
 
 
 def test_analysis_metric_selector_switches_the_metric(
@@ -171,13 +171,14 @@ def test_analysis_metric_selector_switches_the_metric(
     assert not at.exception
     assert at.subheader[0].value == "Collected per debtor"
     table = at.table[0].value
-    assert all("€" in v for v in table["Estimate [95% CrI]"])
-    assert "pp" not in " ".join(table["Uplift vs ★ [95% CrI]"])
+    assert all("€" in v for v in table["Estimate [95%]"])
+    assert "pp" not in " ".join(table["Uplift vs ★ [95%]"])
 
-    at.radio[0].set_value("net_value_per_debtor").run()
+    at.radio[0].set_value("clv_per_debtor").run()
     assert not at.exception
-    assert at.subheader[0].value == "Net value per debtor"
-    # A derived metric has Bayesian figures only: the frequentist columns are empty.
+    assert at.subheader[0].value == "CLV per debtor"
+    # 25 days: no churn outcome has matured, so CLV says so instead of showing a prior.
+    assert all("not matured" in v for v in at.table[0].value["Estimate [95%]"])
     assert set(at.table[0].value["p (Holm)"]) == {"—"}
 
 

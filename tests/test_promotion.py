@@ -1,4 +1,4 @@
-"""Tests for engine.promotion: the confidence sequence, the stratified difference, the rule's
+"""Tests for engine.promotion: the confidence sequence on the one estimand, the rule's
 decision table and its audit numbers."""
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from scipy import stats as sps
 from engine.config import Guardrail, Promotion
 from engine.promotion import (
     Evidence,
-    MetricStrata,
     PromotionDecision,
+    always_valid,
     cs_radius,
     decide_promotion,
+    evaluate_rule,
     pearson_srm_p_value,
-    stratified_difference,
 )
+from engine.stats.comparison import Cells, compare
 from engine.stats.srm import srm_check
 
 ARMS = ("sms", "nudge")
@@ -36,29 +37,43 @@ def test_radius_solves_the_msprt_boundary() -> None:
     assert r > sps.norm.isf(alpha / 2) * np.sqrt(v)
 
 
-def test_stratified_difference_is_cmh_weighted() -> None:
-    # (strata, arms): a high-rate period where the bandit favoured the champion, then a
-    # low-rate period where it favoured the challenger.
+def test_the_rule_decides_on_the_estimand_every_report_shows() -> None:
+    """(cell, arm): a high-rate period where the bandit favoured the champion, then a low-rate
+    period where it favoured the challenger. The rule's estimate is the comparison's (cells
+    weighted by their share of all debtors, not by the smaller arm), its sequence centred on
+    it and wider than the 95% interval."""
     n = np.array([[400.0, 100.0], [100.0, 400.0]])
     s = np.array([[320.0, 82.0], [30.0, 128.0]])
-    diff = stratified_difference(MetricStrata(n, s), champion=0, alpha=0.05, mixture_sd=0.03)
-    h = n[:, 0] * n[:, 1] / (n[:, 0] + n[:, 1])
-    expected = np.sum(h * (s[:, 1] / n[:, 1] - s[:, 0] / n[:, 0])) / h.sum()
-    assert diff.estimate[1] == pytest.approx(expected)
+    prob = np.array([[0.8, 0.2], [0.2, 0.8]])
+    cells = Cells.rate(n, s, prob)
+    diff = always_valid(compare(cells, champion=0), alpha=0.05, mixture_sd=0.03)
+    rates = s / n
+    assert diff.estimate[1] == pytest.approx(
+        0.5 * (rates[0, 1] - rates[0, 0]) + 0.5 * (rates[1, 1] - rates[1, 0])
+    )
     assert diff.estimate[0] == 0
     assert not diff.informative[0]
+    low, high = diff.comparison.interval()
+    assert diff.lower[1] < low[1] < diff.estimate[1] < high[1] < diff.upper[1]
     # Simpson's paradox: the challenger is better in each period, worse pooled.
     pooled = s.sum(0) / n.sum(0)
     assert pooled[1] < pooled[0]
     assert diff.estimate[1] > 0
+    rule = evaluate_rule(
+        RULE, (), Evidence(cells, (), np.asarray(30.0), np.zeros(2, bool), np.asarray(0.5),
+                           np.full(2, np.nan)), champion=0
+    )  # fmt: skip
+    assert rule.primary.estimate[1] == diff.estimate[1]
 
 
 def test_one_stratum_variance_is_the_two_sample_variance() -> None:
     n = np.array([[2000.0, 2000.0]])
     s = np.array([[1000.0, 1100.0]])
-    diff = stratified_difference(MetricStrata(n, s), champion=0, alpha=0.05, mixture_sd=0.03)
-    p = (s + 0.5) / (n + 1)
-    assert diff.variance[1] == pytest.approx(float(np.sum(p * (1 - p) / n)))
+    diff = always_valid(
+        compare(Cells.rate(n, s, [[0.5, 0.5]]), champion=0), alpha=0.05, mixture_sd=0.03
+    )
+    p = s / n
+    assert diff.variance[1] == pytest.approx(float(np.sum(p * (1 - p) / (n - 1))))
     assert diff.prob_positive()[1] == pytest.approx(sps.norm.cdf(0.05 / np.sqrt(diff.variance[1])))
 
 
@@ -79,14 +94,15 @@ def evidence(
     ess: float = np.nan,
     stopped: bool = False,
 ) -> Evidence:
-    """One stratum; (units, successes) per arm."""
+    """One cell of an even split; (units, successes) per arm."""
     n = np.array([[champion[0], challenger[0]]], dtype=float)
     s = np.array([[champion[1], challenger[1]]], dtype=float)
     cn = np.array([[churn[0][0], churn[1][0]]], dtype=float)
     cs = np.array([[churn[0][1], churn[1][1]]], dtype=float)
+    split = [[0.5, 0.5]]
     return Evidence(
-        primary=MetricStrata(n, s),
-        guardrails=(MetricStrata(cn, cs),),
+        primary=Cells.rate(n, s, split),
+        guardrails=(Cells.rate(cn, cs, split),),
         days_as_champion=np.asarray(days),
         stopped=np.array([False, stopped]),
         srm_p_value=np.asarray(srm),
@@ -176,7 +192,11 @@ def test_numbers_are_json_and_round_trip() -> None:
     back = PromotionDecision.from_numbers(json.loads(text))
     assert back == decision
     numbers = decision.numbers()
-    assert numbers["difference"]["nudge"]["lower"] > 0
+    assert numbers["difference"]["nudge"]["always_valid_low"] > 0
+    assert (
+        numbers["difference"]["nudge"]["low"] > numbers["difference"]["nudge"]["always_valid_low"]
+    )
+    assert numbers["difference"]["nudge"]["coverage"] == 1.0
     assert numbers["guardrails"]["churn"]["nudge"]["margin"] == pytest.approx(0.2 * 0.05)
     assert "always-valid" in decision.explanation
 

@@ -1,4 +1,4 @@
-"""Tests for engine.sbg: sBG closed forms, CLV under a hazard ratio, tenure tables, fitting."""
+"""Tests for engine.sbg: sBG closed forms, tenure tables, fitting."""
 
 from __future__ import annotations
 
@@ -11,17 +11,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import integrate, optimize, special
+from scipy import optimize, special
 
-from engine.clv import (
-    clv_uplift_draws,
-    hazard_ratio_draws,
-    residual_clv,
-    retention_under_hazard_ratio,
-)
+from engine.clv import residual_clv
 from engine.sbg import (
     fit_sbg,
-    sbg_clv_under_hazard_ratio,
     sbg_derl,
     sbg_expected_residual_lifetime,
     sbg_retention,
@@ -59,33 +53,6 @@ def brute_force_value(alpha: float, beta: float, *, m: float, d: float, n: int) 
     t = np.arange(1, months + 1, dtype=np.float64)
     log_s = special.betaln(alpha, beta + n + t) - special.betaln(alpha, beta + n)
     return m * math.fsum(np.exp(log_s - t * math.log1p(d)))
-
-
-def qaws_value(alpha: float, beta: float, hr: float, *, m: float, d: float, n: int) -> float:
-    """The hazard-ratio integral in theta, with QUADPACK's algebraic-weight rule (QAWS)."""
-    b = beta + n
-    log_norm = special.betaln(alpha, b)
-    if hr <= 1:
-        value, _ = integrate.quad(
-            lambda x: (1 - hr * x) / (d + hr * x) * math.exp(-log_norm),
-            0,
-            1,
-            weight="alg",
-            wvar=(alpha - 1, b - 1),
-            epsabs=0,
-            epsrel=1e-12,
-        )
-    else:
-        value, _ = integrate.quad(
-            lambda x: (1 - hr * x) / (d + hr * x) * math.exp((b - 1) * math.log1p(-x) - log_norm),
-            0,
-            1 / hr,
-            weight="alg",
-            wvar=(alpha - 1, 0),
-            epsabs=0,
-            epsrel=1e-12,
-        )
-    return m * value
 
 
 # --- survival and retention -------------------------------------------------------------------
@@ -210,64 +177,6 @@ def test_derl_grows_with_renewals_and_falls_with_discounting(
     assert 0 < value < 1 / d
 
 
-# --- CLV under a hazard ratio -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("alpha", "beta"), SHAPES)
-@pytest.mark.parametrize("n", [0, 5])
-def test_hazard_ratio_one_is_the_derl(alpha: float, beta: float, n: int) -> None:
-    for d in (0.001, 0.01, 0.1):
-        value = sbg_clv_under_hazard_ratio(
-            alpha, beta, 1.0, margin=14.0, discount_rate=d, renewals=n
-        )
-        derl = sbg_derl(alpha, beta, margin=14.0, discount_rate=d, renewals=n)
-        assert value == pytest.approx(derl, rel=1e-9)  # measured worst 1.4e-11
-
-
-@pytest.mark.parametrize(("alpha", "beta"), SHAPES[:7])
-@pytest.mark.parametrize("hr", [0.5, 0.8, 1.25, 2.0, 5.0])
-def test_hazard_ratio_integral_matches_quadrature_in_theta(
-    alpha: float, beta: float, hr: float
-) -> None:
-    for n in (0, 5):
-        value = sbg_clv_under_hazard_ratio(
-            alpha, beta, hr, margin=14.0, discount_rate=0.01, renewals=n
-        )
-        reference = qaws_value(alpha, beta, hr, m=14.0, d=0.01, n=n)
-        # Values near 1e-16 (alpha = 20, beta = 0.3, HR = 5) agree in absolute terms only.
-        assert value == pytest.approx(reference, rel=1e-9, abs=1e-12)
-
-
-def test_hazard_ratio_value_tends_to_constant_retention_form() -> None:
-    r, m, d = 0.975, 14.0, 0.01
-    for hr in (0.5, 2.0):
-        limit = float(
-            residual_clv(margin=m, retention=retention_under_hazard_ratio(r, hr), discount_rate=d)
-        )
-        value = sbg_clv_under_hazard_ratio(1e6 * (1 - r), 1e6 * r, hr, margin=m, discount_rate=d)
-        assert value == pytest.approx(limit, rel=1e-4)  # measured 2.9e-5 at HR 2
-
-
-def test_hazard_ratio_extremes() -> None:
-    assert sbg_clv_under_hazard_ratio(0.7, 1.2, 0.0, margin=14.0, discount_rate=0.01) == 1400.0
-    # HR -> infinity: only customers with theta < 1 / HR stay, P = O(HR^-alpha); measured 6e-5.
-    huge = sbg_clv_under_hazard_ratio(0.7, 1.2, 1e9, margin=14.0, discount_rate=0.01)
-    assert 0 < huge < 1e-3
-    assert sbg_clv_under_hazard_ratio(0.7, 1.2, 1e12, margin=14.0, discount_rate=0.01) < huge
-
-
-@HYPOTHESIS
-@given(st.floats(0.1, 20), st.floats(0.1, 20), st.floats(0.0, 10.0), st.floats(1.01, 3.0))
-def test_value_falls_as_the_hazard_ratio_rises(
-    alpha: float, beta: float, hr: float, factor: float
-) -> None:
-    low = sbg_clv_under_hazard_ratio(alpha, beta, hr, margin=1.0, discount_rate=0.01)
-    high = sbg_clv_under_hazard_ratio(
-        alpha, beta, hr * factor + 1e-3, margin=1.0, discount_rate=0.01
-    )
-    assert high < low
-
-
 # --- invalid parameters -----------------------------------------------------------------------
 
 
@@ -290,10 +199,6 @@ def test_value_falls_as_the_hazard_ratio_rises(
         (
             lambda: sbg_derl(1.0, 1.0, margin=1.0, discount_rate=0.1, renewals=-1),
             "renewals must be a whole number >= 0",
-        ),
-        (
-            lambda: sbg_clv_under_hazard_ratio(1.0, 1.0, -0.5, margin=1.0, discount_rate=0.1),
-            "hazard_ratio must be >= 0",
         ),
     ],
 )
@@ -463,38 +368,3 @@ def test_fit_recovers_simulated_and_published_parameters() -> None:
     assert value == pytest.approx(
         sbg_derl(0.704, 1.182, margin=100.0, discount_rate=0.1, renewals=0), rel=0.05
     )
-
-
-def test_sbg_uplift_from_hazard_ratio_draws_tends_to_the_constant_retention_uplift() -> None:
-    # The path from posterior churn draws to an sBG uplift: hazard-ratio draws, then the
-    # integral per draw. Without heterogeneity it must agree with engine.clv's draws.
-    rng = np.random.default_rng(8)
-    churn = rng.beta([80, 60, 100], [920, 940, 900], size=(20, 3))
-    settings_ = {"horizon_days": 90.0}
-    ratios = hazard_ratio_draws(churn_draws=churn, champion=0, **settings_)
-    np.testing.assert_array_equal(ratios[:, 0], 1.0)
-    r, m, d, size = 0.975, 14.0, 0.01, 1e6
-    sbg_value = np.vectorize(
-        lambda hr: sbg_clv_under_hazard_ratio(
-            size * (1 - r), size * r, hr, margin=m, discount_rate=d
-        )
-    )(ratios)
-    sbg_uplift = sbg_value - sbg_value[:, :1]
-    constant = clv_uplift_draws(
-        churn_draws=churn, champion=0, margin=m, retention=r, discount_rate=d, **settings_
-    )
-    np.testing.assert_allclose(sbg_uplift, constant, rtol=1e-3, atol=1e-2)
-
-
-def test_clv_draws_interpolate_the_quadrature() -> None:
-    from engine.sbg import sbg_clv_draws, sbg_clv_under_hazard_ratio
-
-    rng = np.random.default_rng(4)
-    ratios = np.exp(rng.normal(0.3, 0.4, size=(500, 3)))
-    ratios[:, 0] = 1.0
-    values = sbg_clv_draws(0.704, 1.182, ratios, margin=14.0, discount_rate=0.01)
-    assert values.shape == ratios.shape
-    for hr, value in zip(ratios.ravel()[::97], values.ravel()[::97], strict=True):
-        exact = sbg_clv_under_hazard_ratio(0.704, 1.182, hr, margin=14.0, discount_rate=0.01)
-        assert value == pytest.approx(exact, rel=1e-4)  # linear in log HR on 96 points
-    assert np.allclose(values[:, 0], values[0, 0]), "the champion's HR is 1 in every draw"

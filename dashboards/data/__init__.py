@@ -8,11 +8,11 @@ from .analysis import (
     analysis_frame,
     estimate_cell,
     forest_frame,
-    frequentist_notes,
     loss_cell,
     metric_heading,
     metric_uplift,
     metric_value,
+    missing_notes,
     p_value,
     signed_pct,
     srm_frame,
@@ -31,7 +31,7 @@ from .constants import (
     RUN_HINT,
     WORD_JOINER,
 )
-from .format import interval, money, nan, number, pct, when
+from .format import money, nan, number, pct, when
 from .loading import (
     configure_page,
     database_url,
@@ -79,10 +79,8 @@ __all__ = [
     "estimate_cell",
     "experiments_or_stop",
     "forest_frame",
-    "frequentist_notes",
     "get_engine",
     "history_frame",
-    "interval",
     "kpi_frame",
     "load_analysis",
     "load_experiments",
@@ -94,6 +92,7 @@ __all__ = [
     "metric_uplift",
     "metric_value",
     "missing_database",
+    "missing_notes",
     "money",
     "nan",
     "number",

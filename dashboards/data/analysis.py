@@ -155,73 +155,73 @@ def signed_pct(x: float) -> str:
     return DASH if nan(x) else f"{_signed(100 * x, 1)}%"
 
 
+def _status(m: MetricResult) -> str:
+    """What stands in for a figure that has none: "not matured yet: ... 2026-12-15"."""
+    return m.message or DASH
+
+
 def analysis_frame(analysis: Analysis, metric: str) -> pd.DataFrame:
-    """One row per arm for ``metric``: Bayesian, frequentist and naive figures; ★ champion."""
+    """One row per arm for ``metric``: the arm's level and its comparison with the champion,
+    read both ways (one 95% interval; p-value beside P(beat)); ★ champion."""
 
     def row(arm: ArmResult) -> dict[str, str]:
         m = arm.metrics[metric]
         champion = arm.champion
+        shown = m.status in ("ok", "champion")
         return {
             "Arm": f"★ {arm.label}" if champion else arm.label,
-            "Estimate [95% CrI]": estimate_cell(m),
-            "Uplift vs ★ [95% CrI]": (
+            "Estimate [95%]": estimate_cell(m) if m.has_figures or shown else _status(m),
+            "Uplift vs ★ [95%]": (
                 "reference"
                 if champion
                 else uplift_cell(m.uplift, m.uplift_low, m.uplift_high, m.unit)
+                if shown
+                else _status(m)
             ),
             "Relative uplift": DASH if champion else signed_pct(m.relative_uplift),
+            "Covers": DASH if champion or not shown else pct(m.coverage, 0),
             "P(beat ★)": DASH if champion else pct(m.prob_beat_champion),
             "P(best)": pct(m.prob_best),
             "Expected loss": DASH if champion else loss_cell(m.expected_loss, m.unit),
-            "Frequentist uplift [95% CI]": (
-                DASH if champion else uplift_cell(m.freq_diff, m.freq_low, m.freq_high, m.unit)
-            ),
             "p (Holm)": DASH if champion else p_value(m.p_holm),
             "Matured": number(m.units),
-            "Immature": pct(m.immature_share, 0),
-            "Naive pooled": metric_value(m.naive_estimate, m.unit),
+            "Not yet matured": pct(m.immature_share, 0),
+            "Pooled (for contrast)": metric_value(m.pooled_estimate, m.unit),
         }
 
     return pd.DataFrame([row(a) for a in analysis.arms]).set_index("Arm")
 
 
-def frequentist_notes(analysis: Analysis, metric: str) -> dict[str, str]:
-    """Arm label -> why its frequentist figures are missing (challengers only)."""
+def missing_notes(analysis: Analysis, metric: str) -> dict[str, str]:
+    """Arm label -> why its comparison has no figures (challengers only)."""
     return {
-        a.label: a.metrics[metric].freq_note
+        a.label: a.metrics[metric].message
         for a in analysis.arms
-        if not a.champion and a.metrics[metric].freq_note and nan(a.metrics[metric].p_holm)
+        if not a.champion and a.metrics[metric].status not in ("ok", "champion")
     }
 
 
 def forest_frame(analysis: Analysis, metric: str) -> pd.DataFrame:
-    """Long table (arm, method, uplift, low, high, label) of each challenger's uplift.
-
-    Shares are in percentage points. Intervals that cannot be formed are left out.
-    """
+    """Long table (arm, uplift, low, high, text) of each challenger's uplift with its 95%
+    interval. Shares are in percentage points. Intervals that cannot be formed are left out."""
     rows = []
     for a in analysis.arms:
         if a.champion:
             continue
         m = a.metrics[metric]
         scale = 100.0 if _is_share(m.unit) else 1.0
-        for method, value, low, high in (
-            ("Bayesian 95% CrI", m.uplift, m.uplift_low, m.uplift_high),
-            ("Frequentist 95% CI", m.freq_diff, m.freq_low, m.freq_high),
-        ):
-            if nan(value) or nan(low) or nan(high):
-                continue
-            rows.append(
-                {
-                    "arm": a.label,
-                    "method": method,
-                    "uplift": scale * value,
-                    "low": scale * low,
-                    "high": scale * high,
-                    "text": uplift_cell(value, low, high, m.unit),
-                }
-            )
-    return pd.DataFrame(rows, columns=["arm", "method", "uplift", "low", "high", "text"])
+        if nan(m.uplift) or nan(m.uplift_low) or nan(m.uplift_high):
+            continue
+        rows.append(
+            {
+                "arm": a.label,
+                "uplift": scale * m.uplift,
+                "low": scale * m.uplift_low,
+                "high": scale * m.uplift_high,
+                "text": uplift_cell(m.uplift, m.uplift_low, m.uplift_high, m.unit),
+            }
+        )
+    return pd.DataFrame(rows, columns=["arm", "uplift", "low", "high", "text"])
 
 
 def uplift_axis_title(analysis: Analysis, metric: str) -> str:

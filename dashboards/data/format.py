@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from .constants import CURRENCY_SYMBOLS, DASH, MINUS, NO_BREAK_DASH
+from .constants import CURRENCY_SYMBOLS, DASH, MINUS
 
 # -- formatting ----------------------------------------------------------------------------
 
@@ -37,11 +37,25 @@ def number(x: float | None, digits: int = 0) -> str:
     return DASH if _nan(x) else f"{x:,.{digits}f}"
 
 
-def interval(low: float, high: float) -> str:
-    if _nan(low) or _nan(high):
-        return DASH
-    return f"{100 * low:.1f}{NO_BREAK_DASH}{high:.1%}"
-
-
 def when(t: datetime | None) -> str:
     return DASH if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def points(value: float, low: float, high: float) -> str:
+    """A difference of rates in percentage points with its interval: ``+3.2 pp [+1.0, +5.5]``."""
+    if _nan(value):
+        return DASH
+
+    def signed(x: float) -> str:
+        return f"{MINUS if x < 0 else '+'}{abs(100 * x):.1f}"
+
+    head = f"{signed(value)}\u00a0pp"
+    return head if _nan(low) or _nan(high) else f"{head} [{signed(low)}, {signed(high)}]"
+
+
+def share(value: float, low: float, high: float) -> str:
+    """A rate in percent with its interval: ``58.8% [57.0, 60.5]``."""
+    if _nan(value):
+        return DASH
+    head = f"{100 * value:.1f}%"
+    return head if _nan(low) or _nan(high) else f"{head} [{100 * low:.1f}, {100 * high:.1f}]"

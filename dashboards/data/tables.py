@@ -7,10 +7,10 @@ from datetime import datetime
 import pandas as pd
 
 from engine import service
-from engine.metrics import ArmKpis
+from engine.analysis import ArmKpis
 
 from .constants import DASH, NBSP
-from .format import interval, money, number, pct, when
+from .format import money, number, pct, points, share, when
 
 # -- tables --------------------------------------------------------------------------------
 
@@ -35,22 +35,38 @@ def kpi_frame(report: service.ExperimentReport) -> pd.DataFrame:
     """One row per arm, formatted for reading; the champion's row is starred."""
     cur = report.currency
 
+    def matured(status: str, text: str) -> str:
+        return "not matured yet" if status == "not_matured" else text
+
     def row(k: ArmKpis) -> dict[str, str]:
         return {
             "Arm": f"★ {k.label}" if k.champion else k.label,
             "Debtors": number(k.assigned),
-            "Pay on time": pct(k.pay_on_time),
-            "95% CrI": interval(k.pay_on_time_low, k.pay_on_time_high),
-            "Immature": pct(k.immature_share, 0),
+            "Pay on time [95%]": matured(
+                k.pay_status,
+                share(k.pay_on_time, k.pay_on_time_low, k.pay_on_time_high),
+            ),
+            "vs ★ [95%]": "reference"
+            if k.champion
+            else matured(k.pay_status, points(k.pay_uplift, k.pay_uplift_low, k.pay_uplift_high)),
+            "Not yet matured": pct(k.immature_share, 0),
             "Cases / 1,000": number(k.cases_per_1000, 1),
-            "Reminders": number(k.reminders),
-            f"Churn{NBSP}{report.churn_horizon_days}{NBSP}d": pct(k.churn),
+            "Reminders / 1,000": number(k.reminders_per_1000, 1),
+            f"Churn{NBSP}{report.churn_horizon_days}{NBSP}d [95%]": matured(
+                k.churn_status, share(k.churn, k.churn_low, k.churn_high)
+            ),
             "Collected / matured": money(k.collected_per_debtor, cur),
             "Cost / debtor": money(k.cost_per_debtor, cur),
-            "CLV / debtor": money(k.clv_per_debtor, cur),
-            "CLV uplift": ("reference" if k.champion else money(k.clv_uplift, cur, signed=True)),
+            "CLV uplift [95%]": "reference"
+            if k.champion
+            else matured(
+                k.churn_status,
+                f"{money(k.clv_uplift, cur, signed=True)}{NBSP}"
+                f"[{money(k.clv_uplift_low, cur, signed=True)}, "
+                f"{money(k.clv_uplift_high, cur, signed=True)}]",
+            ),
             "Traffic now": pct(k.traffic_share),
-            "P(best)": pct(k.p_best),
+            "Bandit P(best)": pct(k.p_best),
         }
 
     return pd.DataFrame([row(k) for k in report.kpis]).set_index("Arm")

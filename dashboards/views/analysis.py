@@ -71,20 +71,24 @@ st.table(data.analysis_frame(analysis, metric).style.apply(_highlight, axis=1))
 first = analysis.arms[0].metrics[metric]
 share = first.unit == "share"
 st.caption(
-    "Estimate: posterior mean with its 95% credible interval. Uplift: arm \u2212 champion"
+    "Estimate: the arm's level over the randomised debtors, with its 95% interval. Uplift: "
+    "arm \u2212 champion"
     + (" in percentage points" if share else "")
-    + "; relative uplift: (arm \u2212 champion) / champion. P(beat ★) and expected loss (what "
-    "switching costs, on average, where it is a mistake) follow the metric's direction"
+    + ", the difference the debtor population would see (strata weighted by their share of "
+    "the randomised debtors); its 95% interval is both the confidence and the credible "
+    "interval, and the promotion rule decides on the same estimate. Covers: share of the "
+    "randomised debtors the comparison rests on. P(beat ★) and expected loss (what switching "
+    "costs, on average, where it is a mistake) follow the metric's direction"
     + ("" if first.higher_is_better else ": **lower is better** here")
-    + ". Frequentist: stratified "
-    + ("two-proportion z" if share else "Welch")
-    + " test, p-values Holm-adjusted across the challengers. Matured: debtors whose window "
-    "closed; immature: share of the arm's debtors not counted yet."
+    + "; p (Holm): the same comparison's p-value, adjusted across the challengers."
 )
-notes = data.frequentist_notes(analysis, metric)
+notes = data.missing_notes(analysis, metric)
 if notes:
-    reasons = sorted(set(notes.values()))
-    st.caption("No frequentist figures for " + ", ".join(notes) + ": " + "; ".join(reasons) + ".")
+    st.caption(
+        "No comparison for "
+        + "; ".join(f"{label}: {reason}" for label, reason in notes.items())
+        + "."
+    )
 
 st.markdown(f"**{title}: uplift against the champion** ({champion.label if champion else '—'})")
 uplifts = data.forest_frame(analysis, metric)
@@ -103,7 +107,7 @@ st.subheader("Sample-ratio check")
 srm = analysis.srm
 details = (
     f"p = {data.p_value(srm.p_value)}, threshold {srm.threshold:g} "
-    f"(χ² = {data.number(srm.chi2, 2)} over {analysis.strata} allocation periods)"
+    f"(χ² = {data.number(srm.chi2, 2)} over {analysis.cells} allocation cells)"
 )
 if data.nan(srm.p_value):
     st.warning(
@@ -126,13 +130,20 @@ if srm.observed:
     left, _ = st.columns([3, 2])
     left.table(data.srm_frame(analysis))
     left.caption(
-        "Expected: per allocation period, debtors assigned \u00d7 the arm's weight, summed."
+        "Expected: per allocation cell, debtors assigned \u00d7 the arm's weight, summed."
+        + (
+            f" {data.number(srm.constrained)} debtors a contact rule sent to the fallback arm "
+            "are left out: their arm was the rule's, not the random draw's."
+            if srm.constrained
+            else ""
+        )
     )
 
 st.caption(
-    "**How to read it.** Every estimate is stratified by allocation period: a bandit shifts "
-    "traffic towards the winner while the baseline drifts (season, portfolio), so arms are "
-    "compared within periods of a fixed split and the periods then combined. "
-    "*Naive pooled* divides the totals over all periods, for contrast: it is biased exactly "
-    "when traffic and baseline change together."
+    "**How to read it.** A bandit shifts traffic towards the winner while the baseline drifts "
+    "(season, portfolio), and a per-segment bandit gives each arm different segments. Each "
+    "debtor therefore counts with the inverse of the probability of the arm they got (within "
+    "their segment, when the split depends on it), and segments count by their share of all "
+    "randomised debtors, never by an arm's traffic. *Pooled* divides the totals, for "
+    "contrast: it is biased exactly when traffic and baseline change together."
 )

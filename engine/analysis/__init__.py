@@ -1,15 +1,14 @@
 """The experiment analysis managers read: every KPI per arm with its uncertainty. Pure.
 
-Inputs are outcome sums per (arm, allocation period) and the traffic weights of each period.
-Periods with identical consecutive weights are merged (a fixed split is one stratum), then every
-metric is estimated *within* periods and combined with period weights (post-stratification), so
-a bandit that shifts traffic while the baseline drifts cannot bias the comparison; see
-:mod:`engine.stats.strata`.
-
-Per metric and arm the analysis reports the Bayesian posterior (mean, 95% credible interval,
-uplift against the champion in absolute and relative terms, P(beat champion), P(best), expected
-loss) and the frequentist cross-check (stratified z or Welch test, confidence interval, Holm-
-adjusted p-value), plus a sample-ratio-mismatch check that knows the weights changed over time.
+Inputs are the outcome sums of the randomised debtors per (arm, cell), a cell being an
+allocation period, or a (segment, period) pair under per-segment allocation, with each arm's
+assignment probability in the cell. Every metric is compared with the champion by the one
+estimator of :mod:`engine.stats.comparison` (strata weighted by their share of the randomised
+debtors, inverse-propensity-weighted means within each); its 95% interval is both the
+confidence and the flat-prior credible interval, read frequentist (p-value, Holm) and
+Bayesian (P(beat), P(best), expected loss). The promotion rule decides on the same estimate.
+A sample-ratio-mismatch check knows the weights changed over time, and leaves out the debtors
+a contact rule assigned.
 
 Metrics
 -------
@@ -18,27 +17,32 @@ Metrics
 ``collected_per_debtor``  amount collected within the window per matured debtor
 ``cases_per_1000``        collection cases opened per 1,000 assigned debtors (lower is better)
 ``reminders_per_1000``    reminders sent per 1,000 assigned debtors (lower is better)
-``net_value_per_debtor``  collected - treatment cost - churn x residual CLV (derived)
-``clv_per_debtor``        residual CLV at the arm's retention; its uplift is the CLV uplift
+``net_value_per_debtor``  collected - treatment cost - churned x residual CLV, per
+                          churn-matured debtor (one outcome per debtor, so the covariance of
+                          paying and churning is in its interval)
+``clv_per_debtor``        residual CLV per debtor; its uplift values the churn difference
+                          (:mod:`engine.analysis.clv`, assumptions stated in the result)
 
-Net value combines two populations: collected over pay-matured units, churn over churn-matured
-units (a subset). Their draws are combined as independent, which ignores the covariance of
-payment and churn within a debtor; with the horizon much longer than the window this trades a
-small covariance term for using every matured payment.
+A metric with no matured unit says so (``status: not_matured`` and the date the first cohort
+matures) instead of showing a prior.
 
-Modules: :mod:`~engine.analysis.grid` (sums by arm and stratum), :mod:`~engine.analysis.compute`
-(the analysis), :mod:`~engine.analysis.holdout` (bandit vs holdout),
-:mod:`~engine.analysis.results` (the result values and their JSON shape).
+Modules: :mod:`~engine.analysis.grid` (sums by cell and arm, the metric table),
+:mod:`~engine.analysis.compute` (the analysis), :mod:`~engine.analysis.clv` (CLV valuation),
+:mod:`~engine.analysis.holdout` (bandit vs holdout), :mod:`~engine.analysis.results` (the
+result values and their JSON shape).
 """
 
-from engine.analysis.compute import analyze
-from engine.analysis.grid import StrataGrid, Stratum, pay_on_time_draws, strata_grid
+from engine.analysis.clv import ResidualValue
+from engine.analysis.compute import Maturity, analyze
+from engine.analysis.grid import GUARDRAILS, METRICS, MetricSpec, StrataGrid, Stratum, strata_grid
 from engine.analysis.holdout import HoldoutComparison, compare_holdout
+from engine.analysis.kpis import ArmKpis, kpi_rows
 from engine.analysis.results import (
     LEVEL,
     SCHEMA_VERSION,
     Analysis,
     ArmResult,
+    ClvAssumption,
     MetricName,
     MetricResult,
     SrmSummary,
@@ -46,19 +50,26 @@ from engine.analysis.results import (
 )
 
 __all__ = [
+    "GUARDRAILS",
     "LEVEL",
+    "METRICS",
     "SCHEMA_VERSION",
     "Analysis",
+    "ArmKpis",
     "ArmResult",
+    "ClvAssumption",
     "HoldoutComparison",
+    "Maturity",
     "MetricName",
     "MetricResult",
+    "MetricSpec",
+    "ResidualValue",
     "SrmSummary",
     "StrataGrid",
     "Stratum",
     "analyze",
     "compare_holdout",
     "json_safe",
-    "pay_on_time_draws",
+    "kpi_rows",
     "strata_grid",
 ]

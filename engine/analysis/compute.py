@@ -1,121 +1,187 @@
-"""The analysis itself: draws per metric, both statistical schools, SRM, assembled per arm."""
+"""The analysis itself: every metric through the one comparison, both readings of it, SRM."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.analysis.grid import StrataGrid, Stratum, strata_grid
+from engine.analysis.clv import ClvFigures, ResidualValue, clv_figures
+from engine.analysis.grid import METRICS, StrataGrid, Stratum, strata_grid
 from engine.analysis.holdout import compare_holdout
-from engine.analysis.results import LEVEL, NAN, Analysis, ArmResult, MetricResult, SrmSummary
+from engine.analysis.results import (
+    LEVEL,
+    NAN,
+    Analysis,
+    ArmResult,
+    MetricResult,
+    SrmSummary,
+)
 from engine.analysis.roles import metric_roles
-from engine.clv import clv_uplift_draws, hazard_ratio_draws
 from engine.config import Experiment
 from engine.metrics import ArmTotals
-from engine.sbg import sbg_clv_draws
-from engine.stats.bayes import compare, mean_draws, rate_draws
-from engine.stats.frequentist import compare_to_champion
+from engine.stats.comparison import (
+    CHAMPION,
+    NO_DATA,
+    REASONS,
+    Cells,
+    Comparison,
+    compare,
+    holm_adjusted,
+    prob_best,
+)
 from engine.stats.srm import SRM_THRESHOLD, srm_check
-from engine.stats.strata import MetricCells
 
 FloatArray = npt.NDArray[np.float64]
 
+#: Which maturity a metric waits for: the pay window, the churn horizon, or none (treatment
+#: counts are known as they are ingested).
+_MATURES: dict[str, str | None] = {
+    "pay_on_time": "pay",
+    "collected_per_debtor": "pay",
+    "churn": "churn",
+    "net_value_per_debtor": "churn",
+    "clv_per_debtor": "churn",
+    "cases_per_1000": None,
+    "reminders_per_1000": None,
+}
+_LOWER_IS_BETTER = ("churn", "cases_per_1000", "reminders_per_1000")
+
 
 @dataclass(frozen=True)
-class _Metric:
-    """What one metric needs: its posterior draws (draws, k), the units behind it (k,), the
-    pooled estimate for contrast (k,), and its cells when a frequentist test applies."""
+class Maturity:
+    """Per arm, when its first assignment matures for payment and for churn."""
 
-    name: str
-    unit: str
-    higher_is_better: bool
-    draws: FloatArray
-    units: FloatArray
-    naive: FloatArray
-    cells: MetricCells | None = None
+    pay: Mapping[str, datetime]
+    churn: Mapping[str, datetime]
+
+    def first(self, kind: str | None, arms: Sequence[str]) -> datetime | None:
+        if kind is None:
+            return None
+        table = self.pay if kind == "pay" else self.churn
+        times = [table[a] for a in arms if a in table]
+        return max(times) if len(times) == len(arms) else None
 
 
-def _results(metric: _Metric, *, champion: int, assigned: FloatArray) -> list[MetricResult]:
-    bayes = compare(
-        metric.draws, champion=champion, higher_is_better=metric.higher_is_better, level=LEVEL
-    )
-    freq = (
-        compare_to_champion(metric.cells, champion=champion, level=LEVEL)
-        if metric.cells is not None
-        else None
-    )
+@dataclass(frozen=True)
+class _Context:
+    """What every metric's rows need besides the metric itself."""
+
+    arms: Sequence[str]
+    champion: int
+    assigned: FloatArray
+    maturity: Maturity
+    as_of: datetime
+    rng: np.random.Generator
+
+
+def _status(
+    metric: str, arm: int, comparison: Comparison, ctx: _Context
+) -> tuple[str, str, date | None]:
+    """Status, message and maturity date of one arm's figures (see ``results.Status``)."""
+    arms, champion, assigned = ctx.arms, ctx.champion, ctx.assigned
+    reason = int(comparison.reason[arm])
+    if reason == CHAMPION and np.isfinite(comparison.level[arm]):
+        return "champion", "", None
+    if reason in (NO_DATA, CHAMPION):
+        pair = [arms[arm]] if arm == champion else [arms[arm], arms[champion]]
+        missing = [a for a in pair if assigned[arms.index(a)] == 0]
+        if missing:
+            return "no_units", f"no debtors assigned to {', '.join(missing)} yet", None
+        when = ctx.maturity.first(_MATURES[metric], pair)
+        if when is not None and when > ctx.as_of:
+            return (
+                "not_matured",
+                f"not matured yet: the first cohort matures on {when:%Y-%m-%d}",
+                when.date(),
+            )
+        return "not_matured", "not matured yet", None
+    name = REASONS[reason]
+    if name == "no_overlap":
+        return name, f"{arms[arm]} and the champion never had traffic in the same stratum", None
+    if name == "not_estimable":
+        return name, "too few matured debtors for an interval", None
+    return "ok", "", None
+
+
+def _rows(
+    metric: str,
+    unit: str,
+    comparison: Comparison,
+    cells: Cells,
+    ctx: _Context,
+    clv: ClvFigures | None = None,
+) -> list[MetricResult]:
+    arms, champion, assigned = ctx.arms, ctx.champion, ctx.assigned
+    higher = metric not in _LOWER_IS_BETTER
+    low, high = comparison.interval(LEVEL)
+    level_low, level_high = comparison.level_interval(LEVEL)
+    rel, rel_low, rel_high = comparison.relative(LEVEL)
+    p_beat = comparison.prob_positive()
+    p_beat = p_beat if higher else 1.0 - p_beat
+    loss = comparison.expected_loss(higher_is_better=higher)
+    best = prob_best(comparison, champion=champion, higher_is_better=higher, rng=ctx.rng)
+    p_value, p_holm = comparison.p_value(), holm_adjusted(comparison)
+    units = comparison.units
+    pooled_n = cells.n.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.where(pooled_n > 0, cells.total.sum(axis=-2) / pooled_n, np.nan)
+    figures = {
+        "estimate": comparison.level, "low": level_low, "high": level_high,
+        "uplift": comparison.estimate, "uplift_low": low, "uplift_high": high,
+        "prob_beat_champion": p_beat, "expected_loss": loss,
+    }  # fmt: skip
+    if clv is not None:  # a derived metric: the figures come from the CLV draws
+        figures = {
+            "estimate": clv.level, "low": clv.low, "high": clv.high,
+            "uplift": clv.uplift, "uplift_low": clv.uplift_low, "uplift_high": clv.uplift_high,
+            "prob_beat_champion": clv.prob_beat, "expected_loss": clv.expected_loss,
+        }  # fmt: skip
+        rel = rel_low = rel_high = np.full(len(arms), np.nan)
+        p_value = p_holm = np.full(len(arms), np.nan)
+        pooled = np.full(len(arms), np.nan)
     rows = []
-    for a, b in enumerate(bayes):
-        f = freq[a] if freq is not None else None
-        units = metric.units[a]
+    for a in range(len(arms)):
+        status, message, when = _status(metric, a, comparison, ctx)
+        is_champion = a == champion
+        shown = status in ("ok", "champion")
+
+        def pick(name: str, index: int = a, on: bool = shown) -> float:
+            return float(figures[name][index]) if on else NAN
+
+        has_level = np.isfinite(comparison.level[a]) and status != "not_matured"
         rows.append(
             MetricResult(
-                metric=metric.name,
-                unit=metric.unit,
-                higher_is_better=metric.higher_is_better,
-                units=int(units),
-                immature_share=1.0 - units / assigned[a] if assigned[a] else NAN,
-                estimate=b.mean,
-                low=b.low,
-                high=b.high,
-                uplift=b.uplift,
-                uplift_low=b.uplift_low,
-                uplift_high=b.uplift_high,
-                relative_uplift=b.rel_uplift,
-                relative_uplift_low=b.rel_uplift_low,
-                relative_uplift_high=b.rel_uplift_high,
-                prob_beat_champion=b.p_beat,
-                prob_best=b.p_best,
-                expected_loss=b.expected_loss,
-                naive_estimate=float(metric.naive[a]),
-                freq_diff=f.diff if f else NAN,
-                freq_low=f.ci_low if f else NAN,
-                freq_high=f.ci_high if f else NAN,
-                p_value=f.p_value if f else NAN,
-                p_holm=f.p_holm if f else NAN,
-                freq_note=(f.reason if f else "derived metric: Bayesian figures only"),
+                metric=metric,
+                unit=unit,
+                higher_is_better=higher,
+                status=status,
+                message=message,
+                units=int(units[a]),
+                immature_share=1.0 - units[a] / assigned[a] if assigned[a] else NAN,
+                estimate=pick("estimate", on=has_level),
+                low=pick("low", on=has_level),
+                high=pick("high", on=has_level),
+                uplift=0.0 if is_champion and shown else pick("uplift"),
+                uplift_low=NAN if is_champion else pick("uplift_low"),
+                uplift_high=NAN if is_champion else pick("uplift_high"),
+                relative_uplift=0.0 if is_champion and shown else float(rel[a]),
+                relative_uplift_low=float(rel_low[a]),
+                relative_uplift_high=float(rel_high[a]),
+                coverage=1.0 if is_champion and shown else float(comparison.coverage[a]),
+                prob_beat_champion=NAN if is_champion else pick("prob_beat_champion"),
+                prob_best=float(best[a]) if shown and clv is None else NAN,
+                expected_loss=0.0 if is_champion and shown else pick("expected_loss"),
+                p_value=NAN if is_champion else float(p_value[a]),
+                p_holm=NAN if is_champion else float(p_holm[a]),
+                pooled_estimate=float(pooled[a]) if has_level else NAN,
+                matures_on=when,
             )
         )
     return rows
-
-
-def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result: FloatArray = np.where(den > 0, num / np.maximum(den, 1), np.nan)
-    return result
-
-
-def _clv(
-    experiment: Experiment,
-    churn_draws: FloatArray,
-    *,
-    champion: int,
-    sbg: tuple[float, float] | None,
-) -> tuple[FloatArray, float, str]:
-    """Draws (draws, k) of each arm's residual CLV, the champion's CLV, and the model used."""
-    clv = experiment.clv
-    horizon = experiment.metrics.churn_horizon_days
-    if sbg is None:
-        base = clv.residual_value()
-        uplift = clv_uplift_draws(
-            churn_draws=churn_draws,
-            champion=champion,
-            horizon_days=horizon,
-            margin=clv.monthly_margin,
-            retention=clv.monthly_retention,
-            discount_rate=clv.monthly_discount_rate,
-        )
-        return base + uplift, base, f"constant retention {clv.monthly_retention:g}/month"
-    ratios = hazard_ratio_draws(churn_draws=churn_draws, champion=champion, horizon_days=horizon)
-    draws = sbg_clv_draws(
-        *sbg, ratios, margin=clv.monthly_margin, discount_rate=clv.monthly_discount_rate
-    )
-    base = float(draws[0, champion])  # the champion's hazard ratio is exactly 1
-    return draws, base, f"shifted-beta-geometric alpha={sbg[0]:.4g} beta={sbg[1]:.4g}"
 
 
 def _metrics(
@@ -123,84 +189,48 @@ def _metrics(
     grid: StrataGrid,
     *,
     champion: int,
+    assigned: FloatArray,
+    maturity: Maturity,
+    value: ResidualValue,
+    as_of: datetime,
     rng: np.random.Generator,
     draws: int,
-    sbg: tuple[float, float] | None,
-) -> tuple[list[_Metric], str]:
-    f = grid.fields
-    alloc = experiment.allocation
-    assigned = f["assigned"].sum(axis=1)
-    pay_matured, churn_matured = f["pay_matured"].sum(1), f["churn_matured"].sum(1)
-    pay = grid.cells("pay_matured", "paid")
-    churn = grid.cells("churn_matured", "churned")
-    collected = grid.cells("pay_matured", "collected", "collected_sq")
-    cases = grid.cells("assigned", "collection_cases", "collection_cases_sq", scale=1000.0)
-    reminders = grid.cells("assigned", "reminders", "reminders_sq", scale=1000.0)
-    prior = {"prior_alpha": alloc.prior_alpha, "prior_beta": alloc.prior_beta}
-    churn_draws = rate_draws(churn, rng=rng, draws=draws)
-    collected_draws = mean_draws(collected, rng=rng, draws=draws)
-    clv_draws, base_clv, clv_model = _clv(experiment, churn_draws, champion=champion, sbg=sbg)
-    cost = _ratio(f["cost"].sum(1), assigned)
-    naive_churn = _ratio(f["churned"].sum(1), churn_matured)
-    naive_collected = _ratio(f["collected"].sum(1), pay_matured)
+) -> dict[str, list[MetricResult]]:
+    arms = experiment.arm_keys
     currency = experiment.currency
-    per_1000 = "per 1,000 debtors"
-    return [
-        _Metric(
-            "pay_on_time",
-            "share",
-            True,
-            rate_draws(pay, rng=rng, draws=draws, **prior),
-            pay_matured,
-            _ratio(f["paid"].sum(1), pay_matured),
-            pay,
-        ),
-        _Metric("churn", "share", False, churn_draws, churn_matured, naive_churn, churn),
-        _Metric(
-            "collected_per_debtor",
-            currency,
-            True,
-            collected_draws,
-            pay_matured,
-            naive_collected,
-            collected,
-        ),
-        _Metric(
-            "cases_per_1000",
-            per_1000,
-            False,
-            mean_draws(cases, rng=rng, draws=draws),
-            assigned,
-            1000 * _ratio(f["collection_cases"].sum(1), assigned),
-            cases,
-        ),
-        _Metric(
-            "reminders_per_1000",
-            per_1000,
-            False,
-            mean_draws(reminders, rng=rng, draws=draws),
-            assigned,
-            1000 * _ratio(f["reminders"].sum(1), assigned),
-            reminders,
-        ),
-        # A churned debtor takes the residual CLV of a subscriber with them.
-        _Metric(
-            "net_value_per_debtor",
-            currency,
-            True,
-            collected_draws - cost - base_clv * churn_draws,
-            churn_matured,
-            naive_collected - cost - base_clv * naive_churn,
-        ),
-        _Metric(
-            "clv_per_debtor",
-            currency,
-            True,
-            clv_draws,
-            churn_matured,
-            np.full(len(cost), np.nan),
-        ),
-    ], clv_model  # fmt: skip (one metric per entry reads as a table)
+    units = {
+        "pay_on_time": "share",
+        "churn": "share",
+        "collected_per_debtor": currency,
+        "cases_per_1000": "per 1,000 debtors",
+        "reminders_per_1000": "per 1,000 debtors",
+    }
+    ctx = _Context(arms, champion, assigned, maturity, as_of, rng)
+    result: dict[str, list[MetricResult]] = {}
+    comparisons: dict[str, Comparison] = {}
+    for name, spec in METRICS.items():
+        cells = grid.cells(spec)
+        comparisons[name] = compare(cells, champion=champion)
+        result[name] = _rows(name, units[name], comparisons[name], cells, ctx)
+    residual = float(value.draws.mean())
+    net = grid.net_value_cells(residual)
+    result["net_value_per_debtor"] = _rows(
+        "net_value_per_debtor", currency, compare(net, champion=champion), net, ctx
+    )
+    churn_cells = grid.cells(METRICS["churn"])
+    figures = clv_figures(
+        comparisons["churn"],
+        value,
+        champion=champion,
+        horizon_days=experiment.metrics.churn_horizon_days,
+        persistence_months=experiment.clv.effect_persistence_months,
+        rng=rng,
+        draws=draws,
+    )
+    result["clv_per_debtor"] = _rows(
+        "clv_per_debtor", currency, comparisons["churn"], churn_cells, ctx, clv=figures
+    )
+    return result
 
 
 def analyze(
@@ -215,43 +245,54 @@ def analyze(
     seed: int,
     segments: Sequence[str] | None = None,
     draws: int = 20_000,
-    sbg: tuple[float, float] | None = None,
+    residual_value: ResidualValue | None = None,
     holdout: tuple[ArmTotals, ArmTotals] | None = None,
+    constrained: Mapping[str, int] | None = None,
+    maturity: Maturity | None = None,
 ) -> Analysis:
     """Analyse one experiment from its outcome sums.
 
     Parameters
     ----------
     totals
-        (arm, stratum) -> outcome sums as of ``as_of`` (matured units counted as in
-        :class:`engine.metrics.ArmTotals`); a stratum is an allocation version, or a
-        (segment, version) pair when the allocation differs by segment.
+        (arm, cell) -> outcome sums of the *randomised* debtors as of ``as_of`` (matured units
+        counted as in :class:`engine.metrics.ArmTotals`); a cell is an allocation version, or a
+        (segment, version) pair when the allocation differs by segment (the segments are then
+        the strata of the estimand, :mod:`engine.stats.comparison`).
     weights
-        Stratum -> traffic weights (the propensities) in force in it.
+        Cell -> each arm's assignment probability in it (the stored propensities).
     seed
-        Seed of the Monte Carlo draws (reported, so the figures can be reproduced).
-    sbg
-        ``(alpha, beta)`` of a shifted-beta-geometric churn model fitted on the subscriber base
-        (:func:`engine.sbg.fit_sbg`): CLV then accounts for heterogeneous churn
-        (:func:`engine.sbg.sbg_clv_draws`) instead of the configured constant retention.
+        Seed of the Monte Carlo draws (P(best), CLV), reported so figures can be reproduced.
+    residual_value
+        Residual CLV of a customer who stays (constant retention from the experiment unless a
+        shifted-beta-geometric fit gives it, :meth:`ResidualValue.from_sbg`).
     holdout
         Outcome sums (all arms) of the bandit's debtors and of the holdout's, when the
         experiment has a holdout: reported as :class:`HoldoutComparison`.
+    constrained
+        Debtors per arm that a contact rule sent to the fallback side: reported, never pooled.
+    maturity
+        Per arm, the first pay and churn due times ("not matured yet: ... matures on").
     """
     arms = experiment.arm_keys
     c = arms.index(champion)
     grid = strata_grid(arms, totals, weights)
     f = grid.fields
     rng = np.random.default_rng(seed)
-    assigned = f["assigned"].sum(axis=1)
-    metrics, clv_model = _metrics(experiment, grid, champion=c, rng=rng, draws=draws, sbg=sbg)
-    per_metric = [_results(m, champion=c, assigned=assigned) for m in metrics]
-    cost = _ratio(f["cost"].sum(1), assigned)
-    # The multinomial form uses the exact covariance of the per-period multinomials: nominal
+    assigned = f["assigned"].sum(axis=0)
+    value = residual_value if residual_value is not None else ResidualValue.constant(experiment.clv)
+    when = maturity if maturity is not None else Maturity({}, {})
+    per_metric = _metrics(
+        experiment, grid, champion=c, assigned=assigned, maturity=when, value=value,
+        as_of=as_of, rng=rng, draws=draws,
+    )  # fmt: skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cost = np.where(assigned > 0, f["cost"].sum(axis=0) / np.maximum(assigned, 1), np.nan)
+    # The multinomial form uses the exact covariance of the per-cell multinomials: nominal
     # level under changing weights, where plain Pearson is conservative (engine.stats.srm).
-    srm = (
-        srm_check(f["assigned"], grid.weights, method="multinomial") if f["assigned"].size else None
-    )
+    srm = srm_check(f["assigned"].T, grid.prob.T, method="multinomial") if grid.n_cells else None
+    held_out = dict(constrained or {})
+    roles = metric_roles(experiment)
     return Analysis(
         experiment=experiment.key,
         name=experiment.name,
@@ -260,12 +301,15 @@ def analyze(
         as_of=as_of,
         champion=champion,
         segments=tuple(segments) if segments is not None else None,
-        strata=int(grid.weights.shape[1]),
+        strata=len(grid.strata),
+        cells=grid.n_cells,
         pay_window_days=experiment.metrics.pay_window_days,
         churn_horizon_days=experiment.metrics.churn_horizon_days,
         seed=seed,
-        clv_model=clv_model,
-        metric_roles=dict(metric_roles(experiment)),
+        clv=value.assumption(
+            experiment.clv.effect_persistence_months, experiment.metrics.churn_horizon_days
+        ),
+        metric_roles=dict(roles),
         srm=SrmSummary(
             observed=dict(zip(arms, map(float, srm.observed), strict=True)) if srm else {},
             expected=dict(zip(arms, map(float, srm.expected), strict=True)) if srm else {},
@@ -274,6 +318,7 @@ def analyze(
             flagged=bool(srm.flagged) if srm else False,
             threshold=SRM_THRESHOLD,
             reason=srm.reason if srm else "no assignments",
+            constrained=sum(held_out.values()),
         ),
         arms=[
             ArmResult(
@@ -284,14 +329,17 @@ def analyze(
                 assigned=int(assigned[a]),
                 cost_per_debtor=float(cost[a]),
                 totals={
-                    "collection_cases": float(f["collection_cases"][a].sum()),
-                    "reminders": float(f["reminders"][a].sum()),
-                    "collected": float(f["collected"][a].sum()),
-                    "treatment_cost": float(cost[a] * assigned[a]),
+                    "collection_cases": float(f["collection_cases"][:, a].sum()),
+                    "reminders": float(f["reminders"][:, a].sum()),
+                    "collected": float(f["collected"][:, a].sum()),
+                    "treatment_cost": float(f["cost"][:, a].sum()),
                 },
-                metrics={rows[a].metric: rows[a] for rows in per_metric},
+                metrics={name: rows[a] for name, rows in per_metric.items()},
+                constrained=int(held_out.get(arm, 0)),
             )
             for a, arm in enumerate(arms)
         ],
-        holdout=compare_holdout(*holdout, rng=rng) if holdout is not None else None,
+        holdout=compare_holdout(*holdout) if holdout is not None else None,
+        first_pay_due=min(when.pay.values(), default=None),
+        first_churn_due=min(when.churn.values(), default=None),
     )

@@ -1,4 +1,5 @@
-"""Outcome sums laid out as (arm, stratum) arrays, strata with identical splits merged."""
+"""Outcome sums laid out as (cell, arm) arrays with each arm's assignment probability, and
+the metrics read from them (one table: the analysis and the promotion rule use the same)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,91 @@ from dataclasses import astuple, dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from engine.config import Experiment
 from engine.metrics import ArmTotals
-from engine.stats.strata import MetricCells, group_periods, stratified_estimate
+from engine.stats.comparison import Cells
 
-#: A stratum: an allocation version, or (segment, version) under per-segment allocation, where
-#: the split differs by segment within a period. Sortable: a segment's periods stay in order.
+#: A cell key: an allocation version, or (segment, version) under per-segment allocation,
+#: where the split differs by segment within a period. Sortable: a segment's periods stay in
+#: order. Under per-segment allocation the segments are the strata of the estimand.
 Stratum = int | tuple[str, int]
 
+FloatArray = npt.NDArray[np.float64]
 _FIELDS = tuple(f.name for f in fields(ArmTotals))
 
 
 @dataclass(frozen=True)
+class MetricSpec:
+    """Where a metric's sums live in :class:`ArmTotals`: its units, sum and sum of squares
+    (None for a 0/1 rate), and the scale it is shown in (e.g. per 1,000 debtors)."""
+
+    units: str
+    total: str
+    total_sq: str | None = None
+    scale: float = 1.0
+
+
+#: The metrics compared directly on their per-debtor outcome. Net value and CLV are derived
+#: (:meth:`StrataGrid.net_value_cells`, :mod:`engine.analysis.clv`).
+METRICS: dict[str, MetricSpec] = {
+    "pay_on_time": MetricSpec("pay_matured", "paid"),
+    "churn": MetricSpec("churn_matured", "churned"),
+    "collected_per_debtor": MetricSpec("pay_matured", "collected", "collected_sq"),
+    "cases_per_1000": MetricSpec("assigned", "collection_cases", "collection_cases_sq", 1000.0),
+    "reminders_per_1000": MetricSpec("assigned", "reminders", "reminders_sq", 1000.0),
+}
+#: Guardrail metrics of the experiment language -> their spec, per debtor (the margins of
+#: ``metrics.guardrails`` are per debtor: ``max_absolute_increase: 0.01`` is 10 per 1,000).
+GUARDRAILS: dict[str, MetricSpec] = {
+    "churn": METRICS["churn"],
+    "collection_cases": MetricSpec("assigned", "collection_cases", "collection_cases_sq"),
+    "reminders": MetricSpec("assigned", "reminders", "reminders_sq"),
+}
+
+
+@dataclass(frozen=True)
 class StrataGrid:
-    """Every ArmTotals field as a (k, p) array, plus the weights (k, p) of the merged strata."""
+    """Every :class:`ArmTotals` field as a (C, K) array of randomised units, the arms'
+    assignment probabilities (C, K), and each cell's stratum (C,) named in ``strata``."""
 
-    fields: dict[str, npt.NDArray[np.float64]]
-    weights: npt.NDArray[np.float64]
+    fields: dict[str, FloatArray]
+    prob: FloatArray
+    stratum: npt.NDArray[np.int64]
+    strata: tuple[str, ...]
 
-    def cells(
-        self, n: str, total: str, total_sq: str | None = None, *, scale: float = 1.0
-    ) -> MetricCells:
-        """One metric's cells: a rate (``total_sq`` None) or a mean with its second moment."""
-        sums = self.fields[total] * scale
-        if total_sq is None:
-            return MetricCells(self.fields[n], sums, sums, binary=True)
-        return MetricCells(self.fields[n], sums, self.fields[total_sq] * scale**2, binary=False)
+    @property
+    def n_cells(self) -> int:
+        return int(self.prob.shape[0])
+
+    def cells(self, spec: MetricSpec) -> Cells:
+        """One metric's :class:`~engine.stats.comparison.Cells`."""
+        sums = self.fields[spec.total] * spec.scale
+        n = self.fields[spec.units]
+        if spec.total_sq is None:
+            return Cells(n, sums, sums, self.prob, self.stratum, binary=True)
+        squares = self.fields[spec.total_sq] * spec.scale**2
+        return Cells(n, sums, squares, self.prob, self.stratum, binary=False)
+
+    def net_value_cells(self, residual_value: float) -> Cells:
+        """Per churn-matured debtor: collected - treatment cost - churned x ``residual_value``.
+
+        Its sum of squares comes from the cross sums, so the covariance of paying and
+        churning within a debtor is in the variance.
+        """
+        f, v = self.fields, residual_value
+        total = f["nv_collected"] - f["nv_cost"] - v * f["churned"]
+        squares = (
+            f["nv_collected_sq"]
+            + f["nv_cost_sq"]
+            + v * v * f["churned"]
+            - 2.0 * f["nv_collected_cost"]
+            - 2.0 * v * f["nv_collected_churned"]
+            + 2.0 * v * f["nv_cost_churned"]
+        )
+        # The expansion can land a hair below the Cauchy-Schwarz bound by rounding.
+        n = f["churn_matured"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            floor = np.where(n > 0, total**2 / np.where(n > 0, n, 1.0), 0.0)
+        return Cells(n, total, np.maximum(squares, floor), self.prob, self.stratum, binary=False)
 
 
 def strata_grid(
@@ -41,51 +101,41 @@ def strata_grid(
     totals: Mapping[tuple[str, Stratum], ArmTotals],
     weights: Mapping[Stratum, Mapping[str, float]],
 ) -> StrataGrid:
-    """Lay ``totals`` out by arm and stratum; consecutive strata with the same split merge
-    (within them the split is fixed, so pooling them cannot bias a comparison)."""
-    strata = sorted({stratum for _, stratum in totals})
-    if not strata:
-        strata = [max(weights)] if weights else []
-    missing = [s for s in strata if s not in weights]
+    """Lay ``totals`` out by cell and arm.
+
+    Consecutive cells of one segment with the same split merge (within them the split is
+    fixed, so pooling them changes no estimate and keeps the arrays small). Under per-segment
+    allocation (tuple keys) each segment is a stratum; otherwise there is one stratum.
+    """
+    keys = sorted({key for _, key in totals})
+    if not keys:
+        keys = [max(weights)] if weights else []
+    missing = [key for key in keys if key not in weights]
     if missing:
-        raise ValueError(f"no weights for allocation stratum/strata {missing}")
-    k, p = len(arms), len(strata)
-    w = np.array([[weights[s].get(arm, 0.0) for s in strata] for arm in arms], dtype=float)
+        raise ValueError(f"no weights for allocation cell(s) {missing}")
+    k, c = len(arms), len(keys)
+    prob = np.array([[weights[key].get(arm, 0.0) for arm in arms] for key in keys], dtype=float)
     empty = astuple(ArmTotals())
     table = np.array(
         [
-            [astuple(totals[(arm, s)]) if (arm, s) in totals else empty for s in strata]
-            for arm in arms
+            [astuple(totals[(arm, key)]) if (arm, key) in totals else empty for arm in arms]
+            for key in keys
         ],
         dtype=float,
-    ).reshape(k, p, len(_FIELDS))
-    if p == 0:
-        return StrataGrid({n: table[:, :, i] for i, n in enumerate(_FIELDS)}, w.reshape(k, 0))
-    labels = group_periods(w)
-    # group_periods labels runs of consecutive strata: sum each run with one reduceat.
-    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-    merged = np.add.reduceat(table, starts, axis=1)
-    return StrataGrid({n: merged[:, :, i] for i, n in enumerate(_FIELDS)}, w[:, starts])
-
-
-def pay_on_time_draws(
-    experiment: Experiment,
-    *,
-    totals: Mapping[tuple[str, Stratum], ArmTotals],
-    weights: Mapping[Stratum, Mapping[str, float]],
-    rng: np.random.Generator,
-    draws: int,
-) -> dict[str, npt.NDArray[np.float64]]:
-    """Arm -> draws (draws,) of its stratified pay-on-time rate, normal approximation.
-
-    The daily promotion check may face hundreds of (segment, period) strata; the stratified
-    estimate is then a weighted sum of many independent cell means, which the central limit
-    theorem makes normal, and drawing from N(mean, variance) costs nothing next to a Beta draw
-    per cell. :func:`engine.analysis.analyze` keeps the exact per-cell Beta posteriors.
-    """
-    grid = strata_grid(experiment.arm_keys, totals, weights)
-    estimate = stratified_estimate(grid.cells("pay_matured", "paid"))
-    sd = np.sqrt(np.nan_to_num(estimate.variance, nan=0.25))
-    mean = np.nan_to_num(estimate.mean, nan=0.5)  # an arm with no data: the uniform prior
-    samples = mean + sd * rng.standard_normal((draws, len(experiment.arm_keys)))
-    return {arm: samples[:, a] for a, arm in enumerate(experiment.arm_keys)}
+    ).reshape(c, k, len(_FIELDS))
+    names = [key[0] if isinstance(key, tuple) else "" for key in keys]
+    strata = tuple(dict.fromkeys(names))
+    label = np.array([strata.index(name) for name in names], dtype=np.int64)
+    if c == 0:
+        return StrataGrid(
+            {n: table[:, :, i] for i, n in enumerate(_FIELDS)}, prob.reshape(0, k), label, strata
+        )
+    # A new run starts where the segment or the split changes.
+    changed = np.r_[
+        True, (label[1:] != label[:-1]) | np.any(np.abs(np.diff(prob, axis=0)) > 1e-12, axis=1)
+    ]
+    starts = np.flatnonzero(changed)
+    merged = np.add.reduceat(table, starts, axis=0)
+    return StrataGrid(
+        {n: merged[:, :, i] for i, n in enumerate(_FIELDS)}, prob[starts], label[starts], strata
+    )

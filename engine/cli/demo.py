@@ -91,9 +91,7 @@ def demo(
             start=default_start(days),
             on_day=on_day,
         )
-    console.print(
-        kpi_table(result.report, truth=result.true_pay_on_time, stratified=result.analysis)
-    )
+    console.print(kpi_table(result.report, truth=result.true_pay_on_time))
     decisions = result.report.promotions
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
     if changes:
@@ -111,9 +109,12 @@ def demo(
     clv_note = [r for r in result.report.kpis if not r.champion and not math.isnan(r.clv_uplift)]
     if clv_note:
         best_clv = max(clv_note, key=lambda row: row.clv_uplift)
+        cur = result.report.currency
         console.print(
-            f"Highest CLV uplift vs champion: {best_clv.arm} "
-            f"({best_clv.clv_uplift:+,.0f} {result.report.currency} per debtor): churn matters."
+            f"Highest CLV uplift vs champion: {best_clv.arm}, {best_clv.clv_uplift:+,.2f} {cur} "
+            f"per debtor (95% interval {best_clv.clv_uplift_low:+,.2f} to "
+            f"{best_clv.clv_uplift_high:+,.2f}). {result.analysis.clv.statement}",
+            highlight=False,
         )
     console.print(
         f"{result.debtors:,} debtors ({result.ineligible:,} not eligible), "

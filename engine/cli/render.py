@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from engine.analysis import Analysis
@@ -20,61 +22,82 @@ def _money(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:+,.2f}"
 
 
-def kpi_table(
-    report: ExperimentReport,
-    *,
-    truth: Mapping[str, float] | None = None,
-    stratified: Analysis | None = None,
-) -> Table:
-    """One row per arm: the KPIs managers read, the champion marked.
+def _with_interval(
+    value: float, low: float, high: float, *, scale: float, digits: int, signed: bool
+) -> str:
+    """``value [low, high]`` in the metric's scale; the bounds only when there are some."""
+    if math.isnan(value):
+        return "—"
+    sign = "+" if signed else ""
+    head = f"{scale * value:{sign},.{digits}f}"
+    if math.isnan(low) or math.isnan(high):
+        return head
+    return f"{head} [{scale * low:{sign},.{digits}f}, {scale * high:{sign},.{digits}f}]"
 
-    With ``stratified``, pay-on-time and its interval come from the analysis (stratified by
-    allocation period, and segment under per-segment allocation) instead of pooled counts.
-    """
-    estimates = (
-        {arm.arm: arm.metrics["pay_on_time"] for arm in stratified.arms}
-        if stratified is not None
-        else {}
-    )
+
+def _status_text(status: str, fallback: str) -> str:
+    return {"not_matured": "not matured", "no_units": "no debtors"}.get(status, fallback)
+
+
+def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = None) -> Table:
+    """One row per arm: the KPIs managers read, the champion marked. Every figure is the
+    analysis's (one estimate per question, :mod:`engine.stats.comparison`)."""
+    analysis = report.analysis
     table = Table(
         title=(
-            f"{report.name} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; "
-            f"pay window {report.pay_window_days} d; * champion"
-            + ("" if stratified is not None else "; pooled over periods (see dunning analyze)")
+            f"{report.name} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; pay window "
+            f"{report.pay_window_days} days; * champion; [95% interval]"
         ),
         title_justify="left",
+        box=box.SIMPLE_HEAD,  # no column rules: eleven columns fit a 160-column log
     )
     table.add_column("arm", no_wrap=True)
-    table.add_column("debtors", justify="right")
-    table.add_column("on time" + (" (strat.)" if stratified is not None else ""), justify="right")
-    table.add_column("95% CrI", justify="right", no_wrap=True)
+    table.add_column("debtors", justify="right", no_wrap=True)
+    table.add_column("pay on time", justify="right", no_wrap=True)
+    table.add_column("vs champion, pp", justify="right", no_wrap=True)
     if truth is not None:
         table.add_column("true", justify="right")
-    table.add_column("immature", justify="right")
-    table.add_column("cases /1k", justify="right")
-    table.add_column("reminders", justify="right")
-    table.add_column(f"churn {report.churn_horizon_days}d", justify="right")
-    table.add_column(f"ΔCLV {report.currency}", justify="right")
+    table.add_column("not yet matured", justify="right")
+    table.add_column("cases per\n1,000", justify="right")
+    table.add_column("reminders\nper 1,000", justify="right", min_width=9)
+    table.add_column(f"churn {report.churn_horizon_days} days", justify="right", no_wrap=True)
+    table.add_column(f"CLV vs champion, {report.currency}", justify="right", no_wrap=True)
     table.add_column("traffic", justify="right")
     for row in report.kpis:
         name = f"[bold]{row.arm}[/bold] *" if row.champion else row.arm
-        rate, low, high = row.pay_on_time, row.pay_on_time_low, row.pay_on_time_high
-        if row.arm in estimates and row.pay_matured:
-            m = estimates[row.arm]
-            rate, low, high = m.estimate, m.low, m.high
-        interval = f"{_pct(low)}-{_pct(high)}" if not math.isnan(rate) else "—"
-        cells = [name, f"{row.assigned:,}", _pct(rate), interval]
+        pay = _with_interval(
+            row.pay_on_time, row.pay_on_time_low, row.pay_on_time_high, scale=100, digits=1,
+            signed=False,
+        )  # fmt: skip
+        gain = _with_interval(
+            row.pay_uplift, row.pay_uplift_low, row.pay_uplift_high, scale=100, digits=1,
+            signed=True,
+        )  # fmt: skip
+        cells = [
+            name,
+            f"{row.assigned:,}",
+            _status_text(row.pay_status, pay),
+            "ref." if row.champion else _status_text(row.pay_status, gain),
+        ]
         if truth is not None:
             cells.append(_pct(truth.get(row.arm, math.nan)))
+        churn = _with_interval(
+            row.churn, row.churn_low, row.churn_high, scale=100, digits=1, signed=False
+        )
+        clv = _with_interval(
+            row.clv_uplift, row.clv_uplift_low, row.clv_uplift_high, scale=1, digits=0, signed=True
+        )
         cells += [
             _pct(row.immature_share, 0),
             "—" if math.isnan(row.cases_per_1000) else f"{row.cases_per_1000:,.0f}",
-            f"{row.reminders:,}",
-            _pct(row.churn),
-            "ref." if row.champion else _money(row.clv_uplift),
+            "—" if math.isnan(row.reminders_per_1000) else f"{row.reminders_per_1000:,.0f}",
+            _status_text(row.churn_status, churn),
+            "ref." if row.champion else _status_text(row.churn_status, clv),
             _pct(row.traffic_share),
         ]
         table.add_row(*cells)
+    table.caption = f"CLV: {analysis.clv.statement} ({analysis.clv.model})"
+    table.caption_justify = "left"
     return table
 
 
@@ -123,22 +146,12 @@ _SHOW: dict[str, tuple[str, float, int]] = {
     "cases_per_1000": ("collection cases per 1,000 debtors", 1.0, 0),
     "reminders_per_1000": ("reminders per 1,000 debtors", 1.0, 0),
     "net_value_per_debtor": (
-        "net value per debtor, {currency} (collected - cost - churn x CLV)",
+        "net value per debtor, {currency} (collected - cost - churn x residual CLV)",
         1.0,
         2,
     ),
     "clv_per_debtor": ("CLV per debtor, {currency}", 1.0, 2),
 }
-
-
-def _interval(value: float, low: float, high: float, scale: float, d: int, signed: bool) -> str:
-    if math.isnan(value):
-        return "—"
-    sign = "+" if signed else ""
-    head = f"{scale * value:{sign},.{d}f}"
-    if math.isnan(low) or math.isnan(high):
-        return head
-    return f"{head} [{scale * low:{sign},.{d}f}, {scale * high:{sign},.{d}f}]"
 
 
 def _p(value: float) -> str:
@@ -147,8 +160,13 @@ def _p(value: float) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
+def _share(value: float) -> str:
+    return "—" if math.isnan(value) else f"{100 * value:.0f}%"
+
+
 def analysis_tables(analysis: Analysis) -> list[Table]:
-    """One table per metric: Bayesian estimate and comparison beside the frequentist check."""
+    """One table per metric: each arm's level, and its comparison with the champion read both
+    ways (the interval is the confidence and the credible interval; p-values beside P(beat))."""
     tables = []
     order = [m for m in analysis.metric_roles if m in _SHOW] or list(_SHOW)
     for metric in order:
@@ -166,33 +184,42 @@ def analysis_tables(analysis: Analysis) -> list[Table]:
         )
         for column in (
             "arm",
-            "units",
+            "matured",
             "estimate",
             "uplift vs champion",
+            "covers",
+            "p (Holm)",
             "P(beat)",
             "P(best)",
             "exp. loss",
-            "freq. uplift",
-            "p Holm",
         ):
             table.add_column(column, justify="left" if column == "arm" else "right", no_wrap=True)
         for arm in analysis.arms:
             m = arm.metrics[metric]
             champion = arm.champion
+            if m.status not in ("ok", "champion"):
+                table.add_row(
+                    f"[bold]{arm.arm}[/bold] *" if champion else arm.arm,
+                    f"{m.units:,}",
+                    _with_interval(m.estimate, m.low, m.high, scale=scale, digits=d, signed=False),
+                    escape(m.message),
+                    *["—"] * 5,
+                )
+                continue
             table.add_row(
                 f"[bold]{arm.arm}[/bold] *" if champion else arm.arm,
                 f"{m.units:,}",
-                _interval(m.estimate, m.low, m.high, scale, d, signed=False),
+                _with_interval(m.estimate, m.low, m.high, scale=scale, digits=d, signed=False),
                 "ref."
                 if champion
-                else _interval(m.uplift, m.uplift_low, m.uplift_high, scale, d, True),
-                "—" if champion else f"{m.prob_beat_champion:.3f}",
-                f"{m.prob_best:.3f}",
-                "—" if champion else f"{scale * m.expected_loss:,.{d + 1}f}",
-                "—"
-                if champion
-                else _interval(m.freq_diff, m.freq_low, m.freq_high, scale, d, True),
+                else _with_interval(
+                    m.uplift, m.uplift_low, m.uplift_high, scale=scale, digits=d, signed=True
+                ),
+                "—" if champion else _share(m.coverage),
                 "—" if champion else _p(m.p_holm),
+                "—" if champion else f"{m.prob_beat_champion:.3f}",
+                "—" if math.isnan(m.prob_best) else f"{m.prob_best:.3f}",
+                "—" if champion else f"{scale * m.expected_loss:,.{d + 1}f}",
             )
         tables.append(table)
     return tables

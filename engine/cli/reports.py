@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
 from rich.markup import escape
 
 from engine import service
+from engine.analysis import SCHEMA_VERSION, json_safe
 from engine.batchio import read_tenure, write_csv
 from engine.cli.common import (
     AsOfOption,
@@ -41,6 +43,9 @@ def list_(db: DbOption = DEFAULT_DATABASE_URL) -> None:
 @user_errors
 def report(
     key: Annotated[str, typer.Argument(help="Experiment key.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output (docs/analysis-json.md).")
+    ] = False,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
 ) -> None:
@@ -48,8 +53,14 @@ def report(
     engine = open_database(db)
     now = report_time(engine, key, as_of)
     result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
+    if as_json:
+        typer.echo(json.dumps(report_json(result), indent=2, allow_nan=False))
+        return
     console.print(kpi_table(result))
-    console.print(promotion_table(result.promotions))
+    if result.promotions:
+        console.print(promotion_table(result.promotions))
+    else:
+        console.print("No promotion, stopped arm or rollback yet.")
 
 
 @app.command()
@@ -129,6 +140,7 @@ def analyze(
             console.print(f"{fit.method} fit in {fit.seconds:.2f} s; seed {fit.seed}")
         return
     churn_model = None
+    subscribers = None
     if tenure is not None:
         subscribers = read_tenure(tenure)
         with errors.status(f"fitting the churn model to {len(subscribers):,} subscribers..."):
@@ -147,20 +159,40 @@ def analyze(
         now=now,
         segments=segment,
         churn_model=churn_model,
+        tenure=subscribers,
         cohort=cohort,
     )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
         return
+    if not any(arm.assigned for arm in result.arms):
+        console.print(
+            f"No randomised debtor of {key} yet, as of {result.as_of:%Y-%m-%d %H:%M} UTC: "
+            "nothing to analyse (`dunning assign` puts debtors in the experiment)."
+        )
+        return
     scope = f"segment(s) {', '.join(result.segments)}" if result.segments else "all debtors"
+    strata = "one stratum" if result.strata == 1 else f"{result.strata} segments as strata"
     console.print(
-        f"[bold]{result.name}[/bold] ({result.experiment} v{result.experiment_version}), {scope}, "
-        f"as of {result.as_of:%Y-%m-%d %H:%M} UTC; champion {result.champion} (*); "
-        f"{result.strata} allocation strata; Monte Carlo seed {result.seed}; "
-        f"CLV model: {result.clv_model}"
+        f"[bold]{escape(result.name)}[/bold] ({result.experiment} v{result.experiment_version}), "
+        f"{scope}, as of {result.as_of:%Y-%m-%d %H:%M} UTC; champion {result.champion} (*); "
+        f"{strata}, {result.cells} allocation cells; Monte Carlo seed {result.seed}"
+    )
+    console.print(
+        "Every uplift is the challenger's difference to the champion over the randomised "
+        "debtors (strata weighted by their share of them); its 95% interval is the confidence "
+        "and the credible interval, the one the promotion rule uses.",
+        highlight=False,
     )
     for table in analysis_tables(result):
         console.print(table)
+    console.print(f"CLV: {escape(result.clv.statement)} Model: {escape(result.clv.model)}.")
+    constrained = sum(arm.constrained for arm in result.arms)
+    if constrained:
+        console.print(
+            f"{constrained:,} debtors were assigned by a contact rule (fallback arm) and are in "
+            "no estimate nor in the sample-ratio check."
+        )
     if result.holdout is not None:
         h = result.holdout
         console.print(
@@ -176,7 +208,26 @@ def analyze(
         f"{arm} {srm.observed[arm]:,.0f}/{srm.expected[arm]:,.0f}" for arm in srm.observed
     )
     console.print(
-        f"Sample ratio check (observed/expected from each period's weights): {verdict}, "
+        f"Sample ratio check (observed/expected from each cell's weights): {verdict}, "
         f"p = {srm.p_value:.4g} (flags below {srm.threshold:g}); {counts}"
         + (f"; {escape(srm.reason)}" if srm.reason else "")
     )
+
+
+def report_json(result: service.ExperimentReport) -> dict[str, Any]:
+    """``dunning report --json``: the KPI rows, the CLV assumption and the promotion log."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "experiment": result.key,
+        "name": result.name,
+        "experiment_version": result.experiment_version,
+        "as_of": result.as_of.isoformat(),
+        "champion": result.champion,
+        "currency": result.currency,
+        "clv": json_safe(asdict(result.analysis.clv)),
+        "kpis": [json_safe(asdict(row)) for row in result.kpis],
+        "promotions": [
+            json_safe({**asdict(p), "decided_at": p.decided_at.isoformat()})
+            for p in result.promotions
+        ],
+    }

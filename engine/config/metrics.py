@@ -59,6 +59,19 @@ class Clv(_Frozen):
         float, Field(gt=0, lt=1, description="Monthly retention of debtors under the champion.")
     ]
     monthly_discount_rate: Annotated[float, Field(ge=0, lt=1)] = 0.01
+    effect_persistence_months: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=600,
+            description="How long a treatment's effect on churn is assumed to last beyond the "
+            "churn horizon, in months. 0 (the default) values only the churn observed within "
+            "the horizon: each extra churner costs the residual CLV of a customer who stays. "
+            "N: the arm's churn hazard ratio also applies for N more months, then the "
+            "champion's hazard. null: for the customer's whole life (the most optimistic or "
+            "pessimistic reading).",
+        ),
+    ] = 0
 
     def residual_value(self) -> float:
         """Residual CLV of a subscriber under the champion, ``m r / (1 + d - r)``."""

@@ -1,7 +1,8 @@
 """The promotion decision: does a challenger replace the champion, or must an arm stop?
 
-Pure core: :mod:`~engine.promotion.sequential` (stratified differences and their always-valid
-confidence sequences), :mod:`~engine.promotion.rule` (the rule, vectorised over experiments),
+Pure core: :mod:`~engine.promotion.sequential` (always-valid confidence sequences on the
+estimand of :mod:`engine.stats.comparison`), :mod:`~engine.promotion.rule` (the rule,
+vectorised over experiments),
 :mod:`~engine.promotion.decision` (one experiment's decision with its explanation) and
 :mod:`~engine.promotion.study` (the simulation study of the rule under daily looks).
 """
@@ -18,10 +19,9 @@ from engine.promotion.rule import (
 )
 from engine.promotion.sequential import (
     Difference,
-    MetricStrata,
+    always_valid,
     cs_radius,
     pearson_srm_p_value,
-    stratified_difference,
 )
 
 __all__ = [
@@ -32,12 +32,11 @@ __all__ = [
     "Action",
     "Difference",
     "Evidence",
-    "MetricStrata",
     "PromotionDecision",
     "RuleResult",
+    "always_valid",
     "cs_radius",
     "decide_promotion",
     "evaluate_rule",
     "pearson_srm_p_value",
-    "stratified_difference",
 ]

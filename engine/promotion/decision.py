@@ -24,9 +24,12 @@ def _num(value: float) -> float | None:
 class PromotionDecision:
     """Outcome of one evaluation of the rule, with the evidence for the audit trail.
 
-    ``difference[arm]`` holds the stratified difference to the champion in the primary rate
-    (``estimate``, always-valid ``lower``/``upper``, ``expected_loss``); ``guardrails[metric]
-    [arm]`` the same for each guardrail with its ``margin``.
+    ``difference[arm]`` holds the challenger's difference to the champion on the primary metric
+    as :mod:`engine.stats.comparison` estimates it (``estimate`` with its 95% interval
+    ``low``/``high``, the same figures every report shows), the always-valid bounds the rule
+    decides on (``always_valid_low``/``always_valid_high``), ``expected_loss``, the covered
+    share of the randomised debtors (``coverage``) and the units on both sides;
+    ``guardrails[metric][arm]`` the same for each guardrail with its ``margin``.
     """
 
     action: Action
@@ -65,6 +68,22 @@ class PromotionDecision:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def _points(value: float, *, per_debtor: bool = False) -> str:
+    """A difference as people read it: percentage points of a rate, or per 1,000 debtors."""
+    if per_debtor:
+        return f"{1000 * value:+,.1f} per 1,000 debtors"
+    return f"{100 * value:+.2f} pp"
+
+
+def _span(low: float, high: float, *, per_debtor: bool = False) -> str:
+    scale, unit = (1000.0, "") if per_debtor else (100.0, " pp")
+    return f"{scale * low:+,.2f} to {scale * high:+,.2f}{unit}"
+
+
+#: Guardrails measured per debtor (counts), shown per 1,000 debtors; churn is a rate.
+_COUNT_GUARDRAILS = ("collection_cases", "reminders")
+
+
 def _explain(
     result: RuleResult,
     rule: Promotion,
@@ -83,39 +102,44 @@ def _explain(
     if reason == "guardrail_breach":
         parts = []
         for g, diff, margin in zip(names, result.guardrails, result.margins, strict=True):
+            count = g in _COUNT_GUARDRAILS
             for k in (int(i) for i in np.flatnonzero(result.stop)):
-                if diff.lower[k] > margin:
+                if diff.lower[k] > margin[k]:
                     parts.append(
-                        f"{arms[k]}: {g} up by at least {diff.lower[k]:.4f} over {champ} "
-                        f"(margin {float(margin):.4f})"
+                        f"{arms[k]}: {g} is higher than under {champ} by at least "
+                        f"{_points(float(diff.lower[k]), per_debtor=count)} (estimate "
+                        f"{_points(float(diff.estimate[k]), per_debtor=count)}), more than "
+                        f"the tolerated {_points(float(margin[k]), per_debtor=count)}"
                     )
         return "guardrail breached, traffic stopped: " + "; ".join(parts)
     if reason == "too_early":
-        return f"champion held the title {days:.1f} of {rule.min_days} days"
+        return f"the champion has held the title {max(days, 0.0):.1f} of the {rule.min_days} days"
     if reason == "srm":
         return "sample-ratio mismatch: assignment counts do not match the traffic weights"
     if reason == "too_few_units":
         others = [units[a] for i, a in enumerate(arms) if i != champion and a not in stopped]
         return (
-            f"need {rule.min_units_per_arm} matured units in the champion and a challenger; "
-            f"champion has {units[champ]}, best challenger {max(others, default=0)}"
+            f"need {rule.min_units_per_arm:,} matured debtors in the champion and a "
+            f"challenger; the champion has {units[champ]:,}, the best challenger "
+            f"{max(others, default=0):,}"
         )
+    low, high = primary.comparison.interval()
     effect = (
-        f"{name} - {champ} = {primary.estimate[best]:+.4f} "
-        f"[{primary.lower[best]:+.4f}, {primary.upper[best]:+.4f}] "
-        f"(always-valid, alpha {result.alpha_per_challenger:.3g}), "
+        f"{name} - {champ} = {_points(float(primary.estimate[best]))} on pay-on-time "
+        f"(95% interval {_span(float(low[best]), float(high[best]))}; always-valid interval "
+        f"{_span(float(primary.lower[best]), float(primary.upper[best]))}), "
         f"P(beat) {primary.prob_positive()[best]:.4f}, "
-        f"expected loss {primary.expected_loss()[best]:.4f}"
+        f"expected loss {100 * primary.expected_loss()[best]:.2f} pp"
     )
     if reason == "promote":
-        return f"promote {name}: {effect}; guardrails non-inferior"
+        return f"promote {name}: {effect}; guardrails within their margins"
     if reason == "horizon_reached":
-        return f"horizon of {rule.horizon_days} days reached, champion stays; best {effect}"
+        return f"horizon of {rule.horizon_days} days reached, the champion stays; best {effect}"
     words = {
-        "not_significant": "effect not established",
+        "not_significant": "effect not established (the always-valid interval includes 0)",
         "not_confident": f"P(beat) below {rule.min_prob_beat_champion:g}",
-        "expected_loss": f"expected loss above {rule.max_expected_loss:g}",
-        "guardrail_unclear": "a guardrail is not yet shown non-inferior",
+        "expected_loss": f"expected loss above {100 * rule.max_expected_loss:g} pp",
+        "guardrail_unclear": "a guardrail is not yet shown within its margin",
         "low_ess": f"effective sample share below {rule.min_ess_share}",
     }
     return f"{words[reason]}: {effect}"
@@ -133,34 +157,44 @@ def decide_promotion(
     arms = list(arm_keys)
     c = arms.index(champion)
     result = evaluate_rule(rule, guardrails, evidence, champion=c)
-    units = {a: int(u) for a, u in zip(arms, evidence.primary.units(), strict=True)}
-    rates = {a: _num(r) for a, r in zip(arms, evidence.primary.pooled_mean(), strict=True)}
-    stopped_before = [a for a, s in zip(arms, evidence.stopped, strict=True) if s]
     primary = result.primary
+    comparison = primary.comparison
+    units = {a: int(u) for a, u in zip(arms, comparison.units, strict=True)}
+    rates = {a: _num(r) for a, r in zip(arms, comparison.level, strict=True)}
+    stopped_before = [a for a, s in zip(arms, evidence.stopped, strict=True) if s]
     p_beat = primary.prob_positive()
     loss = primary.expected_loss()
+    low, high = comparison.interval()
     challengers = [i for i in range(len(arms)) if i != c]
     difference = {
         arms[i]: {
             "estimate": _num(primary.estimate[i]),
-            "lower": _num(primary.lower[i]),
-            "upper": _num(primary.upper[i]),
+            "low": _num(low[i]),
+            "high": _num(high[i]),
+            "always_valid_low": _num(primary.lower[i]),
+            "always_valid_high": _num(primary.upper[i]),
             "expected_loss": _num(loss[i]),
+            "coverage": _num(comparison.coverage[i]),
+            "units": int(comparison.pair_units[i]),
+            "champion_units": int(comparison.champion_units[i]),
         }
         for i in challengers
     }
-    guardrail_numbers = {
-        g.metric: {
+    guardrail_numbers = {}
+    for g, d, m in zip(guardrails, result.guardrails, result.margins, strict=True):
+        g_low, g_high = d.comparison.interval()
+        guardrail_numbers[g.metric] = {
             arms[i]: {
                 "estimate": _num(d.estimate[i]),
-                "lower": _num(d.lower[i]),
-                "upper": _num(d.upper[i]),
-                "margin": _num(float(m)),
+                "low": _num(g_low[i]),
+                "high": _num(g_high[i]),
+                "always_valid_low": _num(d.lower[i]),
+                "always_valid_high": _num(d.upper[i]),
+                "margin": _num(float(m[i])),
+                "units": int(d.comparison.pair_units[i]),
             }
             for i in challengers
         }
-        for g, d, m in zip(guardrails, result.guardrails, result.margins, strict=True)
-    }
     action = cast(Action, ACTIONS[int(result.action)])
     best = int(result.challenger)
     days = float(evidence.days_as_champion)

@@ -36,12 +36,8 @@ import numpy.typing as npt
 from scipy import stats as sps
 
 from engine.config import Guardrail, Promotion
-from engine.promotion.sequential import (
-    Difference,
-    FloatArray,
-    MetricStrata,
-    stratified_difference,
-)
+from engine.promotion.sequential import Difference, FloatArray, always_valid
+from engine.stats.comparison import Cells, compare
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -73,8 +69,9 @@ class Evidence:
     """What the rule sees at one look; leading axes (...) index experiments in a batch.
 
     primary, guardrails
-        Matured outcome sums per (stratum, arm) of the primary metric and of each guardrail of
-        the rule, in the rule's order.
+        Matured outcome sums per (cell, arm) with each arm's assignment probability, of the
+        primary metric and of each guardrail of the rule, in the rule's order; compared by
+        :func:`engine.stats.comparison.compare`.
     days_as_champion
         Shape (...): days since the champion took the title.
     stopped
@@ -86,8 +83,8 @@ class Evidence:
         challenger as a share of the logged decisions; NaN for an ordinary arm.
     """
 
-    primary: MetricStrata
-    guardrails: tuple[MetricStrata, ...]
+    primary: Cells
+    guardrails: tuple[Cells, ...]
     days_as_champion: FloatArray
     stopped: BoolArray
     srm_p_value: FloatArray
@@ -112,9 +109,11 @@ class RuleResult:
 
 
 def _margins(guardrail: Guardrail, champion_value: FloatArray) -> FloatArray:
+    """Largest tolerated increase per challenger, shape (..., arms): the champion's level on
+    the pair's strata sets the relative margin."""
     values = [np.full_like(champion_value, np.inf)]
     if guardrail.max_relative_increase is not None:
-        values.append(guardrail.max_relative_increase * np.nan_to_num(champion_value))
+        values.append(guardrail.max_relative_increase * np.abs(np.nan_to_num(champion_value)))
     if guardrail.max_absolute_increase is not None:
         values.append(np.full_like(champion_value, guardrail.max_absolute_increase))
     result: FloatArray = np.minimum.reduce(values)
@@ -130,15 +129,16 @@ def evaluate_rule(
 ) -> RuleResult:
     """Apply the rule (module docstring) to every experiment of the batch at once."""
     if len(guardrails) != len(evidence.guardrails):
-        raise ValueError("one MetricStrata per guardrail is needed")
-    n_arms = evidence.primary.n.shape[-1]
+        raise ValueError("one Cells per guardrail is needed")
+    n_arms = evidence.primary.n_arms
     alpha = rule.alpha / max(n_arms - 1, 1)
     is_champion = np.arange(n_arms) == champion
     challengers = ~np.asarray(evidence.stopped, dtype=bool) & ~is_champion
-    primary = stratified_difference(
-        evidence.primary, champion=champion, alpha=alpha, mixture_sd=rule.mixture_sd
+    primary = always_valid(
+        compare(evidence.primary, champion=champion), alpha=alpha, mixture_sd=rule.mixture_sd
     )
-    units = evidence.primary.units()
+    units = primary.comparison.pair_units
+    champion_units = primary.comparison.champion_units
     days = np.asarray(evidence.days_as_champion, dtype=np.float64)
 
     breached = np.zeros_like(challengers)
@@ -146,18 +146,16 @@ def evaluate_rule(
     diffs: list[Difference] = []
     margins: list[FloatArray] = []
     for guardrail, data in zip(guardrails, evidence.guardrails, strict=True):
-        # The sequence's spread is set relative to the champion's level: churn moves by
-        # points, not by the primary metric's tens of points.
-        base = data.pooled_mean()[..., champion]
-        margin = _margins(guardrail, base)
-        tau = np.clip(margin, 1e-3, 1.0)[..., None]
-        diff = stratified_difference(data, champion=champion, alpha=alpha, mixture_sd=tau)
-        g_units = data.units()
-        enough = (g_units >= MIN_UNITS_TO_STOP) & (
-            g_units[..., champion : champion + 1] >= MIN_UNITS_TO_STOP
+        estimate = compare(data, champion=champion)
+        margin = _margins(guardrail, estimate.champion_level)
+        # The sequence's spread is set by the margin, the size of change that matters for the
+        # guardrail: churn moves by points, not by the primary metric's tens of points.
+        diff = always_valid(estimate, alpha=alpha, mixture_sd=np.clip(margin, 1e-3, 1.0))
+        enough = (estimate.pair_units >= MIN_UNITS_TO_STOP) & (
+            estimate.champion_units >= MIN_UNITS_TO_STOP
         )
-        breached |= diff.informative & enough & (diff.lower > margin[..., None])
-        non_inferior &= diff.informative & (diff.upper < margin[..., None])
+        breached |= diff.informative & enough & (diff.lower > margin)
+        non_inferior &= diff.informative & (diff.upper < margin)
         diffs.append(diff)
         margins.append(margin)
     stop = challengers & breached
@@ -175,7 +173,7 @@ def evaluate_rule(
         challengers
         & ~stop
         & (units >= rule.min_units_per_arm)
-        & (units[..., champion : champion + 1] >= rule.min_units_per_arm)
+        & (champion_units >= rule.min_units_per_arm)
     )
     confident = primary.prob_positive() >= rule.min_prob_beat_champion
     low_loss = primary.expected_loss() <= rule.max_expected_loss
@@ -187,10 +185,11 @@ def evaluate_rule(
     # The candidate: the passing challenger with the largest gain, else the best ready one.
     any_ready = ready.any(axis=-1)
     any_pass = passes.any(axis=-1)
+    gain = np.nan_to_num(primary.estimate, nan=-np.inf)
     best = np.where(
         any_pass,
-        np.argmax(np.where(passes, primary.estimate, -np.inf), axis=-1),
-        np.argmax(np.where(ready, primary.estimate, -np.inf), axis=-1),
+        np.argmax(np.where(passes, gain, -np.inf), axis=-1),
+        np.argmax(np.where(ready, gain, -np.inf), axis=-1),
     )
     challenger = np.where(any_ready, best, -1)
 

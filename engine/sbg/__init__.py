@@ -1,4 +1,4 @@
-"""Shifted-beta-geometric (sBG) churn: CLV with heterogeneous customers, and its fitting.
+"""Shifted-beta-geometric (sBG) churn: residual value with heterogeneous customers, and fitting.
 
 Model (Fader & Hardie 2007, "How to project customer retention", J. Interactive Marketing
 21(1)): at the end of each period (a month for monthly billing) a customer alive churns with
@@ -28,7 +28,6 @@ per period, so the value is ``m * DERL / (1 + d)``; as ``alpha, beta -> infinity
 Fitting uses pymc-marketing's ``ShiftedBetaGeoModel`` (imported lazily: pymc is slow to import).
 
 Submodules: :mod:`~engine.sbg.closed_form` (survival, retention, DERL series),
-:mod:`~engine.sbg.hazard_ratio` (CLV under a hazard ratio, interpolated draws),
 :mod:`~engine.sbg.tenure` (tenure-table validation and simulation), :mod:`~engine.sbg.fit`
 (the pymc-marketing fit and :class:`SbgFit`).
 """
@@ -43,7 +42,6 @@ from engine.sbg.closed_form import (
     sbg_survival,
 )
 from engine.sbg.fit import SbgFit, fit_sbg
-from engine.sbg.hazard_ratio import sbg_clv_draws, sbg_clv_under_hazard_ratio
 from engine.sbg.tenure import TENURE_COLUMNS, simulate_tenure_table, validate_tenure_table
 
 __all__ = [
@@ -51,8 +49,6 @@ __all__ = [
     "FloatArray",
     "SbgFit",
     "fit_sbg",
-    "sbg_clv_draws",
-    "sbg_clv_under_hazard_ratio",
     "sbg_derl",
     "sbg_expected_residual_lifetime",
     "sbg_retention",

@@ -19,14 +19,12 @@ from engine.policy import (
     decide_segment_allocation,
     update_due,
 )
+from engine.policy.rewards import net_value_draws
 from engine.service.common import (
     ServiceError,
     load_current,
     new_seed,
 )
-from engine.stats.bayes import mean_draws, rate_draws
-from engine.stats.binomial import BinomialStat
-from engine.stats.strata import MetricCells
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.tables import (
@@ -78,62 +76,51 @@ class AllocationInfo:
         )
 
 
-def pay_stats(
-    session: Session, experiment: Experiment, now: datetime
-) -> tuple[dict[str, ArmTotals], dict[str, BinomialStat]]:
-    """Outcome sums per arm over all debtors, and the pay-on-time stats of each arm."""
-    totals, _ = arm_totals(session, experiment, now)
-    return totals, {arm: t.pay_stat for arm, t in totals.items()}
-
-
 def arm_totals(
     session: Session, experiment: Experiment, now: datetime
 ) -> tuple[dict[str, ArmTotals], dict[str, ArmTotals]]:
-    """Outcome sums per arm: over all debtors, and over the bandit's training debtors (the
-    randomized holdout excluded: the bandit is judged against it and must never learn from it).
-    """
+    """Outcome sums per arm: over all debtors, and over the bandit's training debtors."""
     cells = queries.outcome_cells(session, experiment_key=experiment.key, now=now, by_holdout=True)
     everyone = totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells))
     return everyone, training_totals(experiment, cells)
 
 
+def _trains(cell: queries.OutcomeCell) -> bool:
+    """The randomized holdout never trains the bandit (it is judged against it), nor do the
+    debtors a contact rule assigned (their arm says nothing about the arms' rewards)."""
+    return not cell.holdout and not cell.constrained
+
+
 def training_totals(
     experiment: Experiment, cells: Iterable[queries.OutcomeCell]
 ) -> dict[str, ArmTotals]:
-    """Outcome sums per arm of the bandit's training debtors: the holdout never trains it."""
-    return totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells if not c.holdout))
+    """Outcome sums per arm of the bandit's training debtors (see :func:`_trains`)."""
+    return totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells if _trains(c)))
 
 
 def _net_value_draws(
     experiment: Experiment, totals: dict[str, ArmTotals], *, rng: np.random.Generator
 ) -> npt.NDArray[np.float64]:
-    """Posterior draws (draws, k) of each arm's net value per debtor: collected - cost - churn
-    x residual CLV, from the pooled matured outcomes (the bandit's reward for
-    ``objective: net_value``)."""
-    arms = experiment.arm_keys
-    t = [totals[a] for a in arms]
-    draws = experiment.allocation.draws
-    churn = MetricCells.from_counts([[x.churn_matured] for x in t], [[x.churned] for x in t])
-    collected = MetricCells(
-        np.array([[x.pay_matured] for x in t], dtype=np.float64),
-        np.array([[x.collected] for x in t], dtype=np.float64),
-        np.array([[x.collected_sq] for x in t], dtype=np.float64),
-        binary=False,
-    )
+    """Posterior draws (draws, k) of each arm's net value per debtor (the bandit's reward for
+    ``objective: net_value``), :func:`engine.policy.rewards.net_value_draws`."""
+    t = [totals[a] for a in experiment.arm_keys]
     # Actual treatment cost per debtor (a router arm's is its mix), the configured one before
     # any debtor.
-    cost = np.array(
-        [
-            x.cost / x.assigned if x.assigned else experiment.arm(a).cost
-            for a, x in zip(arms, t, strict=True)
-        ]
+    cost = [
+        x.cost / x.assigned if x.assigned else experiment.arm(a).cost
+        for a, x in zip(experiment.arm_keys, t, strict=True)
+    ]
+    return net_value_draws(
+        churn_units=[x.churn_matured for x in t],
+        churned=[x.churned for x in t],
+        collected_units=[x.pay_matured for x in t],
+        collected=[x.collected for x in t],
+        collected_sq=[x.collected_sq for x in t],
+        cost=cost,
+        residual_value=experiment.clv.residual_value(),
+        rng=rng,
+        draws=experiment.allocation.draws,
     )
-    churn_draws = rate_draws(churn, rng=rng, draws=draws)
-    collected_draws = mean_draws(collected, rng=rng, draws=draws)
-    result: npt.NDArray[np.float64] = (
-        collected_draws - cost - experiment.clv.residual_value() * churn_draws
-    )
-    return result
 
 
 def _plain(table: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
@@ -154,14 +141,14 @@ def _segment_decision(
     cells = queries.outcome_cells(
         session, experiment_key=experiment.key, now=now, by_segment=True, by_holdout=True
     )
-    segments = sorted({c.segment for c in cells if c.segment is not None and not c.holdout})
+    segments = sorted({c.segment for c in cells if c.segment is not None and _trains(c)})
     if not segments:
         return None
     arms = tuple(a for a in experiment.arm_keys if a not in stopped)
     paid = np.zeros((len(segments), len(arms)))
     matured = np.zeros((len(segments), len(arms)))
     for c in cells:
-        if c.segment is None or c.holdout or c.arm in stopped:
+        if c.segment is None or not _trains(c) or c.arm in stopped:
             continue
         row, column = segments.index(c.segment), arms.index(c.arm)
         paid[row, column] += c.totals.paid

@@ -11,14 +11,15 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from engine.analysis import Analysis, analyze
+from engine.analysis import Analysis, ResidualValue, analyze
+from engine.config import Clv
 from engine.sbg import SbgFit, fit_sbg
 from engine.service.common import (
     ServiceError,
     UnknownSegmentError,
     load_current,
 )
-from engine.service.strata import stratified_totals
+from engine.service.strata import arm_maturity, stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 
@@ -36,21 +37,20 @@ def analyze_experiment(
     seed: int = ANALYSIS_SEED,
     draws: int = 20_000,
     churn_model: SbgFit | None = None,
+    tenure: pd.DataFrame | None = None,
     cohort: str | None = None,
 ) -> Analysis:
     """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
 
-    Outcome sums are aggregated in SQL per arm and allocation period; the statistics are
-    :func:`engine.analysis.analyze`. With ``churn_model`` (see :func:`fit_churn_model`), CLV
-    uses the shifted-beta-geometric parameters of ``cohort`` instead of constant retention.
+    Outcome sums are aggregated in SQL per arm and cell; the statistics are
+    :func:`engine.analysis.analyze`. With ``churn_model`` (see :func:`fit_churn_model`) fitted
+    on ``tenure``, CLV values churn at the sBG residual value of ``cohort``'s active
+    subscribers (their tenure), with the parameters' uncertainty, instead of the configured
+    constant retention.
     """
-    sbg = churn_model.params(cohort) if churn_model is not None else None
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
-        strata = stratified_totals(
-            session, experiment_key=experiment_key, history=history, now=now, segments=segments
-        )
         if segments is not None:
             known = set(queries.segment_values(session, experiment_key=experiment_key))
             unknown = sorted(set(segments) - known)
@@ -59,21 +59,62 @@ def analyze_experiment(
                     f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
                     f"segments: {', '.join(sorted(known)) or 'none'}"
                 )
+        strata = stratified_totals(
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            segments=segments,
+            net_value=True,
+        )
+        maturity = arm_maturity(session, experiment_key=experiment_key, now=now)
     current = history[-1]
-    totals, weights, groups = strata.totals, strata.weights, strata.holdout_groups
+    value = None
+    if churn_model is not None:
+        value = sbg_residual_value(experiment.clv, churn_model, tenure, cohort=cohort, seed=seed)
+    groups = strata.holdout_groups
     return analyze(
         experiment,
         champion=current.champion,
-        totals=totals,
-        weights=weights,
+        totals=strata.totals,
+        weights=strata.weights,
         current_weights=current.weights,
         experiment_version=version.version,
         as_of=now,
         seed=seed,
         segments=segments,
         draws=draws,
-        sbg=sbg,
+        residual_value=value,
         holdout=(groups[False], groups[True]) if groups[True].assigned else None,
+        constrained=strata.constrained,
+        maturity=maturity,
+    )
+
+
+def sbg_residual_value(
+    clv: Clv, fit: SbgFit, tenure: pd.DataFrame | None, *, cohort: str | None, seed: int
+) -> ResidualValue:
+    """The residual value of a customer who stays, from the sBG posterior of ``cohort`` at the
+    tenure of its active subscribers (``recency == T``: ``T - 1`` renewals made)."""
+    label = cohort if cohort is not None else fit.cohorts[0]
+    if cohort is None and len(fit.cohorts) != 1:
+        raise ServiceError(f"several cohorts were fitted ({', '.join(fit.cohorts)}): name one")
+    if label not in fit.cohorts:
+        raise ServiceError(f"cohort {label!r} was not fitted; cohorts: {', '.join(fit.cohorts)}")
+    index = fit.cohorts.index(label)
+    if tenure is None:
+        raise ServiceError("the tenure table the churn model was fitted on is needed for CLV")
+    rows = tenure[tenure["cohort"].astype(str) == label]
+    alive = rows[rows["recency"] == rows["T"]]
+    if alive.empty:
+        raise ServiceError(f"cohort {label!r} has no active subscriber (recency == T) to value")
+    return ResidualValue.from_sbg(
+        fit.alpha_draws[:, index],
+        fit.beta_draws[:, index],
+        renewals=(alive["T"].to_numpy() - 1).astype(np.int64),
+        clv=clv,
+        rng=np.random.default_rng(seed),
+        label=f"cohort {label}",
     )
 
 

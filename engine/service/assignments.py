@@ -200,6 +200,7 @@ def assign_debtors(
                 "amount_owed": None if np.isnan(amount) else float(amount),
                 "holdout": bool(holdout),
                 "reason": reason,
+                "constrained": bool(blocked),
                 "treatment": str(treatment) if routed else None,
                 "treatment_propensity": float(tp) if routed else None,
                 "treatment_cost": cost_of[str(treatment)],
@@ -207,7 +208,7 @@ def assign_debtors(
                 "pay_due_at": now + window,
                 "churn_due_at": now + horizon,
             }
-            for debtor, arm, p, segment, amount, holdout, reason, treatment, tp in zip(
+            for debtor, arm, p, segment, amount, holdout, reason, blocked, treatment, tp in zip(
                 ids[candidates],
                 arm_keys,
                 propensity,
@@ -215,6 +216,7 @@ def assign_debtors(
                 owed[candidates],
                 drawn.holdout,
                 reasons,
+                drawn.constrained,
                 treatments,
                 treatment_p,
                 strict=True,

@@ -23,7 +23,6 @@ from engine.events import EventBatch, to_datetime64
 from engine.loader import LoadedExperiment
 from engine.service import (
     ExperimentReport,
-    analyze_experiment,
     assign_debtors,
     experiment_report,
     ingest_events,
@@ -188,7 +187,7 @@ def run_demo(
 
     end = start + timedelta(days=days)
     report = experiment_report(engine, experiment_key=experiment.key, now=end)
-    analysis = analyze_experiment(engine, experiment_key=experiment.key, now=end)
+    analysis = report.analysis
     window = experiment.metrics.pay_window_days
     horizon = experiment.metrics.churn_horizon_days
     truth = {arm: true_pay_rate(arm, window_days=window, scenario=scenario) for arm in plain}

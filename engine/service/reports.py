@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from engine.metrics import ArmKpis, arm_kpis
-from engine.service.allocation import AllocationInfo, pay_stats
+from engine.analysis import Analysis, ArmKpis, kpi_rows
+from engine.service.allocation import AllocationInfo
+from engine.service.analysis import analyze_experiment
 from engine.service.common import (
     load_current,
     utc_now,
@@ -55,7 +56,8 @@ class ExperimentSummary:
 
 @dataclass(frozen=True)
 class ExperimentReport:
-    """Everything the dashboard and ``dunning report`` show for one experiment."""
+    """Everything the dashboard and ``dunning report`` show for one experiment: the KPI rows
+    are read off ``analysis`` (the one comparison of :mod:`engine.stats.comparison`)."""
 
     key: str
     name: str
@@ -68,6 +70,7 @@ class ExperimentReport:
     churn_horizon_days: int
     kpis: list[ArmKpis]
     allocations: list[AllocationInfo]
+    analysis: Analysis
     promotions: list[PromotionRecord] = field(default_factory=list)
 
 
@@ -79,18 +82,11 @@ def experiment_report(
     ``only_promotions`` keeps the audit records that changed the allocation (promote,
     stop_arm, rollback) and leaves out the daily ``continue`` decisions.
     """
+    analysis = analyze_experiment(engine, experiment_key=experiment_key, now=now)
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
         current = history[-1]
-        totals, _ = pay_stats(session, experiment, now)
-        kpis = arm_kpis(
-            experiment,
-            totals,
-            champion=current.champion,
-            weights=current.weights,
-            p_best=current.p_best,
-        )
         audits = queries.promotions(
             session,
             experiment_key=experiment_key,
@@ -106,8 +102,9 @@ def experiment_report(
             champion=current.champion,
             pay_window_days=experiment.metrics.pay_window_days,
             churn_horizon_days=experiment.metrics.churn_horizon_days,
-            kpis=kpis,
+            kpis=kpi_rows(analysis, p_best=current.p_best),
             allocations=[AllocationInfo.from_row(row) for row in history],
+            analysis=analysis,
             promotions=[
                 PromotionRecord(
                     id=row.id or 0,
@@ -130,9 +127,9 @@ def experiment_report(
 class DebtorOutcome:
     """One assignment with its outcomes, treatment cost and CLV, for explaining a decision.
 
-    ``clv`` is the residual CLV of a subscriber at the arm's estimated monthly retention
-    (:mod:`engine.clv`), 0 once the debtor churned within the horizon, NaN while the arm has no
-    matured churn outcomes.
+    ``clv`` is the residual CLV of the debtor as the analysis values it: 0 once they churned
+    within the horizon, else the arm's CLV per debtor who stays (the CLV per debtor divided by
+    the arm's retention within the horizon); NaN while the arm has no matured churn outcome.
     """
 
     outcome: queries.AssignmentOutcome
@@ -149,22 +146,22 @@ def assignment_outcomes(
     limit: int | None = None,
 ) -> list[DebtorOutcome]:
     """Per-assignment outcomes as known at ``now``. Reads only."""
+    analysis = analyze_experiment(engine, experiment_key=experiment_key, now=now)
     with Session(engine) as session:
-        experiment, _ = load_current(session, experiment_key)
-        current = queries.allocations(session, experiment_key=experiment_key)[-1]
-        totals, _ = pay_stats(session, experiment, now)
+        load_current(session, experiment_key)
         rows = queries.assignment_outcomes(
             session, experiment_key=experiment_key, now=now, debtor_ids=debtor_ids, limit=limit
         )
-    kpis = arm_kpis(
-        experiment, totals, champion=current.champion, weights=current.weights, p_best={}
-    )
-    clv_of = {row.arm: row.clv_per_debtor for row in kpis}
+    per_survivor = {}
+    for arm in analysis.arms:
+        clv, churn = arm.metrics["clv_per_debtor"], arm.metrics["churn"]
+        # NaN (no matured churn outcome) propagates; an arm whose debtors all churned keeps 0.
+        per_survivor[arm.arm] = 0.0 if churn.estimate >= 1 else clv.estimate / (1 - churn.estimate)
     return [
         DebtorOutcome(
             outcome=row,
             treatment_cost=row.treatment_cost,
-            clv=0.0 if row.churned_in_horizon else clv_of[row.arm],
+            clv=0.0 if row.churned_in_horizon else per_survivor[row.arm],
         )
         for row in rows
     ]

@@ -34,8 +34,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
 
-from engine.stats.strata import validate_weights
-
 FloatArray = npt.NDArray[np.float64]
 
 SRM_THRESHOLD = 0.001
@@ -68,6 +66,30 @@ class SrmResult:
     p_value: float
     flagged: bool
     reason: str = ""
+
+
+_WEIGHT_SUM_TOL = 1e-6
+
+
+def validate_weights(weights: npt.ArrayLike) -> FloatArray:
+    """Check traffic weights of shape (k, p): finite, >= 0, each column summing to 1.
+
+    Returns the weights as float64, each column renormalised to sum exactly to 1.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.size == 0:
+        raise ValueError(f"weights must have shape (arms, periods), got shape {w.shape}")
+    if not np.isfinite(w).all() or np.any(w < 0):
+        raise ValueError("weights must be finite and >= 0")
+    sums = w.sum(axis=0)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > _WEIGHT_SUM_TOL)
+    if bad.size:
+        raise ValueError(
+            f"each period's weights must sum to 1; periods {bad.tolist()} sum to "
+            f"{sums[bad].round(6).tolist()}"
+        )
+    result: FloatArray = w / sums
+    return result
 
 
 def expected_counts(assigned: npt.ArrayLike, weights: npt.ArrayLike) -> FloatArray:

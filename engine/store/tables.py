@@ -107,6 +107,10 @@ class Assignment(SQLModel, table=True):
     amount_owed: float | None = None
     holdout: bool = False  # in the randomized holdout: gets the champion, never trains the bandit
     reason: str | None = Field(default=None, max_length=200)  # why not the drawn arm (compliance)
+    # A contact rule bound for the debtor at assignment (quiet hours, contact cap): whatever arm
+    # they drew, they could only get a non-contacting one, so they are not part of the
+    # randomised comparison (engine.stats.comparison) nor of the sample-ratio check.
+    constrained: bool = False
     # Experiments with a router arm: the treatment applied (the arm itself for a plain arm; the
     # routed arm for a router) and its probability for this debtor (see engine.drawing). The
     # arm stays the unit of the experiment's statistics; NULL in experiments without routers.

@@ -15,7 +15,7 @@ from engine.store.queries.assignments import (
     recent_contacts,
     segment_values,
 )
-from engine.store.queries.cells import OutcomeCell, outcome_cells
+from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
 from engine.store.queries.versions import (
     allocations,
     decisions_on,
@@ -35,6 +35,7 @@ __all__ = [
     "CHUNK",
     "AssignedRow",
     "AssignmentOutcome",
+    "Maturity",
     "OutcomeCell",
     "allocations",
     "arms_in_use",
@@ -47,6 +48,7 @@ __all__ = [
     "latest_allocation",
     "latest_versions",
     "lock_experiment",
+    "maturity",
     "outcome_cells",
     "promotions",
     "recent_contacts",

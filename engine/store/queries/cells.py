@@ -31,6 +31,9 @@ class OutcomeCell:
     segment: str | None
     totals: ArmTotals
     holdout: bool | None = None
+    #: The debtors of the cell were sent to the fallback arm's side by a contact rule (quiet
+    #: hours, contact cap): not randomised, so no comparison may use them.
+    constrained: bool = False
 
 
 def outcome_cells(
@@ -42,21 +45,27 @@ def outcome_cells(
     by_segment: bool = False,
     segments: Sequence[str] | None = None,
     by_holdout: bool = False,
+    net_value: bool = False,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
-    period and segment (restricted to ``segments`` if given): one scan, no join."""
+    period and segment (restricted to ``segments`` if given): one scan, no join.
+
+    ``net_value`` adds the cross sums over churn-matured units that net value needs (the
+    analysis reads them; the scheduled cycle does not, and skips their cost)."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     keys = [
         a.arm,
         a.allocation_version if by_period else literal(None),
         a.segment if by_segment else literal(None),
         a.holdout if by_holdout else literal(None),
+        a.constrained,
     ]
     groups = (
         [a.arm]
         + ([a.allocation_version] if by_period else [])
         + ([a.segment] if by_segment else [])
         + ([a.holdout] if by_holdout else [])
+        + [a.constrained]
     )
     pay_mature = a.pay_due_at <= now
     churn_mature = a.churn_due_at <= now
@@ -83,6 +92,20 @@ def outcome_cells(
             func.coalesce(func.sum(a.reminders * a.reminders), 0),
             func.coalesce(func.sum(a.collection_cases * a.collection_cases), 0),
             func.coalesce(func.sum(a.treatment_cost), 0.0),
+            # Net value's sums over the churn-matured units (engine.metrics.ArmTotals).
+            *(
+                [
+                    total(churn_mature, cast(a.collected, Float)),
+                    total(churn_mature, cast(a.collected * a.collected, Float)),
+                    total(churn_mature, cast(a.treatment_cost, Float)),
+                    total(churn_mature, cast(a.treatment_cost * a.treatment_cost, Float)),
+                    total(churn_mature, cast(a.collected * a.treatment_cost, Float)),
+                    total(churned, cast(a.collected, Float)),
+                    total(churned, cast(a.treatment_cost, Float)),
+                ]
+                if net_value
+                else [literal(0.0)] * 7
+            ),
         )
         .where(
             a.experiment_key == experiment_key,
@@ -98,21 +121,50 @@ def outcome_cells(
             allocation_version=None if row[1] is None else int(row[1]),
             segment=row[2],
             holdout=None if row[3] is None else bool(row[3]),
+            constrained=bool(row[4]),
             totals=ArmTotals(
-                assigned=int(row[4]),
-                pay_matured=int(row[5]),
-                paid=int(row[6]),
-                collected=float(row[7]),
-                churn_matured=int(row[8]),
-                churned=int(row[9]),
-                reminders=int(row[10]),
-                collection_cases=int(row[11]),
-                inquiries=int(row[12]),
-                collected_sq=float(row[13]),
-                reminders_sq=int(row[14]),
-                collection_cases_sq=int(row[15]),
-                cost=float(row[16]),
+                assigned=int(row[5]),
+                pay_matured=int(row[6]),
+                paid=int(row[7]),
+                collected=float(row[8]),
+                churn_matured=int(row[9]),
+                churned=int(row[10]),
+                reminders=int(row[11]),
+                collection_cases=int(row[12]),
+                inquiries=int(row[13]),
+                collected_sq=float(row[14]),
+                reminders_sq=int(row[15]),
+                collection_cases_sq=int(row[16]),
+                cost=float(row[17]),
+                nv_collected=float(row[18]),
+                nv_collected_sq=float(row[19]),
+                nv_cost=float(row[20]),
+                nv_cost_sq=float(row[21]),
+                nv_collected_cost=float(row[22]),
+                nv_collected_churned=float(row[23]),
+                nv_cost_churned=float(row[24]),
             ),
         )
         for row in session.execute(statement)
     ]
+
+
+@dataclass(frozen=True)
+class Maturity:
+    """When the first assignment of an arm (made by a time) matures for payment and churn:
+    "not matured yet, the first cohort matures on ..."."""
+
+    arm: str
+    first_pay_due: datetime | None
+    first_churn_due: datetime | None
+
+
+def maturity(session: Session, *, experiment_key: str, now: datetime) -> list[Maturity]:
+    """The earliest pay and churn due times per arm of the assignments made by ``now``."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    statement = (
+        select(a.arm, func.min(a.pay_due_at), func.min(a.churn_due_at))
+        .where(a.experiment_key == experiment_key, a.assigned_at <= now)
+        .group_by(a.arm)
+    )
+    return [Maturity(row[0], row[1], row[2]) for row in session.execute(statement)]
