@@ -24,7 +24,7 @@ def validate(
 ) -> None:
     """Check experiment files; print every problem of every file as
     file:line:column: field: message (exit code 2 when any file is invalid)."""
-    for loaded in load_all(paths):
+    for loaded in load_all(paths, model_dirs=Settings.from_env().model_dirs):
         experiment = loaded.experiment
         console.print(
             f"[green]ok[/green] {escape(str(loaded.path))}: {experiment.key} "
@@ -72,7 +72,8 @@ def sync(
     Every file is validated before anything is written. Unsafe edits to an experiment with
     assigned debtors are refused (exit code 1) unless --force.
     """
-    loaded = load_all(paths or [Path(Settings.from_env().experiments_dir)])
+    settings = Settings.from_env()
+    loaded = load_all(paths or [Path(settings.experiments_dir)], model_dirs=settings.model_dirs)
     engine = open_database(db)
     for item in loaded:
         result = service.sync_experiment(engine, item, now=service.utc_now(), force=force)
