@@ -192,33 +192,3 @@ def read_parquet_table(
     frame = pd.DataFrame(cells, columns=list(cells), dtype=object)
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
     return TextTable(path, frame, rows, "row")
-
-
-def check_output_path(path: str | Path) -> Path:
-    """Refuse an output file type the engine cannot write, before any work is done."""
-    path = Path(path)
-    if path.suffix.lower() not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise file_error(path, f"unsupported output type {path.suffix!r}; use .csv or .parquet")
-    return path
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    write(partial)
-    partial.replace(path)  # atomic on POSIX: readers see the old file or the new one
-
-
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` as CSV or Parquet (by extension), atomically: a crash never leaves half
-    a file behind."""
-    path = check_output_path(path)
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        _write_atomic(path, lambda partial: frame.to_parquet(partial, index=False))
-    else:
-        _write_atomic(path, lambda partial: frame.to_csv(partial, index=False))
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` as CSV whatever the file name, atomically."""
-    _write_atomic(Path(path), lambda partial: frame.to_csv(partial, index=False))

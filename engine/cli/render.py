@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from rich.markup import escape
 from rich.table import Table
 
 from engine.analysis import Analysis
@@ -38,7 +39,7 @@ def kpi_table(
     )
     table = Table(
         title=(
-            f"{report.name} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; "
+            f"{escape(report.name)} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; "
             f"pay window {report.pay_window_days} d; * champion"
             + ("" if stratified is not None else "; pooled over periods (see dunning analyze)")
         ),
@@ -224,5 +225,5 @@ def segment_table(
             if fit.best_arm[s] == arm:
                 text = f"[bold]{text} *{fit.p_best[s, a]:.2f}[/bold]"
             cells.append(text)
-        table.add_row(segment, *cells)
+        table.add_row(escape(segment), *cells)
     return table
