@@ -10,7 +10,8 @@ formats.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 Unit = Literal["line", "row"]
+#: What ``surrogateescape`` makes of bytes that are not UTF-8.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -116,20 +119,35 @@ def _check_header(path: Path, header: Sequence[str], required: Sequence[str], li
 
 def read_csv_table(path: str | Path, required: Sequence[str]) -> TextTable:
     """Parse a UTF-8 CSV file with a header row; blank lines are skipped, a record with the
-    wrong number of fields is kept aside in ``malformed``."""
+    wrong number of fields or with bytes that are not UTF-8 is kept aside in ``malformed``."""
     path = Path(path)
+    try:
+        return _parse_csv(path, required, utf8_errors="strict")
+    except UnicodeDecodeError:
+        # Read again with the bad bytes escaped (lone surrogates): only the records that hold
+        # them are set aside, with their lines, instead of the whole file.
+        return _parse_csv(path, required, utf8_errors="surrogateescape")
+
+
+def _parse_csv(path: Path, required: Sequence[str], *, utf8_errors: str) -> TextTable:
+    escaped = utf8_errors != "strict"
     header: list[str] | None = None
     records: list[list[str]] = []
     lines: list[int] = []
     malformed: list[RowIssue] = []
     start = 1
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with path.open(newline="", encoding="utf-8-sig", errors=utf8_errors) as handle:
             reader = csv.reader(handle, skipinitialspace=True)
             for record in reader:
                 first_line, start = start, reader.line_num + 1
                 if not any(cell.strip() for cell in record):
                     continue  # blank line
+                if escaped and _NOT_UTF8.search("".join(record)):
+                    if header is None:
+                        raise file_error(path, "the header is not UTF-8 text", first_line)
+                    malformed.append(RowIssue(str(path), first_line, "", "not UTF-8 text"))
+                    continue
                 if header is None:
                     header = [cell.strip() for cell in record]
                     continue
@@ -144,8 +162,6 @@ def read_csv_table(path: str | Path, required: Sequence[str]) -> TextTable:
                 lines.append(first_line)
     except FileNotFoundError:
         raise file_error(path, "file not found") from None
-    except UnicodeDecodeError:
-        raise file_error(path, "file is not UTF-8 text") from None
     except csv.Error as exc:
         raise file_error(path, f"not valid CSV: {exc}", start) from None
     except OSError as exc:
