@@ -298,11 +298,18 @@ def load_experiment(path: str | Path, *, model_dirs: Sequence[Path] = ()) -> Loa
     return LoadedExperiment(path, experiment, text)
 
 
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long: reading it reports the problem
+        return False
+
+
 def experiment_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand directories into their ``*.yaml``/``*.yml`` files, sorted; keep files as given."""
     files: list[Path] = []
     for entry in map(Path, paths):
-        if entry.is_dir():
+        if _is_folder(entry):
             files.extend(sorted(p for p in entry.iterdir() if p.suffix in {".yaml", ".yml"}))
         else:
             files.append(entry)
@@ -318,7 +325,7 @@ def load_all(
     issues = [
         ConfigIssue(str(folder), 0, 0, "", "no .yaml or .yml files in this folder")
         for folder in entries
-        if folder.is_dir() and not experiment_files([folder])
+        if _is_folder(folder) and not experiment_files([folder])
     ]
     for path in experiment_files(entries):
         try:

@@ -68,3 +68,24 @@ def settle(url: str) -> None:
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
+
+
+def documented_exit_codes(readme: Path) -> dict[str, set[int]]:
+    """The README's exit-code table: verb -> the codes it documents (a non-empty cell)."""
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    start = lines.index("### Exit codes")
+    table: dict[str, set[int]] = {}
+    header: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            if table:
+                break
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[0] == "verb":
+            header = cells
+        elif not set(cells[0]) <= {"-"}:
+            verb = cells[0].strip("`")
+            codes = zip(header[1:], cells[1:], strict=True)
+            table[verb] = {int(code) for code, cell in codes if cell}
+    return table

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -69,7 +69,7 @@ class Output:
     path: Path
     kind: OutputKind
     #: The option that names it, for messages ("--rejects").
-    option: str = field(default="--output")
+    option: str = "--output"
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -115,7 +115,7 @@ def json_like(required: dict[str, object]) -> Callable[[Path], bool]:
             if path.stat().st_size > JSON_SNIFF_BYTES:
                 return False
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
+        except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deep
             return False
         return isinstance(data, dict) and all(data.get(k) == v for k, v in required.items())
 
@@ -126,9 +126,10 @@ def _is_blank(path: Path) -> bool:
     """An existing file without content (``touch``, ``mktemp``): nothing to lose."""
     try:
         with path.open("rb") as handle:
-            return not handle.read(SNIFF_BYTES).strip()
+            head = handle.read(SNIFF_BYTES + 1)
     except OSError:
         return False
+    return len(head) <= SNIFF_BYTES and not head.strip()
 
 
 def _folder_problem(path: Path) -> str | None:
@@ -211,7 +212,10 @@ def check_outputs(
     inputs, protected = list(inputs), list(protected)
     issues = []
     for i, output in enumerate(outputs):
-        problem = _problem(output, outputs[:i], inputs, protected, overwrite=overwrite)
+        try:
+            problem = _problem(output, outputs[:i], inputs, protected, overwrite=overwrite)
+        except OSError as exc:  # a name too long, a loop of symlinks, ...
+            problem = f"cannot use this path: {exc.strerror or exc}"
         if problem is not None:
             issues.append(RowIssue(str(output.path), 0, "", problem))
     if issues:

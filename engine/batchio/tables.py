@@ -185,9 +185,9 @@ def read_parquet_table(
     """Read a Parquet file into text cells (numbers as their shortest text, times as ISO 8601,
     nulls as ``""``); rows are numbered from 1."""
     path = Path(path)
-    if not path.is_file():
-        raise file_error(path, "file not found")
     try:
+        if not path.is_file():
+            raise file_error(path, "file not found")
         parquet = pq.ParquetFile(path)
         names = [str(name) for name in parquet.schema_arrow.names]
         _check_header(path, names, required, 0)

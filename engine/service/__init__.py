@@ -30,7 +30,6 @@ from engine.service.common import (
 )
 from engine.service.database import (
     DatabaseError,
-    MissingDatabaseError,
     connect_db,
     database_files,
     describe,
@@ -82,7 +81,6 @@ __all__ = [
     "ExperimentReport",
     "ExperimentSummary",
     "IngestResult",
-    "MissingDatabaseError",
     "PromotionRecord",
     "PromotionResult",
     "RollbackResult",

@@ -46,10 +46,6 @@ class DatabaseError(ServiceError):
     """The database cannot be used; the message is one line without secrets."""
 
 
-class MissingDatabaseError(DatabaseError):
-    """A verb that only reads named an SQLite file that does not exist."""
-
-
 def redact(text: str, url: str | None = None) -> str:
     """``text`` with every password hidden: the password of ``url`` wherever it appears (raw
     or decoded), and any ``scheme://user:password@`` or ``password=...`` pattern."""
@@ -139,6 +135,13 @@ def _named_file(url: str | None) -> Path | None:
 
 
 def _check_sqlite_path(path: Path, *, create: bool) -> None:
+    try:
+        _check_sqlite_file(path, create=create)
+    except OSError as exc:  # a name too long, a loop of symlinks, no permission
+        raise DatabaseError(f"cannot use {path}: {exc.strerror or exc}") from None
+
+
+def _check_sqlite_file(path: Path, *, create: bool) -> None:
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder, not an SQLite database file")
     if path.exists():
@@ -150,7 +153,7 @@ def _check_sqlite_path(path: Path, *, create: bool) -> None:
         raise DatabaseError(f"{path} cannot be a database file: {folder} is a file, not a folder")
     if not create:
         hint = "`dunning sync` creates it" if path.parent.is_dir() else "check the path"
-        raise MissingDatabaseError(f"the database file {path} does not exist ({hint})")
+        raise DatabaseError(f"the database file {path} does not exist ({hint})")
 
 
 def describe(exc: BaseException, url: str | None = None) -> str:
@@ -191,11 +194,9 @@ def database_errors(url: str) -> Iterator[None]:
         raise DatabaseError(describe(exc, url)) from None
 
 
-def open_db(url: str, *, create: bool = True) -> Engine:
-    """Engine for ``url`` with the schema in place.
-
-    ``create=False`` (verbs that only read) refuses an SQLite file that does not exist
-    instead of creating it.
+def open_db(url: str) -> Engine:
+    """Engine for ``url`` with the schema in place (an SQLite file and its folder are
+    created).
 
     Raises
     ------
@@ -204,7 +205,7 @@ def open_db(url: str, *, create: bool = True) -> Engine:
     """
     path = sqlite_path(url)
     if path is not None:
-        _check_sqlite_path(path, create=create)
+        _check_sqlite_path(path, create=True)
     with database_errors(url):
         engine = make_db(url)
         create_schema(engine)
@@ -216,7 +217,7 @@ def _engine_tables_only(path: Path) -> bool:
     file counts): only then may a reset delete it."""
     if path.stat().st_size == 0:
         return True
-    reader = make_readonly_db(f"sqlite:///{path}")
+    reader = make_readonly_db(URL.create("sqlite", database=str(path)).render_as_string())
     try:
         tables = set(inspect(reader).get_table_names())
     except SQLAlchemyError:
@@ -242,8 +243,7 @@ def reset_database(url: str) -> None:
             with database_errors(url):
                 drop_schema(make_db(url))
         return
-    if path.is_dir():
-        raise DatabaseError(f"{path} is a folder, not an SQLite database file")
+    _check_sqlite_path(path, create=True)  # a folder, under a file, a name too long, ...
     if path.exists() and not _engine_tables_only(path):
         raise DatabaseError(
             f"{path} is not a dunning database (or holds other tables too); not deleting it"
@@ -260,8 +260,8 @@ def connect_db(url: str) -> Engine:
     Raises
     ------
     DatabaseError
-        If the URL is unusable; :class:`MissingDatabaseError` if the SQLite file does not
-        exist.
+        If the URL is unusable, the SQLite file does not exist or the database has no
+        engine tables.
     """
     path = sqlite_path(url)
     if path is not None:
