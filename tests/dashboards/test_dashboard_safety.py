@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import loader, service
-from engine.service import demo
-from tests.test_dashboard import EXPERIMENT_FILE, REPO, _run
+from engine import service
+from tests.test_dashboard import REPO, _run
+from tests.test_dashboard import demo_db as demo_db  # the fixture: a small demo database
 
 PAGES = [None, "views/experiment.py", "views/analysis.py", "views/segments.py"]
 
@@ -23,21 +23,16 @@ def digest(path: Path) -> str:
 
 
 def test_every_page_leaves_a_rollback_journal_database_byte_identical(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_db: tuple[str, service.ExperimentReport],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = tmp_path / "journal.sqlite3"
     url = f"sqlite:///{path}"
-    engine = service.open_db(url)
-    demo.run_demo(
-        engine,
-        loader.load_experiment(EXPERIMENT_FILE),
-        days=15,
-        debtors_per_day=100,
-        seed=3,
-        start=demo.default_start(15),
-    )
-    engine.dispose()
+    source = sqlite3.connect(demo_db[0].removeprefix("sqlite:///"))
     connection = sqlite3.connect(path)
+    source.backup(connection)
+    source.close()
     assert connection.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
     connection.close()
     before = digest(path)
