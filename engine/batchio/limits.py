@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.batchio.tables import RowIssue, TextTable
 
@@ -40,19 +42,29 @@ class TextCells:
     """Cells bound for one store column: ``values`` (text, one per record of the table, ``""``
     or None when empty) and the ``store_column`` ("table.column") they fill."""
 
-    values: npt.NDArray[np.object_] | pd.Series
+    values: npt.NDArray[np.object_] | pd.Series | pa.Array | pa.ChunkedArray
     store_column: str
+
+
+def _arrow_text(values: TextCells) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values.values, pa.Array | pa.ChunkedArray):
+        return values.values
+    cells = np.asarray(values.values, dtype=object)
+    return pa.array(cells, type=pa.large_string(), from_pandas=True)
 
 
 def check_cells(table: TextTable, cells: Mapping[str, TextCells]) -> list[RowIssue]:
     """Every cell its store column would refuse, keyed by the file column named in messages:
-    a NUL character, or more characters than the column holds (one problem per cell)."""
+    a NUL character, or more characters than the column holds (one problem per cell).
+
+    Vectorised in Arrow (a few milliseconds per million cells once the text is in Arrow).
+    """
     issues: list[RowIssue] = []
     for column, target in cells.items():
         limit = STORE_TEXT[target.store_column]
-        text = pd.Series(np.asarray(target.values, dtype=object), dtype=object).fillna("")
-        nul = np.asarray(text.str.contains("\x00", regex=False), dtype=bool)
-        lengths = np.asarray(text.str.len(), dtype=np.int64)
+        text = _arrow_text(target)
+        nul = pc.fill_null(pc.match_substring(text, "\x00"), False).to_numpy(zero_copy_only=False)
+        lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
         long = ~nul & (lengths > limit)
         issues += table.flag(nul, column, "contains a NUL character")
         issues += [
