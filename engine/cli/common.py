@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import io
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +18,12 @@ from sqlalchemy import Engine
 from engine import service
 from engine.batchio import InputFileError, Output, OutputWriteError, check_outputs
 from engine.loader import ConfigError
+
+# A path may hold bytes that are not UTF-8 (Python keeps them as escapes): printing it must
+# not end in a UnicodeEncodeError where the terminal's encoding is strict.
+for _stream in (sys.stdout, sys.stderr):
+    if isinstance(_stream, io.TextIOWrapper) and _stream.errors == "strict":
+        _stream.reconfigure(errors="backslashreplace")
 
 app = typer.Typer(
     help="Champion/challenger experimentation engine for dunning.",

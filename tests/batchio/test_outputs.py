@@ -5,6 +5,8 @@ did not write, and writes atomically; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -224,3 +226,20 @@ def test_paths_are_printed_verbatim(synced: str, tmp_path: Path, name: str) -> N
     code, output = invoke("outcomes", KEY, "-o", str(out.with_suffix(".x.csv")), "--db", synced)
     assert code == 0, output
     assert str(out.with_suffix(".x.csv")) in output
+
+
+def test_a_path_that_is_not_utf8_prints_on_a_strict_terminal(tmp_path: Path) -> None:
+    """Python keeps such bytes as escapes; printing them must not raise UnicodeEncodeError."""
+    name = os.fsdecode(b"schema-\xff.json")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from engine.cli import main; main()", "schema", "-o", name],
+        cwd=tmp_path,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"wrote schema-\\udcff.json" in done.stdout
+    assert (tmp_path / name).exists()
