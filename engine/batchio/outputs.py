@@ -180,7 +180,8 @@ def _problem(
             )
         if not os.access(path, os.W_OK):
             return "the file exists and is not writable"
-    return _folder_problem(path)
+    folder = _folder_problem(path)
+    return None if folder is None else f"{folder}; name another path with {output.option}"
 
 
 def check_outputs(
