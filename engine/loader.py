@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from engine.config import Experiment
 from engine.issues import Found, Loc, describe_all, dotted, drop_branch_noise
-from engine.uplift.stored import parse_routing_model
+from engine.model_files import FileTooLargeError, read_bounded, read_router_models
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,33 @@ class LoadedExperiment:
 
 #: Nodes a document may expand to through aliases ("billion laughs" protection).
 MAX_NODES = 100_000
+#: Nesting of mappings and lists (an experiment needs about 5); PyYAML composes recursively,
+#: so a hostile file nested thousands deep would otherwise end in a RecursionError.
+MAX_DEPTH = 40
+#: Size of an experiment file (the shipped ones are a few KB).
+MAX_FILE_BYTES = 1 << 20
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates and times as text.
+    """SafeLoader that leaves dates and times as text and bounds the nesting depth.
 
     PyYAML turns ``2026-02-30`` into a ``ValueError`` deep inside its constructor; as text, the
     field's own validation reports it ("valid date") with the line, like any other bad value.
     """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -115,10 +134,15 @@ def _to_data(
         finally:
             positions.active.discard(id(node))
     try:
-        return loader.construct_object(node, deep=True)
+        value = loader.construct_object(node, deep=True)
     except (ValueError, TypeError, OverflowError) as exc:  # an explicit tag with a bad value
         issues.append((loc, f"cannot read value: {exc}", _mark(node)))
         return None
+    if isinstance(value, str) and "\x00" in value:
+        # A "\0" or "\x00" escape: no database stores it in text.
+        issues.append((loc, "NUL character (\\0 escape) is not allowed", _mark(node)))
+        return None
+    return value
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -147,6 +171,9 @@ def _collection(
             if not isinstance(key, str | int | float | bool) or key is None:
                 issues.append((loc, f"mapping keys must be plain scalars, got {key!r}", None))
                 continue
+            if isinstance(key, str) and "\x00" in key:
+                issues.append((loc, "NUL character (\\0 escape) in a key", _mark(key_node)))
+                continue
             child: Loc = (*loc, str(key))
             if key in result:
                 first = positions.find(child)[0]
@@ -164,40 +191,17 @@ def _collection(
     ]
 
 
-def _read_router_models(data: dict[str, Any], base_dir: Path, found: list[Found]) -> None:
-    """Put each router arm's model file content under ``router.fitted`` (see
-    :class:`engine.config.Router`), or report why the file cannot be used."""
-    arms = data.get("arms")
-    for index, arm in enumerate(arms if isinstance(arms, list) else []):
-        router = arm.get("router") if isinstance(arm, dict) else None
-        if not isinstance(router, dict):
-            continue
-        if "fitted" in router:
-            message = "fitted is read from the model file; do not write it"
-            found.append((("arms", index, "router", "fitted"), message, None))
-            continue
-        model = router.get("model")
-        if not isinstance(model, str) or not model.strip():
-            continue  # pydantic reports the missing or mistyped field
-        path = base_dir / model.strip()
-        try:
-            router["fitted"] = parse_routing_model(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            message = f"cannot read router model {str(path)!r}: {exc.strerror}"
-            found.append((("arms", index, "router", "model"), message, None))
-        except (UnicodeDecodeError, ValueError) as exc:
-            message = f"router model {str(path)!r} is invalid: {exc}"
-            found.append((("arms", index, "router", "model"), message, None))
-
-
 # -- public API ---------------------------------------------------------------------------
 
 
-def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> Experiment:
+def parse_experiment(
+    text: str, *, file: str, base_dir: Path | None = None, model_dirs: Sequence[Path] = ()
+) -> Experiment:
     """Validate the YAML ``text`` of one experiment; ``file`` is only used in messages.
 
     Router model files (``arms.N.router.model``) are read relative to ``base_dir`` (the
-    experiment file's directory; default: the working directory).
+    experiment file's directory; default: the working directory) and must lie inside it or
+    inside one of ``model_dirs``.
 
     Raises
     ------
@@ -249,7 +253,7 @@ def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> E
         )
 
     found: list[Found] = list(structural)
-    _read_router_models(data, base_dir or Path.cwd(), found)
+    read_router_models(data, base_dir or Path.cwd(), model_dirs, found)
     experiment: Experiment | None = None
     try:
         experiment = Experiment.model_validate(data)
@@ -270,15 +274,19 @@ def parse_experiment(text: str, *, file: str, base_dir: Path | None = None) -> E
     return experiment
 
 
-def load_experiment(path: str | Path) -> LoadedExperiment:
-    """Read and validate one experiment file."""
+def load_experiment(path: str | Path, *, model_dirs: Sequence[Path] = ()) -> LoadedExperiment:
+    """Read and validate one experiment file (at most :data:`MAX_FILE_BYTES`); router model
+    files may also lie in ``model_dirs``."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise ConfigError(
             [ConfigIssue(str(path), 0, 0, "", f"cannot read: {exc.strerror}")]
         ) from None
+    except FileTooLargeError:
+        message = f"file is larger than {MAX_FILE_BYTES:,} bytes; an experiment file is small"
+        raise ConfigError([ConfigIssue(str(path), 0, 0, "", message)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -286,28 +294,42 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
         raise ConfigError(
             [ConfigIssue(str(path), line, 1, "", "file is not UTF-8 text (binary?)")]
         ) from None
-    experiment = parse_experiment(text, file=str(path), base_dir=path.parent)
+    experiment = parse_experiment(text, file=str(path), base_dir=path.parent, model_dirs=model_dirs)
     return LoadedExperiment(path, experiment, text)
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long: reading it reports the problem
+        return False
 
 
 def experiment_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand directories into their ``*.yaml``/``*.yml`` files, sorted; keep files as given."""
     files: list[Path] = []
     for entry in map(Path, paths):
-        if entry.is_dir():
+        if _is_folder(entry):
             files.extend(sorted(p for p in entry.iterdir() if p.suffix in {".yaml", ".yml"}))
         else:
             files.append(entry)
     return files
 
 
-def load_all(paths: Iterable[str | Path]) -> list[LoadedExperiment]:
+def load_all(
+    paths: Iterable[str | Path], *, model_dirs: Sequence[Path] = ()
+) -> list[LoadedExperiment]:
     """Load every file, then raise one :class:`ConfigError` with the issues of all of them."""
+    entries = [Path(p) for p in paths]
     loaded: list[LoadedExperiment] = []
-    issues: list[ConfigIssue] = []
-    for path in experiment_files(paths):
+    issues = [
+        ConfigIssue(str(folder), 0, 0, "", "no .yaml or .yml files in this folder")
+        for folder in entries
+        if _is_folder(folder) and not experiment_files([folder])
+    ]
+    for path in experiment_files(entries):
         try:
-            loaded.append(load_experiment(path))
+            loaded.append(load_experiment(path, model_dirs=model_dirs))
         except ConfigError as exc:
             issues.extend(exc.issues)
     if issues:

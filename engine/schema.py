@@ -14,6 +14,7 @@ from typing import Any
 from engine.config import Experiment
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_TITLE = "Dunning experiment"
 #: Where the shipped experiments find the schema, relative to the experiments/ folder.
 SCHEMA_RELATIVE_PATH = "../docs/experiment.schema.json"
 #: The comment that turns on completion and inline errors in editors using yaml-language-server
@@ -26,7 +27,7 @@ def experiment_json_schema() -> dict[str, Any]:
     schema = Experiment.model_json_schema(mode="validation")
     return {
         "$schema": SCHEMA_DIALECT,
-        "title": "Dunning experiment",
+        "title": SCHEMA_TITLE,
         "description": (
             "One champion/challenger experiment of the dunning engine. Validate with "
             "`dunning validate FILE`, which also checks the cross-field rules."

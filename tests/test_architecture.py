@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE_NAMES = (
     "config",
     "loader",
+    "model_files",
     "issues",
     "assignment",
     "clv",

@@ -34,6 +34,7 @@ from .constants import (
 from .format import money, nan, number, pct, when
 from .loading import (
     configure_page,
+    database_error,
     database_url,
     display_url,
     experiments_or_stop,
@@ -73,6 +74,7 @@ __all__ = [
     "analysis_frame",
     "churn_matured",
     "configure_page",
+    "database_error",
     "database_url",
     "debtor_type",
     "display_url",

@@ -35,6 +35,11 @@ def display_url(url: str) -> str:
     return service.display_url(url)
 
 
+def database_error(exc: BaseException) -> str:
+    """The one line the CLI prints too: what is wrong with the database, no password."""
+    return f"database error: {service.describe(exc)}"
+
+
 def missing_database(url: str) -> str | None:
     """A message if ``url`` names a SQLite file that does not exist, else None.
 
@@ -115,7 +120,7 @@ def experiments_or_stop(url: str) -> list[service.ExperimentSummary]:
     try:
         experiments = load_experiments(url)
     except (service.StorageError, service.ServiceError) as exc:
-        st.error(f"Cannot read `{display_url(url)}`: {exc}", icon=":material/error:")
+        st.error(database_error(exc), icon=":material/error:")
         st.stop()
     if not experiments:
         st.info(EMPTY_HINT, icon=":material/info:")

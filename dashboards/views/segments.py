@@ -30,7 +30,7 @@ except service.ServiceError as exc:
     )
     st.stop()
 except service.StorageError as exc:
-    st.error(f"Cannot read `{data.display_url(url)}`: {exc}", icon=":material/error:")
+    st.error(data.database_error(exc), icon=":material/error:")
     st.stop()
 
 labels = {k.arm: k.label for k in report.kpis}

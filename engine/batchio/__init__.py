@@ -11,16 +11,22 @@ A file that cannot be used as a whole (unreadable, no header, a required column 
 
 from engine.batchio.debtors import DebtorFile, DebtorRead, read_debtors
 from engine.batchio.events import EventRead, read_events
+from engine.batchio.outputs import (
+    Output,
+    OutputKind,
+    OutputWriteError,
+    check_outputs,
+    write_csv,
+    write_table,
+    write_text,
+)
 from engine.batchio.rejects import Rejects, default_rejects_path
 from engine.batchio.tables import (
     InputFileError,
     RowIssue,
     TextTable,
-    check_output_path,
     read_csv_table,
     read_table,
-    write_csv,
-    write_table,
 )
 from engine.batchio.tenure import read_tenure
 
@@ -29,10 +35,13 @@ __all__ = [
     "DebtorRead",
     "EventRead",
     "InputFileError",
+    "Output",
+    "OutputKind",
+    "OutputWriteError",
     "Rejects",
     "RowIssue",
     "TextTable",
-    "check_output_path",
+    "check_outputs",
     "default_rejects_path",
     "read_csv_table",
     "read_debtors",
@@ -41,4 +50,5 @@ __all__ = [
     "read_tenure",
     "write_csv",
     "write_table",
+    "write_text",
 ]

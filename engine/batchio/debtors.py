@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.batchio import checks
+from engine.batchio import checks, limits
 from engine.batchio.rejects import Rejects, split_rows
 from engine.batchio.tables import RowIssue, read_table
 from engine.config import SEGMENT_SEPARATOR, EligibilityRule
@@ -96,8 +96,17 @@ def read_debtors(
     for name, bad in invalid_cells(eligibility, cells):
         if name != AMOUNT_COLUMN:  # already checked, with a stricter rule
             issues += table.flag(bad, name, "not a number (an eligibility rule compares it)")
-    good, rejects = split_rows(table, issues)
     segment = segment_values(frame, segment_columns)
+    issues += limits.check_cells(
+        table,
+        {
+            id_column: limits.TextCells(frame[id_column], "assignment.debtor_id"),
+            SEGMENT_SEPARATOR.join(segment_columns): limits.TextCells(
+                segment, "assignment.segment"
+            ),
+        },
+    )
+    good, rejects = split_rows(table, issues)
     debtors = DebtorFile(
         debtor_id=frame[id_column].to_numpy(dtype=object)[good],
         segment=segment[good],

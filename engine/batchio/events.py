@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.batchio import checks
+from engine.batchio import checks, limits
 from engine.batchio.rejects import Rejects, split_rows
 from engine.batchio.tables import RowIssue, read_table
 from engine.events import EVENT_KINDS, EventBatch
@@ -62,6 +62,13 @@ def read_events(path: str | Path) -> EventRead:
     issues += table.flag(~payment & given & ~np.isfinite(amount), "amount", "not a number")
     occurred = pd.to_datetime(frame["occurred_at"], errors="coerce", utc=True, format="ISO8601")
     issues += table.flag(occurred.isna().to_numpy(), "occurred_at", "not an ISO 8601 time")
+    issues += limits.check_cells(
+        table,
+        {
+            "event_id": limits.TextCells(frame["event_id"], "outcome_event.event_id"),
+            "debtor_id": limits.TextCells(frame["debtor_id"], "outcome_event.debtor_id"),
+        },
+    )
     good, rejects = split_rows(table, issues)
     events = EventBatch(
         event_id=frame["event_id"].to_numpy(dtype=object)[good],

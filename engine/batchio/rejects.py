@@ -17,13 +17,24 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.batchio.tables import RowIssue, TextTable, Unit, write_csv
+from engine.batchio.outputs import OutputKind, columns_like, write_csv
+from engine.batchio.tables import CSV_SUFFIXES, RowIssue, TextTable, Unit
 
 REASON_COLUMN = "reject_reason"
 
 
 def position_column(unit: Unit) -> str:
     return f"reject_{unit}"
+
+
+#: A rejects file: CSV whatever the input, recognised by its first two columns.
+REJECTS_FILE = OutputKind(
+    "rejects file",
+    CSV_SUFFIXES,
+    columns_like(
+        (REASON_COLUMN,), first=([position_column("line"), position_column("row")], [REASON_COLUMN])
+    ),
+)
 
 
 def default_rejects_path(input_path: str | Path) -> Path:

@@ -10,7 +10,8 @@ formats.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 Unit = Literal["line", "row"]
+#: What ``surrogateescape`` makes of bytes that are not UTF-8.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -116,20 +119,35 @@ def _check_header(path: Path, header: Sequence[str], required: Sequence[str], li
 
 def read_csv_table(path: str | Path, required: Sequence[str]) -> TextTable:
     """Parse a UTF-8 CSV file with a header row; blank lines are skipped, a record with the
-    wrong number of fields is kept aside in ``malformed``."""
+    wrong number of fields or with bytes that are not UTF-8 is kept aside in ``malformed``."""
     path = Path(path)
+    try:
+        return _parse_csv(path, required, utf8_errors="strict")
+    except UnicodeDecodeError:
+        # Read again with the bad bytes escaped (lone surrogates): only the records that hold
+        # them are set aside, with their lines, instead of the whole file.
+        return _parse_csv(path, required, utf8_errors="surrogateescape")
+
+
+def _parse_csv(path: Path, required: Sequence[str], *, utf8_errors: str) -> TextTable:
+    escaped = utf8_errors != "strict"
     header: list[str] | None = None
     records: list[list[str]] = []
     lines: list[int] = []
     malformed: list[RowIssue] = []
     start = 1
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with path.open(newline="", encoding="utf-8-sig", errors=utf8_errors) as handle:
             reader = csv.reader(handle, skipinitialspace=True)
             for record in reader:
                 first_line, start = start, reader.line_num + 1
                 if not any(cell.strip() for cell in record):
                     continue  # blank line
+                if escaped and _NOT_UTF8.search("".join(record)):
+                    if header is None:
+                        raise file_error(path, "the header is not UTF-8 text", first_line)
+                    malformed.append(RowIssue(str(path), first_line, "", "not UTF-8 text"))
+                    continue
                 if header is None:
                     header = [cell.strip() for cell in record]
                     continue
@@ -144,8 +162,6 @@ def read_csv_table(path: str | Path, required: Sequence[str]) -> TextTable:
                 lines.append(first_line)
     except FileNotFoundError:
         raise file_error(path, "file not found") from None
-    except UnicodeDecodeError:
-        raise file_error(path, "file is not UTF-8 text") from None
     except csv.Error as exc:
         raise file_error(path, f"not valid CSV: {exc}", start) from None
     except OSError as exc:
@@ -169,9 +185,9 @@ def read_parquet_table(
     """Read a Parquet file into text cells (numbers as their shortest text, times as ISO 8601,
     nulls as ``""``); rows are numbered from 1."""
     path = Path(path)
-    if not path.is_file():
-        raise file_error(path, "file not found")
     try:
+        if not path.is_file():
+            raise file_error(path, "file not found")
         parquet = pq.ParquetFile(path)
         names = [str(name) for name in parquet.schema_arrow.names]
         _check_header(path, names, required, 0)
@@ -192,33 +208,3 @@ def read_parquet_table(
     frame = pd.DataFrame(cells, columns=list(cells), dtype=object)
     rows = np.arange(1, len(frame) + 1, dtype=np.int64)
     return TextTable(path, frame, rows, "row")
-
-
-def check_output_path(path: str | Path) -> Path:
-    """Refuse an output file type the engine cannot write, before any work is done."""
-    path = Path(path)
-    if path.suffix.lower() not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-        raise file_error(path, f"unsupported output type {path.suffix!r}; use .csv or .parquet")
-    return path
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    write(partial)
-    partial.replace(path)  # atomic on POSIX: readers see the old file or the new one
-
-
-def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` as CSV or Parquet (by extension), atomically: a crash never leaves half
-    a file behind."""
-    path = check_output_path(path)
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        _write_atomic(path, lambda partial: frame.to_parquet(partial, index=False))
-    else:
-        _write_atomic(path, lambda partial: frame.to_csv(partial, index=False))
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` as CSV whatever the file name, atomically."""
-    _write_atomic(Path(path), lambda partial: frame.to_csv(partial, index=False))

@@ -14,22 +14,27 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from rich.markup import escape
 
 from engine import service
 from engine.batchio import (
-    InputFileError,
+    Output,
+    OutputKind,
+    OutputWriteError,
     Rejects,
-    RowIssue,
-    check_output_path,
     default_rejects_path,
     read_debtors,
     read_events,
     write_table,
 )
+from engine.batchio.outputs import TABLE_SUFFIXES, columns_like
+from engine.batchio.rejects import REJECTS_FILE
 from engine.cli.common import (
     AsOfOption,
     DbOption,
+    OverwriteOption,
     app,
+    check_output_paths,
     console,
     errors,
     open_database,
@@ -55,30 +60,30 @@ RejectsOption = Annotated[
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Load nothing if any row is rejected (exit code 2).")
 ]
+#: The output of ``assign``; its first column is the experiment's unit, whatever its name.
+TREATMENTS_FILE = OutputKind(
+    "treatments file",
+    TABLE_SUFFIXES,
+    columns_like(("status", "arm", "treatment", "propensity", "allocation_version", "new")),
+)
 
 
-def _set_aside(
-    input_path: Path, rejects: Rejects, records: int, target: Path | None, *, strict: bool
-) -> None:
+def _rejects_output(input_path: Path, target: Path | None) -> Output:
+    path = target if target is not None else default_rejects_path(input_path)
+    return Output(path, REJECTS_FILE, "--rejects")
+
+
+def _set_aside(rejects: Rejects, records: int, path: Path, *, strict: bool) -> None:
     """Write the rejects file and report the rejected rows; stop (exit 2) when nothing will be
     loaded."""
-    path = target if target is not None else default_rejects_path(input_path)
-    if path.resolve() == input_path.resolve():
-        raise InputFileError(
-            [RowIssue(str(path), 0, "", "the rejects file would overwrite the input")]
-        )
-    try:
-        rejects.write(path)
-    except OSError as exc:
-        message = f"cannot write the rejects file: {exc.strerror}; choose another with --rejects"
-        raise InputFileError([RowIssue(str(path), 0, "", message)]) from None
+    rejects.write(path)
     if not rejects.count:
         return
     for issue in rejects.issues[:SHOWN_REJECTS]:
         errors.print(str(issue), markup=False, highlight=False)
     if len(rejects.issues) > SHOWN_REJECTS:
         errors.print(f"... and {len(rejects.issues) - SHOWN_REJECTS:,} more problem(s)")
-    summary = f"{rejects.count:,} of {records:,} row(s) rejected, listed in {path}"
+    summary = f"{rejects.count:,} of {records:,} row(s) rejected, listed in {escape(str(path))}"
     if strict or rejects.count == records:
         errors.print(f"[red]{summary}; nothing was loaded.[/red]", highlight=False)
         raise typer.Exit(2)
@@ -109,10 +114,10 @@ def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
 def _write_output(frame: pd.DataFrame, path: Path, what: str) -> None:
     try:
         write_table(frame, path)
-    except OSError as exc:
+    except OutputWriteError as exc:
         errors.print(
-            f"[red]cannot write {path}: {exc.strerror}.[/red] The {what} are stored; run again "
-            "with another --output (assignment is sticky: the same arms come back).",
+            f"[red]{escape(str(exc))}.[/red] The {what} are stored; run again with another "
+            "--output (assignment is sticky: the same arms come back).",
             highlight=False,
         )
         raise typer.Exit(1) from None
@@ -128,13 +133,14 @@ def assign(
     ],
     rejects: RejectsOption = None,
     strict: StrictOption = False,
+    overwrite: OverwriteOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
 ) -> None:
     """Assign the eligible debtors of a file to arms (sticky) and write their treatments."""
-    check_output_path(output)
-    if output.resolve() == input.resolve():
-        raise InputFileError([RowIssue(str(output), 0, "", "the output would overwrite the input")])
+    rejects_file = _rejects_output(input, rejects)
+    outputs = [Output(output, TREATMENTS_FILE), rejects_file]
+    check_output_paths(outputs, inputs=[input], db=db, overwrite=overwrite)
     engine = open_database(db)
     experiment = service.current_experiment(engine, experiment_key=key)
     read = read_debtors(
@@ -143,7 +149,7 @@ def assign(
         eligibility=experiment.eligibility,
         id_column=experiment.unit,
     )
-    _set_aside(input, read.rejects, read.records, rejects, strict=strict)
+    _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
     debtors = read.debtors
     result = service.assign_debtors(
         engine,
@@ -159,7 +165,7 @@ def assign(
     kept = len(result.debtor_id) - result.new_count - ineligible
     console.print(
         f"{len(result.debtor_id):,} debtors: {result.new_count:,} newly assigned, "
-        f"{kept:,} kept their arm, {ineligible:,} ineligible -> {output}"
+        f"{kept:,} kept their arm, {ineligible:,} ineligible -> {escape(str(output))}"
     )
     if read.rejects.count:
         raise typer.Exit(EXIT_PARTIAL)
@@ -171,12 +177,15 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="Events (.csv or .parquet).")],
     rejects: RejectsOption = None,
     strict: StrictOption = False,
+    overwrite: OverwriteOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
 ) -> None:
     """Load outcome events; a re-sent event id changes nothing."""
+    rejects_file = _rejects_output(path, rejects)
+    check_output_paths([rejects_file], inputs=[path], db=db, overwrite=overwrite)
     read = read_events(path)
     engine = open_database(db)
-    _set_aside(path, read.rejects, read.records, rejects, strict=strict)
+    _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
     result = service.ingest_events(engine, read.events, now=service.utc_now())
     console.print(
         f"{result.received:,} events: {result.inserted:,} new, {result.duplicates:,} already known"

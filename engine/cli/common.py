@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import io
+import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from engine import service
-from engine.batchio import InputFileError
+from engine.batchio import InputFileError, Output, OutputWriteError, check_outputs
 from engine.loader import ConfigError
+
+# A path may hold bytes that are not UTF-8 (Python keeps them as escapes): printing it must
+# not end in a UnicodeEncodeError where the terminal's encoding is strict.
+for _stream in (sys.stdout, sys.stderr):
+    if isinstance(_stream, io.TextIOWrapper) and _stream.errors == "strict":
+        _stream.reconfigure(errors="backslashreplace")
 
 app = typer.Typer(
     help="Champion/challenger experimentation engine for dunning.",
@@ -52,6 +60,28 @@ AsOfOption = Annotated[
     ),
 ]
 
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace an existing output file that dunning did not write (the input and the "
+        "database are never replaced).",
+    ),
+]
+
+
+def check_output_paths(
+    outputs: Sequence[Output],
+    *,
+    inputs: Sequence[Path] = (),
+    db: str | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Refuse output paths that could destroy data before any work is done (see
+    :func:`engine.batchio.check_outputs`); the database file of ``db`` is never an output."""
+    protected = service.database_files(db) if db is not None else ()
+    check_outputs(outputs, inputs=inputs, protected=protected, overwrite=overwrite)
+
 
 def resolve_as_of(value: datetime | None) -> datetime:
     if value is None:
@@ -82,15 +112,20 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except (service.UnknownExperimentError, service.UnknownSegmentError) as exc:
             errors.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
-        except service.ServiceError as exc:
-            errors.print(f"[red]refused:[/red] {escape(str(exc))}")
+        except (service.DatabaseError, service.StorageError) as exc:
+            errors.print(f"[red]database error:[/red] {escape(service.describe(exc))}")
             raise typer.Exit(1) from None
-        except OperationalError as exc:
-            errors.print(f"[red]database error:[/red] {escape(str(exc.orig))}")
+        except service.ServiceError as exc:
+            errors.print(f"[red]refused:[/red] {escape(service.redact(str(exc)))}")
+            raise typer.Exit(1) from None
+        except OutputWriteError as exc:
+            errors.print(f"[red]error:[/red] {escape(str(exc))}; nothing else was changed")
             raise typer.Exit(1) from None
 
     return wrapper
 
 
-def open_database(url: str) -> Engine:
-    return service.open_db(url)
+def open_database(url: str, *, read_only: bool = False) -> Engine:
+    """The database of a verb. A verb that only reads gets a read-only engine and never
+    creates anything (a mistyped path is an error, not a new empty database)."""
+    return service.connect_db(url) if read_only else service.open_db(url)

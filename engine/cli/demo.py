@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
 
 from engine import service
 from engine.cli.common import (
@@ -20,18 +20,7 @@ from engine.cli.common import (
 )
 from engine.cli.render import kpi_table, promotion_table
 from engine.loader import load_experiment
-
-
-def _reset_demo_database(url: str, *, reset: bool) -> None:
-    parsed = make_url(url)
-    if url == DEMO_DATABASE_URL or (reset and parsed.get_backend_name() == "sqlite"):
-        if parsed.database and parsed.database != ":memory:":
-            for suffix in ("", "-wal", "-shm"):
-                Path(parsed.database + suffix).unlink(missing_ok=True)
-    elif reset:
-        from engine.store.db import drop_schema, make_db
-
-        drop_schema(make_db(url))
+from engine.settings import Settings
 
 
 @app.command()
@@ -53,16 +42,19 @@ def demo(
     """Simulate days of overdue debtors through the real loop and report what happened."""
     from engine.service.demo import DayProgress, default_start, run_demo
 
-    loaded = load_experiment(experiment)
-    _reset_demo_database(db, reset=reset)
+    loaded = load_experiment(experiment, model_dirs=Settings.from_env().model_dirs)
+    if reset or db == DEMO_DATABASE_URL:
+        service.reset_database(db)
     engine = open_database(db)
+    shown = escape(service.display_url(db))
     if service.has_assignments(engine, experiment_key=loaded.experiment.key):
         raise service.ServiceError(
-            f"{db} already holds debtors of {loaded.experiment.key!r}; pass --reset to start over"
+            f"{shown} already holds debtors of {loaded.experiment.key!r}; pass --reset to "
+            "start over"
         )
     console.print(
         f"Simulating {days} days x {per_day:,} overdue debtors of {loaded.experiment.key} "
-        f"into {db} (seed {seed})"
+        f"into {shown} (seed {seed})"
     )
     with Progress(
         TextColumn("day"),
@@ -97,7 +89,7 @@ def demo(
     if changes:
         console.print(promotion_table(changes))
     if not any(p.action == "promote" for p in decisions):
-        last = f" Last decision: {decisions[-1].explanation}." if decisions else ""
+        last = f" Last decision: {escape(decisions[-1].explanation)}." if decisions else ""
         console.print(f"No promotion: the champion kept its title.{last}", highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"

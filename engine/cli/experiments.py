@@ -11,10 +11,24 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine import service
-from engine.cli.common import DbOption, app, console, open_database, user_errors
+from engine.batchio import Output, OutputKind, write_text
+from engine.batchio.outputs import JSON_SUFFIXES, json_like
+from engine.cli.common import (
+    DbOption,
+    OverwriteOption,
+    app,
+    check_output_paths,
+    console,
+    open_database,
+    user_errors,
+)
 from engine.loader import load_all
-from engine.schema import schema_text
+from engine.schema import SCHEMA_DIALECT, SCHEMA_TITLE, schema_text
 from engine.settings import DEFAULT_DATABASE_URL, Settings
+
+SCHEMA_FILE = OutputKind(
+    "JSON Schema", JSON_SUFFIXES, json_like({"$schema": SCHEMA_DIALECT, "title": SCHEMA_TITLE})
+)
 
 
 @app.command()
@@ -24,7 +38,7 @@ def validate(
 ) -> None:
     """Check experiment files; print every problem of every file as
     file:line:column: field: message (exit code 2 when any file is invalid)."""
-    for loaded in load_all(paths):
+    for loaded in load_all(paths, model_dirs=Settings.from_env().model_dirs):
         experiment = loaded.experiment
         console.print(
             f"[green]ok[/green] {escape(str(loaded.path))}: {experiment.key} "
@@ -34,17 +48,20 @@ def validate(
 
 
 @app.command()
+@user_errors
 def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Print the JSON Schema of experiment files (for editor completion and inline errors)."""
     text = schema_text()
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        check_output_paths([Output(output, SCHEMA_FILE)], overwrite=overwrite)
+        write_text(text, output)
         console.print(f"wrote {escape(str(output))}")
 
 
@@ -72,7 +89,8 @@ def sync(
     Every file is validated before anything is written. Unsafe edits to an experiment with
     assigned debtors are refused (exit code 1) unless --force.
     """
-    loaded = load_all(paths or [Path(Settings.from_env().experiments_dir)])
+    settings = Settings.from_env()
+    loaded = load_all(paths or [Path(settings.experiments_dir)], model_dirs=settings.model_dirs)
     engine = open_database(db)
     for item in loaded:
         result = service.sync_experiment(engine, item, now=service.utc_now(), force=force)
@@ -95,7 +113,7 @@ def history(
     db: DbOption = DEFAULT_DATABASE_URL,
 ) -> None:
     """Every stored version of an experiment and what changed between versions."""
-    entries = service.experiment_history(open_database(db), experiment_key=key)
+    entries = service.experiment_history(open_database(db, read_only=True), experiment_key=key)
     if as_json:
         rows = [
             {

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from engine import ope
@@ -82,4 +83,5 @@ def ope_command(
             f"{e.n_clipped:,}" + (f" at {e.clip:g}" if e.clip is not None else ""),
         )
     console.print(table)
-    console.print(f"{result.n:,} decisions; arms {', '.join(data.arms)}; bootstrap seed {seed}")
+    arms = escape(", ".join(data.arms))
+    console.print(f"{result.n:,} decisions; arms {arms}; bootstrap seed {seed}")

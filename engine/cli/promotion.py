@@ -58,6 +58,12 @@ def _line(**fields: Any) -> str:
     return json.dumps(fields, sort_keys=True, default=_plain)
 
 
+def _log_error(exc: BaseException, **fields: Any) -> None:
+    """One JSON error line on stderr: what failed, in one line, without secrets."""
+    line = _line(event="error", level="error", **fields, error=service.describe(exc))
+    errors.print(line, markup=False, highlight=False)
+
+
 def _log_decision(result: PromotionResult, **extra: Any) -> None:
     payload = result.payload()
     payload.pop("numbers")
@@ -103,7 +109,7 @@ def promote(
     if (key is None) == (not all_):
         errors.print("[red]error:[/red] give an experiment KEY or --all (not both)")
         raise typer.Exit(2)
-    engine = open_database(db)
+    engine = open_database(db, read_only=dry_run)
     now = resolve_as_of(as_of)
     keys = [key or ""]
     if all_:
@@ -120,7 +126,7 @@ def promote(
             if not all_:
                 raise
             failed += 1
-            errors.print(_line(event="error", level="error", experiment=name, error=str(exc)))
+            _log_error(exc, experiment=name)
             continue
         if as_json:
             console.print(json.dumps(result.payload(), sort_keys=True), markup=False)
@@ -159,11 +165,7 @@ def run_cycle(
             cycle = service.run_cycle(engine, experiment_key=summary.key, now=now)
         except Exception as exc:
             failed += 1
-            errors.print(
-                _line(event="error", level="error", experiment=summary.key, error=str(exc)),
-                markup=False,
-                highlight=False,
-            )
+            _log_error(exc, experiment=summary.key)
             continue
         _log_decision(cycle.promotion, update_version=cycle.allocation.version)
         _notify(webhook, cycle.promotion)
@@ -238,11 +240,7 @@ def schedule(
 
     def report(key: str, fire: datetime, outcome: CycleResult | Exception) -> None:
         if isinstance(outcome, Exception):
-            errors.print(
-                _line(event="error", level="error", experiment=key, fired=fire, error=str(outcome)),
-                markup=False,
-                highlight=False,
-            )
+            _log_error(outcome, experiment=key, fired=fire)
             return
         _log_decision(outcome.promotion, fired=fire, update_version=outcome.allocation.version)
         _notify(webhook, outcome.promotion)

@@ -45,7 +45,7 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     analysis = report.analysis
     table = Table(
         title=(
-            f"{report.name} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; pay window "
+            f"{escape(report.name)} — as of {report.as_of:%Y-%m-%d %H:%M} UTC; pay window "
             f"{report.pay_window_days} days; * champion; [95% interval]"
         ),
         title_justify="left",
@@ -251,5 +251,5 @@ def segment_table(
             if fit.best_arm[s] == arm:
                 text = f"[bold]{text} *{fit.p_best[s, a]:.2f}[/bold]"
             cells.append(text)
-        table.add_row(segment, *cells)
+        table.add_row(escape(segment), *cells)
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -13,11 +14,15 @@ from rich.markup import escape
 
 from engine import service
 from engine.analysis import SCHEMA_VERSION, json_safe
-from engine.batchio import read_tenure, write_csv
+from engine.batchio import Output, OutputKind, read_tenure, write_csv
+from engine.batchio.outputs import columns_like
+from engine.batchio.tables import CSV_SUFFIXES
 from engine.cli.common import (
     AsOfOption,
     DbOption,
+    OverwriteOption,
     app,
+    check_output_paths,
     console,
     errors,
     open_database,
@@ -26,15 +31,25 @@ from engine.cli.common import (
 )
 from engine.cli.render import analysis_tables, kpi_table, promotion_table, segment_table
 from engine.settings import DEFAULT_DATABASE_URL
+from engine.store.queries import AssignmentOutcome
+
+#: Columns of ``dunning outcomes -o``: every field of an assignment's outcome, cost and CLV.
+OUTCOME_COLUMNS = tuple(
+    dict.fromkeys(
+        [f.name for f in dataclasses.fields(AssignmentOutcome)] + ["treatment_cost", "clv"]
+    )
+)
+OUTCOMES_FILE = OutputKind("outcomes file", CSV_SUFFIXES, columns_like(OUTCOME_COLUMNS))
 
 
 @app.command("list")
 @user_errors
 def list_(db: DbOption = DEFAULT_DATABASE_URL) -> None:
     """List the experiments in the database."""
-    for item in service.list_experiments(open_database(db)):
+    for item in service.list_experiments(open_database(db, read_only=True)):
         console.print(
-            f"{item.key} v{item.version} ({item.status}): {item.name}; champion {item.champion}; "
+            f"{item.key} v{item.version} ({item.status}): {escape(item.name)}; "
+            f"champion {item.champion}; "
             f"{item.assigned:,} debtors; allocation v{item.allocation_version}"
         )
 
@@ -50,7 +65,7 @@ def report(
     as_of: AsOfOption = None,
 ) -> None:
     """Print the KPI table per arm and the promotion log."""
-    engine = open_database(db)
+    engine = open_database(db, read_only=True)
     now = report_time(engine, key, as_of)
     result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
     if as_json:
@@ -74,11 +89,14 @@ def outcomes(
         Path | None, typer.Option("--output", "-o", help="Write all rows to this CSV.")
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows to print without --output.")] = 20,
+    overwrite: OverwriteOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
 ) -> None:
     """Per-debtor outcomes: arm, propensity, versions, payment, churn, cost and CLV."""
-    engine = open_database(db)
+    if output is not None:
+        check_output_paths([Output(output, OUTCOMES_FILE)], db=db, overwrite=overwrite)
+    engine = open_database(db, read_only=True)
     now = report_time(engine, key, as_of)
     rows = service.assignment_outcomes(
         engine,
@@ -88,11 +106,12 @@ def outcomes(
         limit=None if output else limit,
     )
     frame = pd.DataFrame(
-        [{**vars(r.outcome), "treatment_cost": r.treatment_cost, "clv": r.clv} for r in rows]
+        [{**vars(r.outcome), "treatment_cost": r.treatment_cost, "clv": r.clv} for r in rows],
+        columns=list(OUTCOME_COLUMNS),
     )
     if output is not None:
         write_csv(frame, output)
-        console.print(f"{len(frame):,} assignments -> {output}")
+        console.print(f"{len(frame):,} assignments -> {escape(str(output))}")
     elif frame.empty:
         console.print("no assignments")
     else:
@@ -129,7 +148,7 @@ def analyze(
     as_of: AsOfOption = None,
 ) -> None:
     """Every KPI per arm with 95% intervals, Bayesian and frequentist, and the SRM check."""
-    engine = open_database(db)
+    engine = open_database(db, read_only=True)
     now = report_time(engine, key, as_of)
     if by_segment:
         fit = service.segment_model(engine, experiment_key=key, now=now)
@@ -175,8 +194,9 @@ def analyze(
     strata = "one stratum" if result.strata == 1 else f"{result.strata} segments as strata"
     console.print(
         f"[bold]{escape(result.name)}[/bold] ({result.experiment} v{result.experiment_version}), "
-        f"{scope}, as of {result.as_of:%Y-%m-%d %H:%M} UTC; champion {result.champion} (*); "
-        f"{strata}, {result.cells} allocation cells; Monte Carlo seed {result.seed}"
+        f"{escape(scope)}, as of {result.as_of:%Y-%m-%d %H:%M} UTC; champion "
+        f"{result.champion} (*); {strata}, {result.cells} allocation cells; Monte Carlo seed "
+        f"{result.seed}"
     )
     console.print(
         "Every uplift is the challenger's difference to the champion over the randomised "

@@ -12,8 +12,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine import uplift
-from engine.cli.common import app, console, errors, user_errors
+from engine.batchio import Output, OutputKind, write_text
+from engine.batchio.outputs import JSON_SUFFIXES, json_like
+from engine.cli.common import (
+    OverwriteOption,
+    app,
+    check_output_paths,
+    console,
+    errors,
+    user_errors,
+)
+from engine.uplift.stored import FORMAT
 from engine.uplift_io import read_uplift_log
+
+ROUTER_FILE = OutputKind("router model", JSON_SUFFIXES, json_like({"format": FORMAT}))
 
 uplift_app = typer.Typer(help="Uplift routing challengers: fit a router from randomised logs.")
 app.add_typer(uplift_app, name="uplift")
@@ -45,12 +57,14 @@ def fit(
     ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the cross-fitting folds and bootstrap.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the model file's JSON.")] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Fit a T-learner router on LOG, write it to --output and print its off-policy value.
 
     The value is a cross-fitted doubly robust estimate on LOG (with its effective sample size),
     next to every "everybody gets this arm" policy estimated the same way.
     """
+    check_output_paths([Output(output, ROUTER_FILE)], inputs=[log], overwrite=overwrite)
     data = read_uplift_log(log, type_column=type_column, amount_column=amount_column)
     try:
         model = uplift.fit_routing_model(
@@ -72,11 +86,10 @@ def fit(
             seed=seed,
         )
     except ValueError as exc:
-        errors.print(f"[red]error:[/red] {log}: {escape(str(exc))}")
+        errors.print(f"[red]error:[/red] {escape(str(log))}: {escape(str(exc))}")
         raise typer.Exit(2) from None
     text = uplift.dump_routing_model(model)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    write_text(text, output)
     if as_json:
         typer.echo(json.dumps(json.loads(text), indent=2))
         return
@@ -84,11 +97,11 @@ def fit(
     assert evaluation is not None  # fit_routing_model always evaluates
     table = Table("policy", "routed share", "DR value", "95% CI", "ESS share")
     rows = [("router", evaluation.router)] + [
-        (f"everybody {arm}", est) for arm, est in evaluation.baselines.items()
+        (f"everybody {escape(arm)}", est) for arm, est in evaluation.baselines.items()
     ]
     for label, est in rows:
         share = (
-            ", ".join(f"{a} {s:.0%}" for a, s in evaluation.routed_share.items() if s > 0)
+            escape(", ".join(f"{a} {s:.0%}" for a, s in evaluation.routed_share.items() if s > 0))
             if label == "router"
             else ""
         )
@@ -101,6 +114,6 @@ def fit(
         )
     console.print(table)
     console.print(
-        f"{data.rewards.size:,} decisions of {data.source}; {evaluation.n_folds}-fold "
-        f"cross-fitted DR, seed {seed}; model {model.content_hash[:12]} -> {output}"
+        f"{data.rewards.size:,} decisions of {escape(data.source)}; {evaluation.n_folds}-fold "
+        f"cross-fitted DR, seed {seed}; model {model.content_hash[:12]} -> {escape(str(output))}"
     )

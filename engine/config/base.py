@@ -33,7 +33,10 @@ def _invalid_all(problems: list[tuple[str, str]]) -> PydanticCustomError:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # Numbers must be finite: ``cost: .inf`` would pass every ``ge=0`` and poison the sums.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 ExperimentKey = NewType("ExperimentKey", str)

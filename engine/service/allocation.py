@@ -249,6 +249,9 @@ def update_allocation(
     weights can be recomputed exactly from the database.
     """
     with transaction(engine) as session:
+        # Like promote: concurrent writers of one experiment take turns, and each reads the
+        # allocation history after the previous one committed (no duplicate version).
+        queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
         _, training = arm_totals(session, experiment, now)
         return write_update(

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from engine.config import Experiment
-from engine.store.db import create_schema, make_db
 from engine.store.tables import (
     Assignment,
     ExperimentVersion,
@@ -22,8 +19,6 @@ from engine.store.tables import (
 Database = Engine
 #: Raised by any use case when the database cannot be read or written (unreachable server,
 #: a file that is not a database, ...): edges catch it without importing SQLAlchemy.
-
-
 StorageError = SQLAlchemyError
 
 
@@ -37,43 +32,6 @@ class UnknownExperimentError(ServiceError):
 
 class UnknownSegmentError(ServiceError):
     pass
-
-
-def open_db(url: str) -> Engine:
-    """Engine for ``url`` with the schema in place."""
-    engine = make_db(url)
-    create_schema(engine)
-    return engine
-
-
-def missing_database_file(url: str) -> Path | None:
-    """The path of the SQLite file ``url`` names if it does not exist, else None."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return None
-    if parsed.database == ":memory:":
-        return None
-    path = Path(parsed.database)
-    return None if path.exists() else path
-
-
-def connect_db(url: str) -> Engine:
-    """Engine for reading an existing database: creates neither the file nor the schema.
-
-    Raises
-    ------
-    ServiceError
-        If ``url`` names a SQLite file that does not exist.
-    """
-    missing = missing_database_file(url)
-    if missing is not None:
-        raise ServiceError(f"database file {missing} does not exist")
-    return make_db(url)
-
-
-def display_url(url: str) -> str:
-    """``url`` with its password hidden, for display."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def utc_now() -> datetime:

@@ -10,7 +10,7 @@ the same UTC day changes nothing, and a crash leaves neither the allocation nor 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -268,30 +268,34 @@ def run_cycle(
     ess_share: Mapping[str, float] | None = None,
 ) -> CycleResult:
     """The scheduled job for one experiment: update the allocation, then evaluate promotion,
-    in one transaction. A second cycle on the same UTC day changes nothing and returns the
-    allocation in force with the day's earlier decision."""
+    in one transaction.
+
+    Each step runs once per UTC day, judged on its own kind: a bandit update already written
+    that day (by an earlier cycle or ``dunning update``) is not repeated, and a decision
+    already taken (by an earlier cycle or a manual ``dunning promote``) is returned instead of
+    a new one. A second cycle on the same day therefore changes nothing, and a manual promote
+    in the morning does not cost the day its bandit update.
+    """
     with transaction(engine) as session:
         queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
+        history = queries.allocations(session, experiment_key=experiment_key)
+        updated = _updated_today(history, now)
         earlier = _earlier_today(session, experiment_key, now)
-        if earlier is not None:
-            latest = queries.latest_allocation(session, experiment_key=experiment_key)
-            assert latest is not None  # sync writes the first allocation with the experiment
-            return CycleResult(AllocationInfo.from_row(latest), earlier)
+        if updated is not None and earlier is not None:
+            return CycleResult(updated, earlier)
         # One read of the outcome cells serves the update (pooled, holdout excluded) and the
         # promotion rule (per allocation period); the new allocation has no debtors yet.
-        history = queries.allocations(session, experiment_key=experiment_key)
         cells = stratum_cells(session, experiment_key=experiment_key, history=history, now=now)
-        training = training_totals(experiment, cells)
-        allocation = write_update(
+        allocation = updated or write_update(
             session,
             experiment,
             version,
-            training,
+            training_totals(experiment, cells),
             now=now,
             seed=new_seed() if update_seed is None else update_seed,
         )
-        promotion = _decide_and_write(
+        promotion = earlier or _decide_and_write(
             session,
             experiment,
             version,
@@ -301,3 +305,14 @@ def run_cycle(
             cells=cells,
         )
         return CycleResult(allocation, promotion)
+
+
+def _updated_today(history: Sequence[AllocationVersion], now: datetime) -> AllocationInfo | None:
+    """The allocation in force, marked unchanged, if a bandit update was written on the UTC
+    day of ``now``; else None."""
+    start, end = _day_bounds(now)
+    last = next((row for row in reversed(history) if row.kind == "update"), None)
+    if last is None or not start <= last.created_at < end:
+        return None
+    note = f"already updated today at {last.created_at:%H:%M} UTC"
+    return replace(AllocationInfo.from_row(history[-1]), unchanged=note)

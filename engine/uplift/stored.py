@@ -43,7 +43,7 @@ SCHEMA_VERSION: Final = 1
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ThresholdRule(_Frozen):
@@ -198,6 +198,8 @@ def parse_routing_model(data: str | Mapping[str, Any]) -> RoutingModel:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+        except RecursionError:  # the parser recurses per level of nesting
+            raise ValueError("not a router model: JSON nested too deeply") from None
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     if data.get("format") != FORMAT:
