@@ -32,6 +32,8 @@ CORE_NAMES = (
     "versioning",
     "layers",
     "eligibility",
+    "crosscheck",
+    "lifecycle",
 )
 
 

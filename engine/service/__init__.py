@@ -17,8 +17,11 @@ from engine.service.assignments import (
     AssignResult,
     assign_debtors,
 )
+from engine.service.clock import BackdatedWriteError
 from engine.service.common import (
     Database,
+    MissingDatabaseError,
+    NotRunningError,
     ServiceError,
     StorageError,
     UnknownExperimentError,
@@ -32,6 +35,7 @@ from engine.service.common import (
     open_db,
     utc_now,
 )
+from engine.service.definitions import Definition, experiment_definition
 from engine.service.events import (
     IngestResult,
     ingest_events,
@@ -43,6 +47,7 @@ from engine.service.experiments import (
     experiment_history,
     sync_experiment,
 )
+from engine.service.lifecycle import StatusChange, set_status
 from engine.service.policy import policy_ope
 from engine.service.promotion import (
     CycleResult,
@@ -67,16 +72,21 @@ __all__ = [
     "ANALYSIS_SEED",
     "AllocationInfo",
     "AssignResult",
+    "BackdatedWriteError",
     "CycleResult",
     "Database",
     "DebtorOutcome",
+    "Definition",
     "ExperimentReport",
     "ExperimentSummary",
     "IngestResult",
+    "MissingDatabaseError",
+    "NotRunningError",
     "PromotionRecord",
     "PromotionResult",
     "RollbackResult",
     "ServiceError",
+    "StatusChange",
     "StorageError",
     "SyncResult",
     "UnknownExperimentError",
@@ -91,6 +101,7 @@ __all__ = [
     "default_as_of",
     "display_url",
     "evaluate_promotion",
+    "experiment_definition",
     "experiment_history",
     "experiment_report",
     "experiment_segments",
@@ -106,6 +117,7 @@ __all__ = [
     "rollback_allocation",
     "run_cycle",
     "segment_model",
+    "set_status",
     "sync_experiment",
     "update_allocation",
     "utc_now",

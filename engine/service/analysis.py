@@ -18,6 +18,7 @@ from engine.service.common import (
     UnknownSegmentError,
     load_current,
 )
+from engine.service.definitions import pooled_since
 from engine.service.strata import stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
@@ -49,7 +50,13 @@ def analyze_experiment(
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
         strata = stratified_totals(
-            session, experiment_key=experiment_key, history=history, now=now, segments=segments
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            segments=segments,
+            # Never pool two outcome definitions (engine.versioning.epochs).
+            min_experiment_version=pooled_since(session, experiment_key=experiment_key),
         )
         if segments is not None:
             known = set(queries.segment_values(session, experiment_key=experiment_key))
@@ -120,7 +127,11 @@ def segment_model(
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
         cells = queries.outcome_cells(
-            session, experiment_key=experiment_key, now=now, by_segment=True
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            by_segment=True,
+            min_experiment_version=pooled_since(session, experiment_key=experiment_key),
         )
     segments = sorted({c.segment for c in cells if c.segment is not None})
     if not segments:

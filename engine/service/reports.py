@@ -16,6 +16,7 @@ from engine.service.common import (
     load_current,
     utc_now,
 )
+from engine.service.definitions import Definition, describe_definition, pooled_since
 from engine.store import queries
 from engine.store.tables import (
     AllocationVersion,
@@ -23,6 +24,9 @@ from engine.store.tables import (
     ExperimentVersion,
     OutcomeEvent,
 )
+
+#: Audit records a report's log shows: those that changed the allocation or the status.
+LOGGED_ACTIONS = ("promote", "stop_arm", "rollback", queries.STATUS_ACTION)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class ExperimentReport:
     kpis: list[ArmKpis]
     allocations: list[AllocationInfo]
     promotions: list[PromotionRecord] = field(default_factory=list)
+    #: The outcome definition the KPIs are measured on (its label says what is not pooled).
+    definition: Definition = field(default_factory=lambda: Definition(1, (), 0))
 
 
 def experiment_report(
@@ -76,14 +82,17 @@ def experiment_report(
 ) -> ExperimentReport:
     """Read model of one experiment as of ``now``. Reads only.
 
-    ``only_promotions`` keeps the audit records that changed the allocation (promote,
-    stop_arm, rollback) and leaves out the daily ``continue`` decisions.
+    ``only_promotions`` keeps the audit records that changed the allocation or the status
+    (promote, stop_arm, rollback, status) and leaves out the daily ``continue`` decisions.
+    KPIs count the debtors of the current outcome definition only (``definition``).
     """
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
         current = history[-1]
-        totals, _ = pay_stats(session, experiment, now)
+        definition = describe_definition(session, experiment_key=experiment_key)
+        since = definition.since if definition.changes else None
+        totals, _ = pay_stats(session, experiment, now, since=since)
         kpis = arm_kpis(
             experiment,
             totals,
@@ -94,7 +103,7 @@ def experiment_report(
         audits = queries.promotions(
             session,
             experiment_key=experiment_key,
-            actions=("promote", "stop_arm", "rollback") if only_promotions else None,
+            actions=LOGGED_ACTIONS if only_promotions else None,
         )
         return ExperimentReport(
             key=experiment.key,
@@ -123,6 +132,7 @@ def experiment_report(
                 )
                 for row in audits
             ],
+            definition=definition,
         )
 
 
@@ -152,7 +162,9 @@ def assignment_outcomes(
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
         current = queries.allocations(session, experiment_key=experiment_key)[-1]
-        totals, _ = pay_stats(session, experiment, now)
+        totals, _ = pay_stats(
+            session, experiment, now, since=pooled_since(session, experiment_key=experiment_key)
+        )
         rows = queries.assignment_outcomes(
             session, experiment_key=experiment_key, now=now, debtor_ids=debtor_ids, limit=limit
         )

@@ -32,9 +32,12 @@ def stratum_cells(
     history: Sequence[AllocationVersion],
     now: datetime,
     segments: Sequence[str] | None = None,
+    min_experiment_version: int | None = None,
 ) -> list[queries.OutcomeCell]:
     """Outcome cells per (arm, period, holdout), and per segment too when the split depends on
-    it; otherwise 16 debtor types would multiply the cells (and the time to read them)."""
+    it; otherwise 16 debtor types would multiply the cells (and the time to read them).
+    ``min_experiment_version``: the current definition epoch's first version (see
+    :func:`engine.service.definitions.pooled_since`)."""
     return queries.outcome_cells(
         session,
         experiment_key=experiment_key,
@@ -43,6 +46,7 @@ def stratum_cells(
         by_segment=any(row.segment_weights for row in history),
         by_holdout=True,
         segments=segments,
+        min_experiment_version=min_experiment_version,
     )
 
 
@@ -54,6 +58,7 @@ def stratified_totals(
     now: datetime,
     segments: Sequence[str] | None = None,
     cells: Sequence[queries.OutcomeCell] | None = None,
+    min_experiment_version: int | None = None,
 ) -> StratifiedTotals:
     """Strata are allocation periods; under per-segment allocation, where the split differs by
     segment within a period, they are (segment, period) pairs, each with its own weights.
@@ -64,7 +69,12 @@ def stratified_totals(
     by_segment = any(row.segment_weights for row in history)
     if cells is None:
         cells = stratum_cells(
-            session, experiment_key=experiment_key, history=history, now=now, segments=segments
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            segments=segments,
+            min_experiment_version=min_experiment_version,
         )
     rows = {row.version: row for row in history}
     totals: dict[tuple[str, Stratum], ArmTotals] = {}

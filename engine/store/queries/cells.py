@@ -42,9 +42,15 @@ def outcome_cells(
     by_segment: bool = False,
     segments: Sequence[str] | None = None,
     by_holdout: bool = False,
+    min_experiment_version: int | None = None,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
-    period and segment (restricted to ``segments`` if given): one scan, no join."""
+    period and segment (restricted to ``segments`` if given): one scan, no join.
+
+    ``min_experiment_version`` keeps only debtors assigned under that experiment version or a
+    later one: the current definition epoch (:mod:`engine.versioning.epochs`), so outcomes
+    measured on two definitions (a 14-day and a 7-day pay window) are never summed together.
+    """
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     keys = [
         a.arm,
@@ -88,6 +94,9 @@ def outcome_cells(
             a.experiment_key == experiment_key,
             a.assigned_at <= now,
             a.segment.in_(list(segments)) if segments is not None else literal(True),
+            a.experiment_version >= min_experiment_version
+            if min_experiment_version is not None
+            else literal(True),
         )
         .group_by(*groups)
         .order_by(*groups)
