@@ -2,72 +2,129 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from engine import service
 from engine.batchio import read_tenure, write_csv
 from engine.cli.common import (
-    AsOfOption,
+    EXIT_CODES,
     DbOption,
+    JsonOption,
+    KeyArgument,
+    ReadAsOfOption,
     app,
     console,
+    emit_json,
     errors,
-    open_database,
+    read_database,
     report_time,
     user_errors,
 )
+from engine.cli.outcomes_view import outcome_record, outcomes_table
 from engine.cli.render import analysis_tables, kpi_table, promotion_table, segment_table
 from engine.settings import DEFAULT_DATABASE_URL
 
 
-@app.command("list")
+@app.command("list", epilog=EXIT_CODES)
 @user_errors
-def list_(db: DbOption = DEFAULT_DATABASE_URL) -> None:
-    """List the experiments in the database."""
-    for item in service.list_experiments(open_database(db)):
-        console.print(
-            f"{item.key} v{item.version} ({item.status}): {item.name}; champion {item.champion}; "
-            f"{item.assigned:,} debtors; allocation v{item.allocation_version}"
+def list_(db: DbOption = DEFAULT_DATABASE_URL, as_json: JsonOption = False) -> None:
+    """List the experiments in the database, with the status in force."""
+    engine = read_database(db)
+    items = service.list_experiments(engine)
+    if as_json:
+        emit_json(
+            {
+                "database": service.display_url(db),
+                "experiments": [
+                    {
+                        "experiment": item.key,
+                        "name": item.name,
+                        "version": item.version,
+                        "status": item.status,
+                        "champion": item.champion,
+                        "assigned": item.assigned,
+                        "allocation_version": item.allocation_version,
+                        "updated_at": item.updated_at,
+                        "owner": item.owner,
+                        "schedule": item.schedule,
+                    }
+                    for item in items
+                ],
+            }
         )
+        return
+    if not items:
+        console.print(
+            f"no experiment in {escape(service.display_url(db))} yet; store one with "
+            "`dunning sync FILE`"
+        )
+        return
+    table = Table(title=f"Experiments in {escape(service.display_url(db))}", title_justify="left")
+    for column in ("experiment", "version", "status", "name", "champion", "debtors", "allocation"):
+        table.add_column(column, justify="right" if column == "debtors" else "left")
+    for item in items:
+        table.add_row(
+            item.key,
+            f"v{item.version}",
+            item.status,
+            escape(item.name),
+            item.champion,
+            f"{item.assigned:,}",
+            f"v{item.allocation_version}",
+        )
+    console.print(table)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 @user_errors
 def report(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    key: KeyArgument,
     db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
+    as_of: ReadAsOfOption = None,
 ) -> None:
     """Print the KPI table per arm and the promotion log."""
-    engine = open_database(db)
+    engine = read_database(db)
     now = report_time(engine, key, as_of)
     result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
     console.print(kpi_table(result))
-    console.print(promotion_table(result.promotions))
+    if result.definition.label:
+        console.print(f"[yellow]Note:[/yellow] {escape(result.definition.label)}.")
+    if result.promotions:
+        console.print(promotion_table(result.promotions))
+    else:
+        console.print(
+            f"Promotion log: empty, {result.champion} has been champion throughout (no "
+            "promotion, stopped arm, rollback or status change yet)."
+        )
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 @user_errors
 def outcomes(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    key: KeyArgument,
     debtor: Annotated[
-        list[str] | None, typer.Option("--debtor", "-d", help="Only these debtor ids.")
+        list[str] | None,
+        typer.Option("--debtor", "-d", metavar="ID", help="Only these debtor ids (repeatable)."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write all rows to this CSV.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write all rows to this CSV."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Rows to print without --output.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Rows to print without --output.")
+    ] = 20,
     db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
+    as_of: ReadAsOfOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Per-debtor outcomes: arm, propensity, versions, payment, churn, cost and CLV."""
-    engine = open_database(db)
+    engine = read_database(db)
     now = report_time(engine, key, as_of)
     rows = service.assignment_outcomes(
         engine,
@@ -76,22 +133,25 @@ def outcomes(
         debtor_ids=debtor,
         limit=None if output else limit,
     )
-    frame = pd.DataFrame(
-        [{**vars(r.outcome), "treatment_cost": r.treatment_cost, "clv": r.clv} for r in rows]
-    )
+    definition = service.experiment_definition(engine, experiment_key=key)
+    records = [outcome_record(row, definition) for row in rows]
     if output is not None:
-        write_csv(frame, output)
-        console.print(f"{len(frame):,} assignments -> {output}")
-    elif frame.empty:
-        console.print("no assignments")
+        write_csv(pd.DataFrame(records), output)
+        console.print(f"{len(records):,} assignments -> {escape(str(output))}")
+    elif as_json:
+        emit_json({"experiment": key, "as_of": now, "rows": records})
+    elif not records:
+        console.print(f"no assignment of {key} as of {now:%Y-%m-%d %H:%M} UTC")
     else:
-        console.print(frame.to_string(index=False), markup=False, highlight=False)
+        console.print(outcomes_table(records, title=f"{key} as of {now:%Y-%m-%d %H:%M} UTC"))
+        if definition.label:
+            console.print(f"[yellow]Note:[/yellow] {escape(definition.label)}.")
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 @user_errors
 def analyze(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    key: KeyArgument,
     segment: Annotated[
         list[str] | None,
         typer.Option("--segment", "-s", help="Only debtors of this segment (repeatable)."),
@@ -108,22 +168,24 @@ def analyze(
     tenure: Annotated[
         Path | None,
         typer.Option(
-            help="Subscriber tenure CSV: value CLV with a fitted shifted-beta-geometric model."
+            metavar="FILE",
+            help="Subscriber tenure CSV: value CLV with a fitted shifted-beta-geometric model.",
         ),
     ] = None,
     cohort: Annotated[
-        str | None, typer.Option(help="Cohort of the tenure table to use (if several).")
+        str | None,
+        typer.Option(metavar="NAME", help="Cohort of the tenure table to use (if several)."),
     ] = None,
     db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
+    as_of: ReadAsOfOption = None,
 ) -> None:
     """Every KPI per arm with 95% intervals, Bayesian and frequentist, and the SRM check."""
-    engine = open_database(db)
+    engine = read_database(db)
     now = report_time(engine, key, as_of)
     if by_segment:
         fit = service.segment_model(engine, experiment_key=key, now=now)
         if as_json:
-            typer.echo(json.dumps(fit.to_dict(), indent=2, allow_nan=False))
+            emit_json(fit.to_dict())
         else:
             console.print(segment_table(fit))
             console.print(f"{fit.method} fit in {fit.seconds:.2f} s; seed {fit.seed}")
@@ -149,8 +211,9 @@ def analyze(
         churn_model=churn_model,
         cohort=cohort,
     )
+    definition = service.experiment_definition(engine, experiment_key=key)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        emit_json(result.to_dict() | {"definition": definition.to_dict()})
         return
     scope = f"segment(s) {', '.join(result.segments)}" if result.segments else "all debtors"
     console.print(
@@ -159,6 +222,8 @@ def analyze(
         f"{result.strata} allocation strata; Monte Carlo seed {result.seed}; "
         f"CLV model: {result.clv_model}"
     )
+    if definition.label:
+        console.print(f"[yellow]Note:[/yellow] {escape(definition.label)}.")
     for table in analysis_tables(result):
         console.print(table)
     if result.holdout is not None:
