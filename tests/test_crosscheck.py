@@ -10,7 +10,6 @@ import pytest
 
 from engine.loader import ConfigError, parse_experiment
 
-
 #: An experiment file with eight mistakes: four of each field, four between fields.
 EIGHT_MISTAKES = """\
 key: eight-mistakes
