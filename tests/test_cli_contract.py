@@ -238,3 +238,17 @@ def test_the_demo_honours_database_url(tmp_path: Path) -> None:
     assert payload["database"] == f"sqlite:///{target}"
     assert payload["debtors"] == 40
     assert target.exists()
+
+
+def test_after_the_demo_a_report_on_the_default_database_points_at_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "demo.sqlite3").touch()  # what `make demo` leaves behind
+    result = runner.invoke(app, ["report", KEY], env={"DATABASE_URL": None})
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "the database sqlite:///var/dunning.sqlite3 does not exist" in message
+    assert "hint: `make demo` writes sqlite:///var/demo.sqlite3: pass --db" in message
+    assert not (tmp_path / "var" / "dunning.sqlite3").exists(), "reading creates nothing"

@@ -174,7 +174,8 @@ def test_cli_sync_refuses_then_forces_and_history_shows_it(
 ) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(channels.source)
-    assert RUNNER.invoke(app, ["sync", str(path), "--db", db_url]).exit_code == 0
+    before = (T0 - timedelta(hours=1)).isoformat()
+    assert RUNNER.invoke(app, ["sync", str(path), "--db", db_url, "--as-of", before]).exit_code == 0
     engine = service.open_db(db_url)
     try:
         assign_everyone(engine)

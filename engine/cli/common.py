@@ -10,6 +10,7 @@ written), 3 some rows of a batch file set aside.
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -208,6 +209,14 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_REFUSED) from None
 
     return wrapper
+
+
+def login_name() -> str | None:
+    """Who runs the command, for the audit trail (None in a container without a login)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 def open_database(url: str) -> Engine:

@@ -22,6 +22,7 @@ from engine.cli.common import (
     console,
     emit_json,
     errors,
+    login_name,
     open_database,
     read_database,
     resolve_as_of,
@@ -186,7 +187,7 @@ def sync(
     now = resolve_as_of(as_of)
     payloads = []
     for item in loaded:
-        result = service.sync_experiment(engine, item, now=now, force=force)
+        result = service.sync_experiment(engine, item, now=now, force=force, by=login_name())
         if as_json:
             payloads.append(_sync_payload(item, result))
         else:

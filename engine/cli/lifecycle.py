@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from engine.cli.common import (
     app,
     console,
     emit_json,
+    login_name,
     open_database,
     resolve_as_of,
     user_errors,
@@ -35,13 +35,6 @@ WHAT = {
     "stop": "Stop an experiment for good: nobody new enters and its split is frozen; "
     "outcomes keep maturing for the analysis.",
 }
-
-
-def _login() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in a bare container
-        return None
 
 
 def _register(verb: str) -> None:
@@ -67,7 +60,7 @@ def _register(verb: str) -> None:
             experiment_key=key,
             status=status,
             now=resolve_as_of(as_of),
-            by=by or _login(),
+            by=by or login_name(),
             note=note,
             source=f"dunning {verb}",
         )

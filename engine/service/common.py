@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from engine.config import Experiment
+from engine.config.base import closest
 from engine.store import queries
 from engine.store.db import create_schema, make_db
 from engine.store.tables import (
@@ -103,12 +103,13 @@ def database_of(session: Session) -> str:
 
 
 def unknown_experiment(session: Session, key: str) -> UnknownExperimentError:
-    """ "Not in the database", naming the database, what it holds and the closest key."""
+    """The error for a key the database lacks, naming the database, what it holds and the
+    closest key."""
     keys = [row.experiment_key for row in queries.latest_versions(session)]
     message = f"experiment {key!r} is not in the database {database_of(session)}"
-    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
-    if close:
-        message += f"; did you mean {close[0]!r}?"
+    close = closest(key, keys)
+    if close is not None:
+        message += f"; did you mean {close!r}?"
     elif keys:
         message += f" (it holds: {', '.join(keys)})"
     else:

@@ -25,35 +25,37 @@ def definition_in(session: Session, *, experiment_key: str) -> DefinitionEpoch:
 
 def pooled_since(session: Session, *, experiment_key: str) -> int | None:
     """The ``min_experiment_version`` filter of :func:`engine.store.queries.outcome_cells`
-    for the current definition: None while it never changed (every debtor counts)."""
-    epoch = definition_in(session, experiment_key=experiment_key)
-    return epoch.since if epoch.redefined else None
+    for the current definition (None while it never changed)."""
+    return definition_in(session, experiment_key=experiment_key).min_version
 
 
 @dataclass(frozen=True)
 class Definition:
-    """The definition in force as the user reads it: since which version, what changed, and
-    how many debtors of earlier versions are kept apart."""
+    """The definition in force as the user reads it: its epoch, and how many debtors of
+    earlier versions are kept apart."""
 
-    since: int
-    changes: tuple[str, ...]
-    not_pooled: int
+    epoch: DefinitionEpoch
+    not_pooled: int = 0
+
+    @property
+    def since(self) -> int:
+        return self.epoch.since
 
     @property
     def label(self) -> str | None:
         """One sentence for reports, or None while the definition never changed."""
-        if not self.changes:
+        if not self.epoch.redefined:
             return None
         return (
             f"outcomes as defined since experiment version {self.since} "
-            f"({'; '.join(self.changes)}); {self.not_pooled:,} debtor(s) assigned under earlier "
-            "versions are measured on the old definition and not pooled"
+            f"({'; '.join(self.epoch.changes)}); {self.not_pooled:,} debtor(s) assigned under "
+            "earlier versions are measured on the old definition and not pooled"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "since_version": self.since,
-            "changes": list(self.changes),
+            "changes": list(self.epoch.changes),
             "not_pooled": self.not_pooled,
             "label": self.label,
         }
@@ -62,18 +64,13 @@ class Definition:
 def describe_definition(session: Session, *, experiment_key: str) -> Definition:
     """The :class:`Definition` of an experiment (one count query once it was redefined)."""
     epoch = definition_in(session, experiment_key=experiment_key)
-    not_pooled = 0
-    if epoch.redefined:
-        a = Assignment.__table__.c  # type: ignore[attr-defined]
-        not_pooled = int(
-            session.scalar(
-                select(func.count()).where(
-                    a.experiment_key == experiment_key, a.experiment_version < epoch.since
-                )
-            )
-            or 0
-        )
-    return Definition(epoch.since, epoch.changes, not_pooled)
+    if not epoch.redefined:
+        return Definition(epoch)
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    earlier = select(func.count()).where(
+        a.experiment_key == experiment_key, a.experiment_version < epoch.since
+    )
+    return Definition(epoch, int(session.scalar(earlier) or 0))
 
 
 def experiment_definition(engine: Engine, *, experiment_key: str) -> Definition:

@@ -106,7 +106,12 @@ def _restarts_split(
 
 
 def sync_experiment(
-    engine: Engine, loaded: LoadedExperiment, *, now: datetime, force: bool = False
+    engine: Engine,
+    loaded: LoadedExperiment,
+    *,
+    now: datetime,
+    force: bool = False,
+    by: str | None = None,
 ) -> SyncResult:
     """Store the experiment as a new version unless this exact content is already stored.
 
@@ -114,7 +119,8 @@ def sync_experiment(
     version records what changed since the previous one, classified by
     :mod:`engine.versioning.fields`: once debtors are assigned, definition and identity changes
     are refused unless ``force``; a forced definition change starts a new definition epoch.
-    A changed ``status`` is recorded as a status change (a stopped experiment stays stopped).
+    A changed ``status`` is recorded as a status change by ``by`` (a stopped experiment stays
+    stopped).
 
     Raises
     ------
@@ -190,7 +196,7 @@ def sync_experiment(
                 before=status[0],
                 after=status[1],
                 now=now,
-                by=experiment.owner,
+                by=by,
                 note="",
                 source=f"status in {loaded.path}, experiment version {version}",
             )

@@ -72,9 +72,9 @@ class ExperimentReport:
     churn_horizon_days: int
     kpis: list[ArmKpis]
     allocations: list[AllocationInfo]
-    promotions: list[PromotionRecord] = field(default_factory=list)
     #: The outcome definition the KPIs are measured on (its label says what is not pooled).
-    definition: Definition = field(default_factory=lambda: Definition(1, (), 0))
+    definition: Definition
+    promotions: list[PromotionRecord] = field(default_factory=list)
 
 
 def experiment_report(
@@ -91,8 +91,7 @@ def experiment_report(
         history = queries.allocations(session, experiment_key=experiment_key)
         current = history[-1]
         definition = describe_definition(session, experiment_key=experiment_key)
-        since = definition.since if definition.changes else None
-        totals, _ = pay_stats(session, experiment, now, since=since)
+        totals, _ = pay_stats(session, experiment, now, since=definition.epoch.min_version)
         kpis = arm_kpis(
             experiment,
             totals,

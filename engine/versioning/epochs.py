@@ -32,6 +32,12 @@ class DefinitionEpoch:
     def redefined(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def min_version(self) -> int | None:
+        """The ``min_experiment_version`` filter of the debtors to pool: None while the
+        definition never changed (every debtor counts, and no filter slows the read)."""
+        return self.since if self.redefined else None
+
 
 def definition_starts(versions: Sequence[tuple[int, Mapping[str, Any]]]) -> list[int]:
     """For each ``(version, config)`` in version order, the version its epoch starts at."""
