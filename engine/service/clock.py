@@ -61,9 +61,9 @@ def ensure_forward(session: Session, *, experiment_key: str, now: datetime) -> N
     if latest is not None and now < latest[0]:
         when, what = latest
         raise BackdatedWriteError(
-            f"cannot write {experiment_key!r} as of {_utc(now)}: it already has an {what} "
-            f"from {_utc(when)}, and its history only moves forward; use a time at or after "
-            "that (or leave --as-of out for now)"
+            f"{_utc(now)} is before the latest {what} of {experiment_key!r} ({_utc(when)}): "
+            "its history only moves forward, so a write (or a dry run of one) must be dated "
+            "at or after that; leave --as-of out to act now"
         )
 
 
