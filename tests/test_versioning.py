@@ -18,7 +18,7 @@ from engine.cli import app
 from engine.config import Experiment
 from engine.loader import LoadedExperiment, parse_experiment
 from engine.store.tables import AllocationVersion, ExperimentVersion
-from engine.versioning import config_changes, unsafe_changes
+from engine.versioning import LiveState, config_changes, review_changes
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 KEY = "dunning-channels"
@@ -70,8 +70,8 @@ def test_nothing_is_unsafe_before_any_assignment(channels: LoadedExperiment) -> 
     renamed = variant(channels, ("key: no_action", "key: wait"), ("salt: dunning", "salt: x"))
     before = channels.experiment.model_dump(mode="json")
     after = renamed.experiment.model_dump(mode="json")
-    assert unsafe_changes(before, after, arms_with_assignments=()) == []
-    problems = unsafe_changes(before, after, arms_with_assignments={"no_action"})
+    assert review_changes(before, after, state=LiveState()).refused == ()
+    problems = review_changes(before, after, state=LiveState(assigned_arms={"no_action"})).refused
     assert len(problems) == 2
     assert "no_action removed or renamed" in problems[0]
     assert problems[1].startswith("salt: 'dunning-channels-2026' -> 'x-channels-2026': every")

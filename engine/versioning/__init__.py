@@ -13,7 +13,6 @@ from engine.versioning.safety import (
     Review,
     definition_changes,
     review_changes,
-    unsafe_changes,
 )
 
 __all__ = [
@@ -33,5 +32,4 @@ __all__ = [
     "field_of",
     "review_changes",
     "safety_of",
-    "unsafe_changes",
 ]

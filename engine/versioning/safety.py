@@ -83,20 +83,22 @@ def _instance(path: str) -> str:
     return ".".join(path.split(".")[:depth])
 
 
+def _of_a_whole_arm(change: Change, kept: set[str]) -> bool:
+    """Whether ``change`` is part of an arm added or removed as a whole (not one of ``kept``,
+    the arms on both sides): such an arm is judged as one change, not field by field."""
+    parts = change.path.split(".")
+    return parts[0] == "arms" and len(parts) > 1 and parts[1] not in kept
+
+
 def definition_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
     """The changes from ``before`` to ``after`` that measure outcomes differently: a definition
     field of the experiment, or of an arm on both sides (a new arm has no debtors to measure).
     Any of them starts a new definition epoch (:mod:`engine.versioning.epochs`)."""
-    both = set(_arm_keys(before)) & set(_arm_keys(after))
-
-    def on_both_sides(change: Change) -> bool:
-        parts = change.path.split(".")
-        return parts[0] != "arms" or len(parts) < 2 or parts[1] in both
-
+    kept = set(_arm_keys(before)) & set(_arm_keys(after))
     return [
         c
         for c in config_changes(before, after)
-        if safety_of(field_of(c.path)).safety is Safety.DEFINITION and on_both_sides(c)
+        if safety_of(field_of(c.path)).safety is Safety.DEFINITION and not _of_a_whole_arm(c, kept)
     ]
 
 
@@ -139,17 +141,16 @@ def review_changes(
     # A block switched on or off (``layer: null`` -> a layer) is one change, not one per field.
     switched = [c.path for c in changes if c.before is None or c.after is None]
     for change in changes:
-        parts = change.path.split(".")
-        if parts[0] == "arms" and len(parts) > 1 and parts[1] not in old_arms & new_arms:
-            continue  # an added or removed arm, handled as a whole
+        if _of_a_whole_arm(change, old_arms & new_arms):
+            continue  # handled above
         if field_of(change.path) == "arms.*.champion":
-            continue  # handled as a whole
+            continue  # handled above
         block = next((p for p in switched if change.path.startswith(f"{p}.")), None)
         instance = block or _instance(change.path)
         if instance in seen:
             continue
         seen.add(instance)
-        field = field_of(change.path)
+        field = field_of(instance)
         entry = safety_of(field)
         safety = entry.safety
         if field == "allocation.weights" and not state.bandit_moved:
@@ -171,15 +172,3 @@ def _shown(path: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> st
 
 def _champion(config: Mapping[str, Any]) -> str | None:
     return next((str(a["key"]) for a in config.get("arms", []) if a.get("champion")), None)
-
-
-def unsafe_changes(
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    *,
-    arms_with_assignments: Collection[str],
-    champion: str | None = None,
-) -> list[str]:
-    """Explanations of the edits refused without ``--force`` (empty: safe)."""
-    state = LiveState(assigned_arms=arms_with_assignments, champion=champion)
-    return list(review_changes(before, after, state=state).refused)
