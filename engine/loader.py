@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from engine.config import Experiment
-from engine.issues import Found, Loc, describe_all, dotted, drop_branch_noise
+from engine.crosscheck import cross_field_issues
+from engine.issues import Found, Loc, describe_all, dotted
 from engine.model_files import FileTooLargeError, read_bounded, read_router_models
 
 
@@ -261,9 +262,11 @@ def parse_experiment(
         # A value already reported as unreadable (or a model file reported as unusable) would
         # only add noise such as "valid string".
         reported = {loc for loc, _, _ in found}
-        for error in exc.errors():
-            found.extend(f for f in describe_all(error) if f[0] not in reported)
-        found = drop_branch_noise(found)
+        errors = exc.errors()
+        found.extend(f for f in describe_all(errors) if f[0] not in reported)
+        # The rules between fields too, in the same run (pydantic skips them after an error).
+        known = {(loc, message) for loc, message, _ in found}
+        found.extend(f for f in cross_field_issues(data, errors) if (f[0], f[1]) not in known)
     if found or experiment is None:
         issues = []
         for loc, message, mark in found:

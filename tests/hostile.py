@@ -504,6 +504,9 @@ def argument_cases(rng: np.random.Generator, folder: Path, count: int, key: str)
         lambda: ("ope", ["ope", w(), "--target", w()]),
         lambda: ("uplift fit", ["uplift", "fit", w(), "-o", str(folder / "m.json")]),
         lambda: ("demo", ["demo", "--experiment", w(), "--days", n()]),
+        lambda: ("pause", ["pause", w(), "--note", w()]),
+        lambda: ("resume", ["resume", w(), "--as-of", t()]),
+        lambda: ("stop", ["stop", key, "--as-of", t(), "--by", w()]),
     )
     cases = []
     for i in range(count):

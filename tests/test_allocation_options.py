@@ -32,11 +32,12 @@ def variant(channels: LoadedExperiment, extra: str, policy: str = "thompson") ->
     return LoadedExperiment(Path("variant.yaml"), parse_experiment(text, file="v.yaml"), text)
 
 
-def simulate(db: Engine, n: int, *, seed: int) -> None:
+def simulate(db: Engine, n: int, *, seed: int, at: datetime = T0) -> None:
+    """Assign ``n`` debtors at ``at``; those who pay pay two days later."""
     rng = np.random.default_rng(seed)
     ids = [f"s{seed}-{i}" for i in range(n)]
     result = service.assign_debtors(
-        db, experiment_key=KEY, debtor_ids=ids, amounts_owed=np.full(n, 40.0), now=T0
+        db, experiment_key=KEY, debtor_ids=ids, amounts_owed=np.full(n, 40.0), now=at
     )
     pays = rng.random(n) < np.array([RATES[a] for a in result.arm])
     paid = [i for i, p in zip(ids, pays, strict=True) if p]
@@ -45,9 +46,9 @@ def simulate(db: Engine, n: int, *, seed: int) -> None:
         debtor_id=np.array(paid, dtype=object),
         kind=np.full(len(paid), "payment", dtype=object),
         amount=np.full(len(paid), 40.0),
-        occurred_at=np.full(len(paid), to_datetime64(T0 + timedelta(days=2))),
+        occurred_at=np.full(len(paid), to_datetime64(at + timedelta(days=2))),
     )
-    service.ingest_events(db, events, now=T0 + timedelta(days=2))
+    service.ingest_events(db, events, now=at + timedelta(days=2))
 
 
 LATER = T0 + timedelta(days=15)
@@ -74,11 +75,13 @@ def test_champion_floor_and_burn_in(db: Engine, channels: LoadedExperiment) -> N
     assert "burn-in" in early.reason
     assert early.weights["direct_collection"] == pytest.approx(0.7 / 3, abs=1e-9)
     assert early.weights["friendly_sms"] == pytest.approx(0.3)
-    simulate(db, 2_000, seed=3)
+    simulate(db, 2_000, seed=3, at=LATER)  # the next batch, the same day
     same_day = service.update_allocation(db, experiment_key=KEY, now=LATER, seed=3)
     assert same_day.unchanged is not None, "update_cadence: daily allows one update a day"
     assert same_day.version == early.version
-    info = service.update_allocation(db, experiment_key=KEY, now=LATER + timedelta(days=1), seed=3)
+    # Once the second batch has matured too, 4,000 units end the burn-in.
+    matured = LATER + timedelta(days=15)
+    info = service.update_allocation(db, experiment_key=KEY, now=matured, seed=3)
     assert "burn-in" not in info.reason
     assert info.weights["friendly_sms"] >= 0.3 - 1e-12, "the champion keeps its floor"
     assert min(info.weights.values()) >= 0.05 - 1e-12

@@ -33,6 +33,8 @@ CORE_NAMES = (
     "versioning",
     "layers",
     "eligibility",
+    "crosscheck",
+    "lifecycle",
 )
 
 

@@ -141,9 +141,8 @@ def test_each_verb_of_the_loop_on_its_own(db_url: str, tmp_path: Path) -> None:
     }
     assert assigned["propensity"].eq(0.25).all()
     # Re-running the same file changes nothing.
-    code, output = run(
-        "assign", "dunning-channels", "-i", str(debtors), "-o", str(treatments), "--db", db_url
-    )
+    rerun = ("assign", "dunning-channels", "-i", str(debtors), "-o", str(treatments))
+    code, output = run(*rerun, "--db", db_url, "--as-of", day0)
     assert "0 newly assigned" in output, (code, output)
     assert pd.read_csv(treatments)["arm"].tolist() == assigned["arm"].tolist()
 
@@ -191,9 +190,11 @@ def test_each_verb_of_the_loop_on_its_own(db_url: str, tmp_path: Path) -> None:
     assert "allocation v3 unchanged (update cadence daily" in output
     code, output = run("run-cycle", "--db", db_url, "--as-of", later)
     assert code == 0
+    assert "already decided today, nothing changed" in output
+    code, output = run("run-cycle", "--db", db_url, "--as-of", later, "--json")
     assert json.loads(output)["repeated"] is True, "decided today already: nothing changes"
     next_day = (start + timedelta(days=62)).isoformat()
-    code, output = run("run-cycle", "--db", db_url, "--as-of", next_day)
+    code, output = run("run-cycle", "--db", db_url, "--as-of", next_day, "--json")
     assert code == 0
     line = json.loads(output)
     assert (line["update_version"], line["action"], line["reason"]) == (4, "continue", "too_early")
@@ -226,8 +227,13 @@ def test_reduced_demo(db_url: str) -> None:
         ("pay_on_time", "primary"),
         ("churn", "guardrail"),
     ]
-    code, output = run("list", "--db", db_url)
-    assert "dunning-channels v1 (running)" in output
+    code, output = run("list", "--db", db_url, "--json")
+    [listed] = json.loads(output)["experiments"]
+    assert (listed["experiment"], listed["version"], listed["status"]) == (
+        "dunning-channels",
+        1,
+        "running",
+    )
     code, output = run("analyze", "dunning-channels", "--db", db_url, "--by-segment", "--json")
     assert code == 0, output
     fit = json.loads(output)

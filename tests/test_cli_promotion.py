@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -140,7 +139,8 @@ def test_run_cycle_isolates_failures(
         return real(db, experiment_key=experiment_key, **kwargs)
 
     monkeypatch.setattr(service, "run_cycle", flaky)
-    code, output = run("run-cycle", "--db", ready, "--as-of", READY.strftime("%Y-%m-%dT%H:%M:%S"))
+    when = READY.strftime("%Y-%m-%dT%H:%M:%S")
+    code, output = run("run-cycle", "--db", ready, "--as-of", when, "--json")
     assert code == 1, "a failed experiment is reported in the exit code"
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     by_key = {line["experiment"]: line for line in lines}
@@ -165,15 +165,20 @@ def test_scheduled_jobs_skip_experiments_that_are_not_running(
     as_of = READY.strftime("%Y-%m-%dT%H:%M:%S")
     code, output = run("run-cycle", "--db", ready, "--as-of", as_of)
     assert code == 0
+    assert "paused-channels: skipped (paused)" in output
+    code, output = run("run-cycle", "--db", ready, "--as-of", as_of, "--json")
+    assert code == 0
     lines = {
         json.loads(x)["experiment"]: json.loads(x) for x in output.splitlines() if x[:1] == "{"
     }
     assert lines["paused-channels"] == {
         "event": "skipped",
+        "level": "info",
         "experiment": "paused-channels",
         "status": "paused",
     }
     assert lines[KEY]["action"] == "promote"
+    assert lines[KEY]["repeated"] is True, "the text run above decided the day already"
     code, output = run("promote", "--all", "--db", ready, "--as-of", as_of, "--dry-run", "--json")
     assert code == 0
     assert "paused-channels" not in output
@@ -192,7 +197,7 @@ def test_rollback_verb(ready: str) -> None:
 
 def test_schedule_fires_on_the_cron_expression(ready: str) -> None:
     start = (T0 + timedelta(days=60)).strftime("%Y-%m-%d")
-    code, output = run("schedule", "--db", ready, "--now", start, "--max-cycles", "3")
+    code, output = run("schedule", "--db", ready, "--now", start, "--max-cycles", "3", "--json")
     assert code == 0, output
     lines = [json.loads(line) for line in output.splitlines()]
     decisions = [line for line in lines if line["event"] == "decision"]
@@ -209,18 +214,30 @@ def test_schedule_fires_on_the_cron_expression(ready: str) -> None:
 def test_schedule_stops_cleanly_on_a_signal(ready: str, sig: int) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from engine.cli import main; main()", "schedule", "--db", ready],
+        [
+            sys.executable,
+            "-c",
+            "from engine.cli import main; main()",
+            "schedule",
+            "--db",
+            ready,
+            "--json",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    assert process.stdout is not None
-    # Signal only once it says the handlers are in place; a fixed sleep races slow imports.
-    assert json.loads(process.stdout.readline())["event"] == "started"
-    time.sleep(0.2)
-    process.send_signal(sig)
-    out, err = process.communicate(timeout=30)
+    try:
+        assert process.stdout is not None
+        # Signal only once it says the handlers are in place; a fixed sleep races slow imports.
+        assert json.loads(process.stdout.readline())["event"] == "started"
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:  # a failed assertion must not leave a scheduler running
+            process.kill()
+            process.communicate()
     assert process.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["event"] == "stopped"
 
@@ -228,4 +245,8 @@ def test_schedule_stops_cleanly_on_a_signal(ready: str, sig: int) -> None:
 def test_simulated_schedule_without_experiments_ends(db_url: str) -> None:
     code, output = run("schedule", "--db", db_url, "--now", "2026-01-01", "--max-cycles", "2")
     assert code == 0
+    assert output.splitlines()[-1] == "schedule stopped after 0 cycle(s)"
+    code, output = run(
+        "schedule", "--db", db_url, "--now", "2026-01-01", "--max-cycles", "2", "--json"
+    )
     assert json.loads(output.splitlines()[-1]) == {"event": "stopped", "level": "info", "cycles": 0}

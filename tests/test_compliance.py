@@ -75,7 +75,10 @@ def with_rules(channels: LoadedExperiment, block: str) -> LoadedExperiment:
             "compliance:\n  fallback_arm: no_action\n  quiet_hours:\n    timezone: Mars/Olympus\n",
             "unknown time zone",
         ),
-        ("compliance:\n  fallback_arm: no_action\n  quiet_hours:\n    start: '25:00'\n", "pattern"),
+        (
+            "compliance:\n  fallback_arm: no_action\n  quiet_hours:\n    start: '25:00'\n",
+            "must be a time of day HH:MM",
+        ),
     ],
 )
 def test_invalid_rules_name_the_field(channels: LoadedExperiment, block: str, message: str) -> None:

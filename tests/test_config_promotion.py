@@ -97,7 +97,7 @@ INVALID = [
         edit("  alpha: 0.05 ", "  alpha: 0.7 "),
         "promotion.alpha",
         "  alpha: 0.7",
-        "less than 0.5",
+        "must be below 0.5, got 0.7",
         id="alpha-range",
     ),
 ]

@@ -243,3 +243,31 @@ def test_missing_database_file_is_not_created(
     assert "make demo" in at.info[0].value
     assert not path.exists()
     assert not path.parent.exists()
+
+
+def test_experiment_page_labels_a_new_definition_and_logs_status_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'redefined.sqlite3'}"
+    engine = service.open_db(url)
+    loaded = loader.load_experiment(EXPERIMENT_FILE)
+    demo.run_demo(engine, loaded, days=2, debtors_per_day=50, seed=2, start=demo.default_start(2))
+    key = loaded.experiment.key
+    service.set_status(
+        engine, experiment_key=key, status="paused", now=service.utc_now(), by="ana", note="x"
+    )
+    text = loaded.source.replace("pay_window_days: 14 ", "pay_window_days: 7 ")
+    seven = loader.LoadedExperiment(loaded.path, loader.parse_experiment(text, file="e"), text)
+    service.sync_experiment(engine, seven, now=service.utc_now(), force=True)
+    engine.dispose()
+
+    at = _run(url, monkeypatch, page="views/experiment.py")
+    assert not at.exception
+    [warning] = [w.value for w in at.warning]
+    assert "since experiment version 2 (metrics.pay_window_days: 14 -> 7)" in warning
+    assert "not pooled" in warning
+    log = at.table[1].value
+    assert list(log["Decision"]) == ["status changed"]
+    assert list(log["Change"]) == ["running → paused by ana"]
+    overview = _run(url, monkeypatch)
+    assert overview.dataframe[0].value.loc[0, "Status"] == "paused"

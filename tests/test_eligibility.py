@@ -81,7 +81,7 @@ INVALID = [
     pytest.param(
         "  - column: amount_owed\n    min: 1\n    when_missing: drop\n",
         "eligibility.0.when_missing",
-        "'exclude' or 'include'",
+        "'drop' is not one of: exclude, include",
         id="when-missing",
     ),
     pytest.param(

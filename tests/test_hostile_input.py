@@ -70,7 +70,10 @@ def sweep(cases: list[Case], db_url: str | None) -> None:
 
 @pytest.fixture
 def synced(db_url: str) -> str:
-    result = runner.invoke(app, ["sync", str(hostile.CHANNELS), "--db", db_url])
+    # Dated before the cases' --as-of: an experiment's history only moves forward.
+    result = runner.invoke(
+        app, ["sync", str(hostile.CHANNELS), "--db", db_url, "--as-of", "2026-03-01"]
+    )
     assert result.exit_code == 0, result.output
     return db_url
 

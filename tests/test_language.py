@@ -110,7 +110,7 @@ INVALID = [
         edit("status: running ", "status: live "),
         line_of("status: running"),
         "status",
-        "'draft', 'running', 'paused' or 'stopped'",
+        "'live' is not one of: draft, running, paused, stopped",
         id="unknown-status",
     ),
     pytest.param(
@@ -124,7 +124,7 @@ INVALID = [
         edit("status: running ", "start_date: 2026-02-30\nstatus: running "),
         line_of("status: running"),
         "start_date",
-        "valid date",
+        "must be a real date YYYY-MM-DD, got '2026-02-30'",
         id="impossible-date",
     ),
     pytest.param(
@@ -145,8 +145,15 @@ INVALID = [
         edit("    cost: 9.50", "    channel: fax\n    cost: 9.50"),
         line_of("cost: 9.50"),
         "arms.1.channel",
-        "'none', 'sms', 'email', 'letter', 'phone' or 'agency'",
+        "'fax' is not one of: none, sms, email, letter, phone, agency",
         id="unknown-channel",
+    ),
+    pytest.param(
+        edit("    cost: 9.50", "    channel: SMS\n    cost: 9.50"),
+        line_of("cost: 9.50"),
+        "arms.1.channel",
+        "'SMS' is not one of: none, sms, email, letter, phone, agency; did you mean 'sms'?",
+        id="channel-in-capitals",
     ),
     pytest.param(
         edit("currency: EUR", "currency: EUR\nlayer: {key: dunning, range: [0.6, 0.2]}"),
@@ -159,14 +166,14 @@ INVALID = [
         edit("  primary: pay_on_time", "  primary: pay_on_time\n  secondary: [churn, refunds]"),
         line_of("primary: pay_on_time") + 1,
         "metrics.secondary.1",
-        "'pay_on_time', 'collected'",
+        "'refunds' is not one of: pay_on_time, collected,",
         id="unknown-secondary-metric",
     ),
     pytest.param(
         edit("  draws: 20000", "  draws: 20000\n  update_cadence: minutely"),
         line_of("draws: 20000") + 1,
         "allocation.update_cadence",
-        "'hourly', 'daily' or 'weekly'",
+        "'minutely' is not one of: hourly, daily, weekly",
         id="unknown-cadence",
     ),
     pytest.param(
@@ -196,7 +203,8 @@ INVALID = [
         edit("segment: debtor_type", "segment: debtor_type\nunit: debtor id"),
         line_of("segment: debtor_type") + 1,
         "unit",
-        "should match pattern",
+        "must be a column name: letters, digits and '_', not starting with a digit, got "
+        "'debtor id'; e.g. 'debtor_id'",
         id="unit-not-a-column-name",
     ),
 ]

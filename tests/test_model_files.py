@@ -29,10 +29,18 @@ def issues(text: str, tmp_path: Path, name: str = "x.yaml") -> list[str]:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("cost: 9.50", "cost: .inf", r"arms.1.cost: Input should be a finite number"),
-        ("cost: 9.50", "cost: -.INF", r"arms.1.cost: Input should be a finite number"),
-        ("monthly_margin: 14.0", "monthly_margin: .nan", "clv.monthly_margin: Input should be"),
-        ("monthly_margin: 14.0", "monthly_margin: 1e400", "clv.monthly_margin: Input should be"),
+        ("cost: 9.50", "cost: .inf", r"arms.1.cost: must be a finite number"),
+        ("cost: 9.50", "cost: -.INF", r"arms.1.cost: must be a finite number"),
+        (
+            "monthly_margin: 14.0",
+            "monthly_margin: .nan",
+            "clv.monthly_margin: must be a finite number",
+        ),
+        (
+            "monthly_margin: 14.0",
+            "monthly_margin: 1e400",
+            "clv.monthly_margin: must be a finite number",
+        ),
     ],
 )
 def test_numbers_must_be_finite(tmp_path: Path, old: str, new: str, expected: str) -> None:

@@ -104,7 +104,7 @@ def every_verb(paths: dict[str, Path], db: str) -> list[list[str]]:
         ["uplift", "fit", "--help"],
         ["validate", str(CHANNELS)],
         ["schema", "-o", str(out / "schema.json")],
-        ["sync", str(CHANNELS)],
+        ["sync", str(CHANNELS), "--as-of", "2026-03-01"],
         ["history", KEY],
         ["list"],
         [
@@ -123,8 +123,8 @@ def every_verb(paths: dict[str, Path], db: str) -> list[list[str]]:
         ["promote", KEY, *when],
         ["promote", "--all", *when],
         ["run-cycle", "--as-of", "2026-05-05T06:00:00"],
-        ["rollback", KEY, "--to", "1", *when],
-        ["rollback", KEY, "--to", "99", *when],
+        ["rollback", KEY, "--to", "1", "--as-of", "2026-05-05T07:00:00"],
+        ["rollback", KEY, "--to", "99", "--as-of", "2026-05-05T07:00:00"],
         ["schedule", "--now", "2026-05-06", "--max-cycles", "1"],
         ["report", KEY, *when],
         ["analyze", KEY, *when],
@@ -166,7 +166,7 @@ def sweep(db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
             assert secret not in shown, (args, shown)
         seen.append((args[0], result.exit_code, "webhook" in caplog.text))
     # The sweep exercised the failure paths it is about.
-    assert ("promote", 0, True) in seen, "a failing webhook was logged"
+    assert ("promote", 0, True) in seen, f"a failing webhook was logged: {seen}"
     assert ("demo", 1, False) in seen, "the demo refused a database that holds debtors"
     assert seen[-1][:2] == ("list", 1), "a database error"
 

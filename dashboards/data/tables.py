@@ -100,8 +100,13 @@ def allocation_frame(report: service.ExperimentReport) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["created_at", "version", "arm", "weight"])
 
 
-#: Audit records that changed the allocation, and how the log names each.
-_CHANGES = {"promote": "promoted", "stop_arm": "arm stopped", "rollback": "rolled back"}
+#: Audit records that changed the allocation or the status, and how the log names each.
+_CHANGES = {
+    "promote": "promoted",
+    "stop_arm": "arm stopped",
+    "rollback": "rolled back",
+    "status": "status changed",
+}
 
 
 def _change(p: service.PromotionRecord) -> str:
@@ -109,11 +114,15 @@ def _change(p: service.PromotionRecord) -> str:
         return "stopped " + ", ".join(p.numbers.get("stopped_arms", []))
     if p.action == "rollback":
         return f"rollback to v{p.numbers.get('to_version')}"
+    if p.action == "status":
+        before, after = p.numbers.get("status_before"), p.numbers.get("status_after")
+        return f"{before} → {after} by {p.numbers.get('by') or 'unknown'}"
     return f"{p.champion_before} → {p.champion_after}"
 
 
 def promotion_frame(report: service.ExperimentReport) -> pd.DataFrame:
-    """The decisions that changed the allocation: promotions, stopped arms, rollbacks."""
+    """The decisions that changed the allocation (promotions, stopped arms, rollbacks) or the
+    status (pause, resume, stop)."""
     rows = [
         {
             "Decided at": when(p.decided_at),

@@ -33,6 +33,8 @@ except (service.StorageError, service.ServiceError) as exc:
     st.stop()
 
 st.title(f"Analysis: {analysis.name}")
+if label := data.load_report(url, key).definition.label:
+    st.warning(f"Measured on the current outcome definition only: {label}.")
 scope = "all debtors" if analysis.segments is None else "segments " + ", ".join(analysis.segments)
 st.caption(
     f"`{analysis.experiment}` · experiment version {analysis.experiment_version} · "

@@ -53,6 +53,8 @@ st.caption(
     "baseline moved (or differs by debtor type), the Analysis page's stratified estimates are "
     "the ones to compare arms on."
 )
+if report.definition.label:
+    st.warning(f"Measured on the current outcome definition only: {report.definition.label}.")
 kpis = data.kpi_frame(report)
 champion_row = f"★ {champion}"
 
@@ -81,14 +83,15 @@ else:
 st.subheader("Promotion log")
 st.caption(
     "Decisions that changed the allocation: promotions, arms stopped for a guardrail breach, "
-    "rollbacks. `dunning promote` and `dunning run-cycle` audit every other decision too."
+    "rollbacks; and status changes (`dunning pause`, `resume`, `stop`). `dunning promote` and "
+    "`dunning run-cycle` audit every other decision too."
 )
 if promoted.empty:
     st.info(f"No promotion yet: {champion} has been champion throughout.")
 else:
     st.table(promoted.set_index("Decided at"))
 last = report.promotions[-1] if report.promotions else None
-if last is not None and last.action not in ("promote", "stop_arm", "rollback"):
+if last is not None and last.action not in ("promote", "stop_arm", "rollback", "status"):
     st.caption(f"Latest decision ({data.when(last.decided_at)}): {last.explanation}")
 
 with st.expander(f"Allocation history ({len(report.allocations)} versions, newest first)"):

@@ -8,6 +8,7 @@ rejected); 1 a refused operation or an unreachable database.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -32,12 +33,16 @@ from engine.batchio.rejects import REJECTS_FILE
 from engine.cli.common import (
     AsOfOption,
     DbOption,
+    JsonOption,
+    KeyArgument,
     OverwriteOption,
     app,
     check_output_paths,
     console,
+    emit_json,
     errors,
     open_database,
+    parse_time,
     resolve_as_of,
     user_errors,
 )
@@ -46,6 +51,11 @@ from engine.settings import DEFAULT_DATABASE_URL
 
 #: Exit code of a run that loaded the good rows and rejected others.
 EXIT_PARTIAL = 3
+BATCH_EXIT_CODES = (
+    "Exit codes: 0 every row loaded; 3 the good rows loaded, the bad ones set aside in the "
+    "rejects file; 2 nothing loaded (an unusable file, every row rejected, or --strict); "
+    "1 refused, or a database error."
+)
 #: Rejected rows printed on stderr; the rejects file has them all.
 SHOWN_REJECTS = 20
 
@@ -53,6 +63,7 @@ RejectsOption = Annotated[
     Path | None,
     typer.Option(
         "--rejects",
+        metavar="FILE",
         help="Where to write the rejected rows (CSV) [default: <input name>.rejects.csv next "
         "to the input]; written on every run, header only when nothing was rejected.",
     ),
@@ -73,12 +84,12 @@ def _rejects_output(input_path: Path, target: Path | None) -> Output:
     return Output(path, REJECTS_FILE, "--rejects")
 
 
-def _set_aside(rejects: Rejects, records: int, path: Path, *, strict: bool) -> None:
+def _set_aside(rejects: Rejects, records: int, path: Path, *, strict: bool) -> Path:
     """Write the rejects file and report the rejected rows; stop (exit 2) when nothing will be
-    loaded."""
+    loaded. Returns the rejects file's path."""
     rejects.write(path)
     if not rejects.count:
-        return
+        return path
     for issue in rejects.issues[:SHOWN_REJECTS]:
         errors.print(str(issue), markup=False, highlight=False)
     if len(rejects.issues) > SHOWN_REJECTS:
@@ -89,6 +100,7 @@ def _set_aside(rejects: Rejects, records: int, path: Path, *, strict: bool) -> N
         raise typer.Exit(2)
     left = records - rejects.count
     errors.print(f"[yellow]{summary}; the other {left:,} are loaded.[/yellow]", highlight=False)
+    return path
 
 
 def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
@@ -123,19 +135,25 @@ def _write_output(frame: pd.DataFrame, path: Path, what: str) -> None:
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(epilog=BATCH_EXIT_CODES)
 @user_errors
 def assign(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
-    input: Annotated[Path, typer.Option("--input", "-i", help="Debtors (.csv or .parquet).")],
+    key: KeyArgument,
+    input: Annotated[
+        Path, typer.Option("--input", "-i", metavar="FILE", help="Debtors (.csv or .parquet).")
+    ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Treatments to write (.csv or .parquet).")
+        Path,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Treatments to write (.csv or .parquet)."
+        ),
     ],
     rejects: RejectsOption = None,
     strict: StrictOption = False,
     overwrite: OverwriteOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Assign the eligible debtors of a file to arms (sticky) and write their treatments."""
     rejects_file = _rejects_output(input, rejects)
@@ -149,7 +167,7 @@ def assign(
         eligibility=experiment.eligibility,
         id_column=experiment.unit,
     )
-    _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
+    rejects_path = _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
     debtors = read.debtors
     result = service.assign_debtors(
         engine,
@@ -163,32 +181,71 @@ def assign(
     _write_output(_treatments(result, experiment.unit), output, "assignments")
     ineligible = result.ineligible_count
     kept = len(result.debtor_id) - result.new_count - ineligible
-    console.print(
-        f"{len(result.debtor_id):,} debtors: {result.new_count:,} newly assigned, "
-        f"{kept:,} kept their arm, {ineligible:,} ineligible -> {escape(str(output))}"
-    )
+    if as_json:
+        emit_json(
+            {
+                "experiment": key,
+                "rows": read.records,
+                "debtors": len(result.debtor_id),
+                "new": result.new_count,
+                "kept": kept,
+                "ineligible": ineligible,
+                "rejected": read.rejects.count,
+                "output": output,
+                "rejects": rejects_path,
+            }
+        )
+    else:
+        console.print(
+            f"{len(result.debtor_id):,} debtors: {result.new_count:,} newly assigned, "
+            f"{kept:,} kept their arm, {ineligible:,} ineligible -> {escape(str(output))}"
+        )
     if read.rejects.count:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-@app.command()
+@app.command(epilog=BATCH_EXIT_CODES)
 @user_errors
 def ingest(
-    path: Annotated[Path, typer.Argument(help="Events (.csv or .parquet).")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Events (.csv or .parquet).")],
     rejects: RejectsOption = None,
     strict: StrictOption = False,
     overwrite: OverwriteOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            metavar="TIME",
+            parser=parse_time,
+            help="Record the events as ingested at this time, ISO 8601 (no offset: UTC) "
+            "[default: now]; not before the latest ingestion.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Load outcome events; a re-sent event id changes nothing."""
     rejects_file = _rejects_output(path, rejects)
     check_output_paths([rejects_file], inputs=[path], db=db, overwrite=overwrite)
     read = read_events(path)
     engine = open_database(db)
-    _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
-    result = service.ingest_events(engine, read.events, now=service.utc_now())
-    console.print(
-        f"{result.received:,} events: {result.inserted:,} new, {result.duplicates:,} already known"
-    )
+    rejects_path = _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
+    result = service.ingest_events(engine, read.events, now=resolve_as_of(as_of))
+    if as_json:
+        emit_json(
+            {
+                "rows": read.records,
+                "received": result.received,
+                "inserted": result.inserted,
+                "duplicates": result.duplicates,
+                "rejected": read.rejects.count,
+                "rejects": rejects_path,
+            }
+        )
+    else:
+        console.print(
+            f"{result.received:,} events: {result.inserted:,} new, "
+            f"{result.duplicates:,} already known"
+        )
     if read.rejects.count:
         raise typer.Exit(EXIT_PARTIAL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,8 @@ from engine.cli.common import (
     DEMO_DATABASE_URL,
     app,
     console,
+    emit_json,
+    errors,
     open_database,
     user_errors,
 )
@@ -22,21 +24,89 @@ from engine.cli.render import kpi_table, promotion_table
 from engine.loader import load_experiment
 from engine.settings import Settings
 
+if TYPE_CHECKING:  # the demo's module imports the simulator: only when the verb runs
+    from engine.service.demo import DemoResult
 
-@app.command()
+
+def _payload(result: DemoResult, **run: object) -> dict[str, Any]:
+    """The demo's outcome as JSON-safe data (None where a value does not exist yet)."""
+
+    def number(value: float) -> float | None:
+        return None if math.isnan(value) else value
+
+    final = max(result.report.kpis, key=lambda row: row.traffic_share)
+    return {
+        **run,
+        "experiment": result.report.key,
+        "debtors": result.debtors,
+        "ineligible": result.ineligible,
+        "events": result.events,
+        "seconds": round(result.seconds, 2),
+        "true_best": result.true_best,
+        "traffic_leader": final.arm,
+        "agrees": final.arm == result.true_best,
+        "champion": result.report.champion,
+        "arms": [
+            {
+                "arm": row.arm,
+                "champion": row.champion,
+                "assigned": row.assigned,
+                "pay_on_time": number(row.pay_on_time),
+                "true_pay_on_time": number(result.true_pay_on_time.get(row.arm, math.nan)),
+                "traffic_share": row.traffic_share,
+                "churn": number(row.churn),
+                "clv_uplift": number(row.clv_uplift),
+            }
+            for row in result.report.kpis
+        ],
+        "promotions": [
+            {
+                "decided_at": p.decided_at,
+                "action": p.action,
+                "champion_before": p.champion_before,
+                "champion_after": p.champion_after,
+                "allocation_version": p.allocation_version,
+                "explanation": p.explanation,
+            }
+            for p in result.report.promotions
+            if p.action in ("promote", "stop_arm", "rollback")
+        ],
+    }
+
+
+@app.command(
+    epilog="Exit codes: 0 done; 1 the database already holds the experiment's debtors (see "
+    "--reset) or a database error; 2 an invalid experiment file or option."
+)
 @user_errors
 def demo(
-    experiment: Annotated[Path, typer.Option(help="Experiment file to run.")] = Path(
-        "experiments/dunning_channels.yaml"
-    ),
-    days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 90,
-    per_day: Annotated[int, typer.Option(min=1, help="Overdue debtors per day.")] = 2_000,
-    seed: Annotated[int, typer.Option(help="Seed of the whole simulation.")] = 2026,
+    experiment: Annotated[
+        Path, typer.Option(metavar="FILE", help="Experiment file to run.")
+    ] = Path("experiments/dunning_channels.yaml"),
+    days: Annotated[int, typer.Option(min=1, metavar="N", help="Days to simulate.")] = 90,
+    per_day: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Overdue debtors per day.")
+    ] = 2_000,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the whole simulation.")] = 2026,
     db: Annotated[
-        str, typer.Option("--db", help="Database URL; the default demo file is recreated.")
+        str,
+        typer.Option(
+            "--db",
+            metavar="URL",
+            envvar="DATABASE_URL",
+            help="Database URL; the default demo file is recreated on each run.",
+            show_default=True,
+        ),
     ] = DEMO_DATABASE_URL,
     reset: Annotated[
         bool, typer.Option("--reset", help="Drop all engine tables of --db first.")
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the outcome as JSON (docs/cli.md); the progress goes to stderr.",
+        ),
     ] = False,
 ) -> None:
     """Simulate days of overdue debtors through the real loop and report what happened."""
@@ -46,15 +116,17 @@ def demo(
     if reset or db == DEMO_DATABASE_URL:
         service.reset_database(db)
     engine = open_database(db)
-    shown = escape(service.display_url(db))
+    shown_db = service.display_url(db)
     if service.has_assignments(engine, experiment_key=loaded.experiment.key):
         raise service.ServiceError(
-            f"{shown} already holds debtors of {loaded.experiment.key!r}; pass --reset to "
+            f"{shown_db} already holds debtors of {loaded.experiment.key!r}; pass --reset to "
             "start over"
         )
-    console.print(
+    out = errors if as_json else console
+    out.print(
         f"Simulating {days} days x {per_day:,} overdue debtors of {loaded.experiment.key} "
-        f"into {shown} (seed {seed})"
+        f"into {escape(shown_db)} (seed {seed})",
+        highlight=False,
     )
     with Progress(
         TextColumn("day"),
@@ -62,7 +134,7 @@ def demo(
         BarColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=out,
         transient=False,
     ) as progress:
         task = progress.add_task("demo", total=days, status="")
@@ -83,6 +155,9 @@ def demo(
             start=default_start(days),
             on_day=on_day,
         )
+    if as_json:
+        emit_json(_payload(result, database=shown_db, days=days, per_day=per_day, seed=seed))
+        return
     console.print(kpi_table(result.report, truth=result.true_pay_on_time))
     decisions = result.report.promotions
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]

@@ -10,10 +10,14 @@ from rich.markup import escape
 
 from engine import service
 from engine.cli.common import (
+    EXIT_CODES,
     AsOfOption,
     DbOption,
+    JsonOption,
+    KeyArgument,
     app,
     console,
+    emit_json,
     open_database,
     resolve_as_of,
     user_errors,
@@ -21,18 +25,37 @@ from engine.cli.common import (
 from engine.settings import DEFAULT_DATABASE_URL
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES + " A paused, stopped or draft experiment is refused (1).")
 @user_errors
 def update(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    key: KeyArgument,
     db: DbOption = DEFAULT_DATABASE_URL,
     as_of: AsOfOption = None,
-    seed: Annotated[int | None, typer.Option(help="Monte Carlo seed (default: fresh).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Monte Carlo seed [default: fresh].")
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Recompute the traffic split from matured outcomes (a new allocation version)."""
     info = service.update_allocation(
         open_database(db), experiment_key=key, now=resolve_as_of(as_of), seed=seed
     )
+    if as_json:
+        emit_json(
+            {
+                "experiment": key,
+                "allocation_version": info.version,
+                "changed": info.unchanged is None,
+                "unchanged": info.unchanged,
+                "weights": info.weights,
+                "p_best": info.p_best,
+                "matured_units": info.matured_units,
+                "seed": info.seed,
+                "reason": info.reason,
+                "created_at": info.created_at,
+            }
+        )
+        return
     shares = ", ".join(f"{arm} {100 * w:.1f}%" for arm, w in info.weights.items())
     if info.unchanged is not None:
         console.print(f"{key}: allocation v{info.version} unchanged ({escape(info.unchanged)})")

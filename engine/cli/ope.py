@@ -22,7 +22,7 @@ from engine.cli.common import (
 from engine.ope_io import read_ope_inputs
 
 
-@app.command("ope")
+@app.command("ope", epilog="Exit codes: 0 estimated; 2 an unusable LOG or TARGET file.")
 @user_errors
 def ope_command(
     log: Annotated[

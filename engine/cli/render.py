@@ -103,14 +103,15 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
 
 def promotion_table(promotions: list[PromotionRecord]) -> Table:
     """The decisions that changed the allocation (champion switches, stopped arms,
-    rollbacks), each with the numbers behind it."""
+    rollbacks) or the status, each with the numbers behind it."""
+    shown = [p for p in promotions if p.action in ("promote", "stop_arm", "rollback", "status")]
     table = Table(title="Promotion log", title_justify="left")
     table.add_column("decided (UTC)", no_wrap=True)
-    table.add_column("change", no_wrap=True)
+    table.add_column("change")
     table.add_column("P(beat)", justify="right")
     table.add_column("matured units new / old", justify="right")
     table.add_column("allocation", justify="right")
-    for record in promotions:
+    for record in shown:
         units = record.numbers.get("units", {})
         if record.action == "promote":
             p_beat = record.numbers.get("prob_beat", {}).get(record.champion_after, math.nan)
@@ -126,14 +127,15 @@ def promotion_table(promotions: list[PromotionRecord]) -> Table:
         elif record.action == "rollback":
             change = f"rollback to v{record.numbers.get('to_version')}"
             evidence, counts = "-", "-"
-        else:
-            continue
+        else:  # a status change: who, from what, why
+            change = record.explanation
+            evidence, counts = "-", "-"
         table.add_row(
             f"{record.decided_at:%Y-%m-%d %H:%M}",
             change,
             evidence,
             counts,
-            f"v{record.allocation_version}",
+            "-" if record.allocation_version is None else f"v{record.allocation_version}",
         )
     return table
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +9,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from engine import service
 from engine.analysis import SCHEMA_VERSION, json_safe
@@ -18,85 +17,130 @@ from engine.batchio import Output, OutputKind, read_tenure, write_csv
 from engine.batchio.outputs import columns_like
 from engine.batchio.tables import CSV_SUFFIXES
 from engine.cli.common import (
-    AsOfOption,
+    EXIT_CODES,
     DbOption,
+    JsonOption,
+    KeyArgument,
     OverwriteOption,
+    ReadAsOfOption,
     app,
     check_output_paths,
     console,
+    emit_json,
     errors,
-    open_database,
+    read_database,
     report_time,
     user_errors,
 )
+from engine.cli.outcomes_view import RECORD_COLUMNS, outcome_record, outcomes_table
 from engine.cli.render import analysis_tables, kpi_table, promotion_table, segment_table
 from engine.settings import DEFAULT_DATABASE_URL
-from engine.store.queries import AssignmentOutcome
 
-#: Columns of ``dunning outcomes -o``: every field of an assignment's outcome, cost and CLV.
-OUTCOME_COLUMNS = tuple(
-    dict.fromkeys(
-        [f.name for f in dataclasses.fields(AssignmentOutcome)] + ["treatment_cost", "clv"]
-    )
-)
-OUTCOMES_FILE = OutputKind("outcomes file", CSV_SUFFIXES, columns_like(OUTCOME_COLUMNS))
+#: ``dunning outcomes -o`` files: recognised by their columns (an earlier one may be replaced).
+OUTCOMES_FILE = OutputKind("outcomes file", CSV_SUFFIXES, columns_like(RECORD_COLUMNS))
 
 
-@app.command("list")
+@app.command("list", epilog=EXIT_CODES)
 @user_errors
-def list_(db: DbOption = DEFAULT_DATABASE_URL) -> None:
-    """List the experiments in the database."""
-    for item in service.list_experiments(open_database(db, read_only=True)):
-        console.print(
-            f"{item.key} v{item.version} ({item.status}): {escape(item.name)}; "
-            f"champion {item.champion}; "
-            f"{item.assigned:,} debtors; allocation v{item.allocation_version}"
+def list_(db: DbOption = DEFAULT_DATABASE_URL, as_json: JsonOption = False) -> None:
+    """List the experiments in the database, with the status in force."""
+    engine = read_database(db)
+    items = service.list_experiments(engine)
+    if as_json:
+        emit_json(
+            {
+                "database": service.display_url(db),
+                "experiments": [
+                    {
+                        "experiment": item.key,
+                        "name": item.name,
+                        "version": item.version,
+                        "status": item.status,
+                        "champion": item.champion,
+                        "assigned": item.assigned,
+                        "allocation_version": item.allocation_version,
+                        "updated_at": item.updated_at,
+                        "owner": item.owner,
+                        "schedule": item.schedule,
+                    }
+                    for item in items
+                ],
+            }
         )
+        return
+    if not items:
+        console.print(
+            f"no experiment in {escape(service.display_url(db))} yet; store one with "
+            "`dunning sync FILE`"
+        )
+        return
+    table = Table(title=f"Experiments in {escape(service.display_url(db))}", title_justify="left")
+    for column in ("experiment", "version", "status", "name", "champion", "debtors", "allocation"):
+        table.add_column(column, justify="right" if column == "debtors" else "left")
+    for item in items:
+        table.add_row(
+            item.key,
+            f"v{item.version}",
+            item.status,
+            escape(item.name),
+            item.champion,
+            f"{item.assigned:,}",
+            f"v{item.allocation_version}",
+        )
+    console.print(table)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 @user_errors
 def report(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Machine-readable output (docs/analysis-json.md).")
-    ] = False,
+    key: KeyArgument,
+    as_json: JsonOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
+    as_of: ReadAsOfOption = None,
 ) -> None:
     """Print the KPI table per arm and the promotion log."""
-    engine = open_database(db, read_only=True)
+    engine = read_database(db)
     now = report_time(engine, key, as_of)
     result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
     if as_json:
-        typer.echo(json.dumps(report_json(result), indent=2, allow_nan=False))
+        emit_json(report_json(result) | {"definition": result.definition.to_dict()})
         return
     console.print(kpi_table(result))
+    if result.definition.label:
+        console.print(f"[yellow]Note:[/yellow] {escape(result.definition.label)}.")
     if result.promotions:
         console.print(promotion_table(result.promotions))
     else:
-        console.print("No promotion, stopped arm or rollback yet.")
+        console.print(
+            f"Promotion log: empty, {result.champion} has been champion throughout (no "
+            "promotion, stopped arm, rollback or status change yet)."
+        )
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 @user_errors
 def outcomes(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    key: KeyArgument,
     debtor: Annotated[
-        list[str] | None, typer.Option("--debtor", "-d", help="Only these debtor ids.")
+        list[str] | None,
+        typer.Option("--debtor", "-d", metavar="ID", help="Only these debtor ids (repeatable)."),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write all rows to this CSV.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write all rows to this CSV."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Rows to print without --output.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Rows to print without --output.")
+    ] = 20,
     overwrite: OverwriteOption = False,
     db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
+    as_of: ReadAsOfOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Per-debtor outcomes: arm, propensity, versions, payment, churn, cost and CLV."""
     if output is not None:
         check_output_paths([Output(output, OUTCOMES_FILE)], db=db, overwrite=overwrite)
-    engine = open_database(db, read_only=True)
+    engine = read_database(db)
     now = report_time(engine, key, as_of)
     rows = service.assignment_outcomes(
         engine,
@@ -105,23 +149,25 @@ def outcomes(
         debtor_ids=debtor,
         limit=None if output else limit,
     )
-    frame = pd.DataFrame(
-        [{**vars(r.outcome), "treatment_cost": r.treatment_cost, "clv": r.clv} for r in rows],
-        columns=list(OUTCOME_COLUMNS),
-    )
+    definition = service.experiment_definition(engine, experiment_key=key)
+    records = [outcome_record(row, definition) for row in rows]
     if output is not None:
-        write_csv(frame, output)
-        console.print(f"{len(frame):,} assignments -> {escape(str(output))}")
-    elif frame.empty:
-        console.print("no assignments")
+        write_csv(pd.DataFrame(records, columns=list(RECORD_COLUMNS)), output)
+        console.print(f"{len(records):,} assignments -> {escape(str(output))}")
+    elif as_json:
+        emit_json({"experiment": key, "as_of": now, "rows": records})
+    elif not records:
+        console.print(f"no assignment of {key} as of {now:%Y-%m-%d %H:%M} UTC")
     else:
-        console.print(frame.to_string(index=False), markup=False, highlight=False)
+        console.print(outcomes_table(records, title=f"{key} as of {now:%Y-%m-%d %H:%M} UTC"))
+        if definition.label:
+            console.print(f"[yellow]Note:[/yellow] {escape(definition.label)}.")
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 @user_errors
 def analyze(
-    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    key: KeyArgument,
     segment: Annotated[
         list[str] | None,
         typer.Option("--segment", "-s", help="Only debtors of this segment (repeatable)."),
@@ -138,22 +184,24 @@ def analyze(
     tenure: Annotated[
         Path | None,
         typer.Option(
-            help="Subscriber tenure CSV: value CLV with a fitted shifted-beta-geometric model."
+            metavar="FILE",
+            help="Subscriber tenure CSV: value CLV with a fitted shifted-beta-geometric model.",
         ),
     ] = None,
     cohort: Annotated[
-        str | None, typer.Option(help="Cohort of the tenure table to use (if several).")
+        str | None,
+        typer.Option(metavar="NAME", help="Cohort of the tenure table to use (if several)."),
     ] = None,
     db: DbOption = DEFAULT_DATABASE_URL,
-    as_of: AsOfOption = None,
+    as_of: ReadAsOfOption = None,
 ) -> None:
     """Every KPI per arm with 95% intervals, Bayesian and frequentist, and the SRM check."""
-    engine = open_database(db, read_only=True)
+    engine = read_database(db)
     now = report_time(engine, key, as_of)
     if by_segment:
         fit = service.segment_model(engine, experiment_key=key, now=now)
         if as_json:
-            typer.echo(json.dumps(fit.to_dict(), indent=2, allow_nan=False))
+            emit_json(fit.to_dict())
         else:
             console.print(segment_table(fit))
             console.print(f"{fit.method} fit in {fit.seconds:.2f} s; seed {fit.seed}")
@@ -181,8 +229,9 @@ def analyze(
         tenure=subscribers,
         cohort=cohort,
     )
+    definition = service.experiment_definition(engine, experiment_key=key)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        emit_json(result.to_dict() | {"definition": definition.to_dict()})
         return
     if not any(arm.assigned for arm in result.arms):
         console.print(
@@ -204,6 +253,8 @@ def analyze(
         "and the credible interval, the one the promotion rule uses.",
         highlight=False,
     )
+    if definition.label:
+        console.print(f"[yellow]Note:[/yellow] {escape(definition.label)}.")
     for table in analysis_tables(result):
         console.print(table)
     console.print(f"CLV: {escape(result.clv.statement)} Model: {escape(result.clv.model)}.")

@@ -31,7 +31,9 @@ uplift_app = typer.Typer(help="Uplift routing challengers: fit a router from ran
 app.add_typer(uplift_app, name="uplift")
 
 
-@uplift_app.command("fit")
+@uplift_app.command(
+    "fit", epilog="Exit codes: 0 fitted and written; 2 an unusable LOG or a bad option."
+)
 @user_errors
 def fit(
     log: Annotated[

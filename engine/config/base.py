@@ -3,6 +3,8 @@ and the names of the language's enumerations."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Literal, NewType
 
 from pydantic import BaseModel, ConfigDict
@@ -30,6 +32,22 @@ def _invalid_all(problems: list[tuple[str, str]]) -> PydanticCustomError:
         "{message}",
         {"message": message, "field": problems[0][0], "problems": problems},
     )
+
+
+def closest(value: str, choices: Iterable[str]) -> str | None:
+    """The choice a mistyped ``value`` most likely meant: the same text in another case
+    first, then the closest spelling; None when nothing is close."""
+    folded = {c.casefold(): c for c in choices}
+    if value.casefold() in folded:
+        return folded[value.casefold()]
+    close = difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """ "; did you mean 'x'?" for the :func:`closest` choice, or an empty string."""
+    match = closest(value, choices)
+    return f"; did you mean {match!r}?" if match is not None and match != value else ""
 
 
 class _Frozen(BaseModel):

@@ -21,6 +21,7 @@ from engine.config.base import (
     _Frozen,
     _invalid,
     _invalid_all,
+    did_you_mean,
 )
 from engine.config.compliance import Compliance
 from engine.config.eligibility import EligibilityRule
@@ -141,7 +142,8 @@ class Experiment(_Frozen):
                 problems.append(
                     (
                         "compliance.fallback_arm",
-                        f"unknown arm {fallback!r}; arms are: {', '.join(keys)}",
+                        f"unknown arm {fallback!r}; arms are: {', '.join(keys)}"
+                        + did_you_mean(fallback, keys),
                     )
                 )
             elif self.arm(fallback).contacts_debtor:
@@ -185,7 +187,8 @@ class Experiment(_Frozen):
             problems.extend(
                 (
                     f"allocation.weights.{k}",
-                    f"weight for unknown arm {k!r}; arms are: {', '.join(keys)}",
+                    f"weight for unknown arm {k!r}; arms are: {', '.join(keys)}"
+                    + did_you_mean(k, keys),
                 )
                 for k in unknown
             )

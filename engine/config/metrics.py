@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from engine.clv import residual_clv
-from engine.config.base import MetricName, PrimaryMetric, _Frozen, _invalid
+from engine.config.base import MetricName, PrimaryMetric, _Frozen, _invalid, did_you_mean
 from engine.config.promotion import GUARDRAIL_METRICS, Guardrail
 
 
@@ -35,7 +35,8 @@ class Metrics(_Frozen):
                 raise _invalid(
                     f"guardrails.{index}.metric",
                     f"unknown guardrail metric {guardrail.metric!r}; "
-                    f"known: {', '.join(GUARDRAIL_METRICS)}",
+                    f"known: {', '.join(GUARDRAIL_METRICS)}"
+                    + did_you_mean(guardrail.metric, GUARDRAIL_METRICS),
                 )
             if guardrail.metric in seen:
                 raise _invalid(

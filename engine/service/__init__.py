@@ -17,8 +17,10 @@ from engine.service.assignments import (
     AssignResult,
     assign_debtors,
 )
+from engine.service.clock import BackdatedWriteError
 from engine.service.common import (
     Database,
+    NotRunningError,
     ServiceError,
     StorageError,
     UnknownExperimentError,
@@ -30,6 +32,7 @@ from engine.service.common import (
 )
 from engine.service.database import (
     DatabaseError,
+    MissingDatabaseError,
     connect_db,
     database_files,
     describe,
@@ -39,6 +42,7 @@ from engine.service.database import (
     redact,
     reset_database,
 )
+from engine.service.definitions import Definition, experiment_definition
 from engine.service.events import (
     IngestResult,
     ingest_events,
@@ -50,6 +54,7 @@ from engine.service.experiments import (
     experiment_history,
     sync_experiment,
 )
+from engine.service.lifecycle import StatusChange, set_status
 from engine.service.policy import policy_ope
 from engine.service.promotion import (
     CycleResult,
@@ -74,17 +79,22 @@ __all__ = [
     "ANALYSIS_SEED",
     "AllocationInfo",
     "AssignResult",
+    "BackdatedWriteError",
     "CycleResult",
     "Database",
     "DatabaseError",
     "DebtorOutcome",
+    "Definition",
     "ExperimentReport",
     "ExperimentSummary",
     "IngestResult",
+    "MissingDatabaseError",
+    "NotRunningError",
     "PromotionRecord",
     "PromotionResult",
     "RollbackResult",
     "ServiceError",
+    "StatusChange",
     "StorageError",
     "SyncResult",
     "UnknownExperimentError",
@@ -101,6 +111,7 @@ __all__ = [
     "describe",
     "display_url",
     "evaluate_promotion",
+    "experiment_definition",
     "experiment_history",
     "experiment_report",
     "experiment_segments",
@@ -118,6 +129,7 @@ __all__ = [
     "rollback_allocation",
     "run_cycle",
     "segment_model",
+    "set_status",
     "sync_experiment",
     "update_allocation",
     "utc_now",

@@ -20,11 +20,15 @@ from engine.policy import (
     update_due,
 )
 from engine.policy.rewards import net_value_draws
+from engine.service.clock import ensure_forward
 from engine.service.common import (
     ServiceError,
+    ensure_running,
     load_current,
     new_seed,
 )
+from engine.service.definitions import pooled_since
+from engine.stats.binomial import BinomialStat
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.tables import (
@@ -77,10 +81,19 @@ class AllocationInfo:
 
 
 def arm_totals(
-    session: Session, experiment: Experiment, now: datetime
+    session: Session, experiment: Experiment, now: datetime, *, since: int | None = None
 ) -> tuple[dict[str, ArmTotals], dict[str, ArmTotals]]:
-    """Outcome sums per arm: over all debtors, and over the bandit's training debtors."""
-    cells = queries.outcome_cells(session, experiment_key=experiment.key, now=now, by_holdout=True)
+    """Outcome sums per arm: over all debtors, and over the bandit's training debtors
+    (:func:`_trains`). ``since`` keeps the debtors of that experiment version on (the current
+    definition, see :func:`engine.service.definitions.pooled_since`).
+    """
+    cells = queries.outcome_cells(
+        session,
+        experiment_key=experiment.key,
+        now=now,
+        by_holdout=True,
+        min_experiment_version=since,
+    )
     everyone = totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells))
     return everyone, training_totals(experiment, cells)
 
@@ -135,11 +148,18 @@ def _segment_decision(
     now: datetime,
     rng: np.random.Generator,
     stopped: Sequence[str] = (),
+    since: int | None = None,
 ) -> SegmentDecision | None:
-    """Per-segment weights from the matured training outcomes of each segment (holdout out);
-    ``stopped`` arms are left out of the bandit and get 0 in every segment."""
+    """Per-segment weights from the matured training outcomes of each segment (holdout out,
+    debtors of the current definition only); ``stopped`` arms are left out of the bandit and
+    get 0 in every segment."""
     cells = queries.outcome_cells(
-        session, experiment_key=experiment.key, now=now, by_segment=True, by_holdout=True
+        session,
+        experiment_key=experiment.key,
+        now=now,
+        by_segment=True,
+        by_holdout=True,
+        min_experiment_version=since,
     )
     segments = sorted({c.segment for c in cells if c.segment is not None and _trains(c)})
     if not segments:
@@ -171,6 +191,36 @@ def _segment_decision(
     return SegmentDecision(full(decision.weights), full(decision.bandit), decision.reason)
 
 
+def _held_for_new_definition(
+    experiment: Experiment, stats: Mapping[str, BinomialStat], since: int
+) -> str | None:
+    """Why the split in force stands after a forced change of the outcome definition, or
+    None once the new definition has the evidence the experiment asks for.
+
+    Starting afresh from a few matured debtors would let an arm with a lucky handful take the
+    traffic from the arm the bandit found best (or, under a burn-in, fall back to the
+    starting split). The split in force stands until every active arm has
+    ``promotion.min_units_per_arm`` matured debtors measured on the new definition (the
+    evidence the experiment requires to compare two arms) and at least ``burn_in_units`` have
+    matured in all.
+    """
+    needed = experiment.promotion.min_units_per_arm
+    least = min((s.n for s in stats.values()), default=0)
+    total = sum(s.n for s in stats.values())
+    if least >= needed and total >= experiment.allocation.burn_in_units:
+        return None
+    return (
+        f"the outcome definition changed in experiment version {since}: the split in force "
+        f"stands until every arm has {needed:,} matured debtors measured on it "
+        f"(promotion.min_units_per_arm; fewest so far: {least:,})"
+        + (
+            f" and {experiment.allocation.burn_in_units:,} in all ({total:,} so far)"
+            if experiment.allocation.burn_in_units > total
+            else ""
+        )
+    )
+
+
 def write_update(
     session: Session,
     experiment: Experiment,
@@ -179,7 +229,11 @@ def write_update(
     *,
     now: datetime,
     seed: int,
+    since: int | None = None,
 ) -> AllocationInfo:
+    """A bandit update from the ``training`` totals (of experiment version ``since`` on, when
+    the definition changed), unless the cadence's period already has one or no debtor of the
+    current definition has matured yet (then the split in force stands)."""
     history = queries.allocations(session, experiment_key=experiment.key)
     if not history:  # pragma: no cover - sync always writes one
         raise ServiceError(f"experiment {experiment.key!r} has no allocation")
@@ -196,6 +250,10 @@ def write_update(
     rng = np.random.default_rng(seed)
     stopped = list(current.stopped_arms or [])
     stats = {arm: t.pay_stat for arm, t in training.items() if arm not in stopped}
+    if since is not None:
+        held = _held_for_new_definition(experiment, stats, since)
+        if held is not None:
+            return replace(AllocationInfo.from_row(current), unchanged=held)
     reward_draws = (
         _net_value_draws(experiment, training, rng=rng)
         if experiment.objective == "net_value"
@@ -208,14 +266,15 @@ def write_update(
         stats=stats,
         configured_weights=experiment.initial_weights(),
         rng=rng,
-        days_elapsed=(now - history[0].created_at).total_seconds() / 86_400,
+        # Never negative, even for a clock set before the experiment began.
+        days_elapsed=max(0.0, (now - history[0].created_at).total_seconds() / 86_400),
         reward_draws=reward_draws,
         stopped=stopped,
     )
     by_segment = None
     if experiment.allocation.per_segment and not decision.burn_in:
         by_segment = _segment_decision(
-            session, experiment, current.champion, now=now, rng=rng, stopped=stopped
+            session, experiment, current.champion, now=now, rng=rng, stopped=stopped, since=since
         )
     row = AllocationVersion(
         experiment_key=experiment.key,
@@ -232,7 +291,9 @@ def write_update(
         stopped_arms=stopped,
         seed=seed,
         matured_units=sum(s.n for s in stats.values()),
-        reason=decision.reason + ("" if by_segment is None else f"; {by_segment.reason}"),
+        reason=decision.reason
+        + ("" if by_segment is None else f"; {by_segment.reason}")
+        + ("" if since is None else f"; debtors of experiment version {since} on only"),
         created_at=now,
     )
     session.add(row)
@@ -246,14 +307,24 @@ def update_allocation(
     """Recompute the weights from matured outcomes and store them as a new allocation version.
 
     The Monte Carlo seed is drawn fresh unless given, and stored with the allocation, so the
-    weights can be recomputed exactly from the database.
+    weights can be recomputed exactly from the database. Only debtors of the current outcome
+    definition train the bandit (see :mod:`engine.versioning.epochs`).
+
+    Raises
+    ------
+    ServiceError
+        If the experiment is not running (paused, stopped or a draft: its split is frozen), or
+        ``now`` precedes the experiment's latest stored fact.
     """
     with transaction(engine) as session:
         # Like promote: concurrent writers of one experiment take turns, and each reads the
         # allocation history after the previous one committed (no duplicate version).
         queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
-        _, training = arm_totals(session, experiment, now)
+        ensure_running(experiment, "update its allocation")
+        ensure_forward(session, experiment_key=experiment_key, now=now)
+        since = pooled_since(session, experiment_key=experiment_key)
+        _, training = arm_totals(session, experiment, now, since=since)
         return write_update(
             session,
             experiment,
@@ -261,4 +332,5 @@ def update_allocation(
             training,
             now=now,
             seed=new_seed() if seed is None else seed,
+            since=since,
         )

@@ -19,6 +19,7 @@ from engine.service.common import (
     UnknownSegmentError,
     load_current,
 )
+from engine.service.definitions import pooled_since
 from engine.service.strata import arm_maturity, stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
@@ -59,6 +60,8 @@ def analyze_experiment(
                     f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
                     f"segments: {', '.join(sorted(known)) or 'none'}"
                 )
+        # Never pool two outcome definitions (engine.versioning.epochs).
+        since = pooled_since(session, experiment_key=experiment_key)
         strata = stratified_totals(
             session,
             experiment_key=experiment_key,
@@ -66,8 +69,11 @@ def analyze_experiment(
             now=now,
             segments=segments,
             net_value=True,
+            min_experiment_version=since,
         )
-        maturity = arm_maturity(session, experiment_key=experiment_key, now=now)
+        maturity = arm_maturity(
+            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        )
     current = history[-1]
     value = None
     if churn_model is not None:
@@ -161,7 +167,11 @@ def segment_model(
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
         cells = queries.outcome_cells(
-            session, experiment_key=experiment_key, now=now, by_segment=True
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            by_segment=True,
+            min_experiment_version=pooled_since(session, experiment_key=experiment_key),
         )
     segments = sorted({c.segment for c in cells if c.segment is not None})
     if not segments:

@@ -15,6 +15,7 @@ from engine.config import Experiment
 from engine.drawing import AllocationWeights, draw_arms
 from engine.eligibility import columns_used, ineligibility
 from engine.layers import outside_layer
+from engine.service.clock import ensure_forward
 from engine.service.common import (
     ServiceError,
     load_current,
@@ -130,6 +131,11 @@ def assign_debtors(
     would no longer pass the rules (intent to treat).
     A debtor drawn to a router arm gets the treatment its model routes them to, from their
     segment (e.g. debtor type) and amount owed; see :mod:`engine.drawing`.
+
+    Raises
+    ------
+    engine.service.clock.BackdatedWriteError
+        If ``now`` precedes the experiment's latest stored fact.
     """
     ids = np.asarray(debtor_ids, dtype=object)
     n = len(ids)
@@ -143,6 +149,7 @@ def assign_debtors(
     first = np.sort(first_seen)
     with transaction(engine) as session:
         experiment, version = load_current(session, experiment_key)
+        ensure_forward(session, experiment_key=experiment_key, now=now)
         allocation = queries.latest_allocation(session, experiment_key=experiment_key)
         if allocation is None:  # pragma: no cover - sync always writes one
             raise ServiceError(f"experiment {experiment_key!r} has no allocation")

@@ -10,6 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from engine.config import Experiment
+from engine.config.base import closest
+from engine.store import queries
+from engine.store.readonly import user_url
 from engine.store.tables import (
     Assignment,
     ExperimentVersion,
@@ -34,6 +37,30 @@ class UnknownSegmentError(ServiceError):
     pass
 
 
+def database_of(session: Session) -> str:
+    """The URL of the database ``session`` reads, password hidden: every "not found" message
+    names it, since a wrong ``--db`` or ``DATABASE_URL`` is the usual cause."""
+    return user_url(session.get_bind().engine.url)
+
+
+def unknown_experiment(session: Session, key: str) -> UnknownExperimentError:
+    """The error for a key the database lacks, naming the database, what it holds and the
+    closest key."""
+    keys = [row.experiment_key for row in queries.latest_versions(session)]
+    message = f"experiment {key!r} is not in the database {database_of(session)}"
+    close = closest(key, keys)
+    if close is not None:
+        message += f"; did you mean {close!r}?"
+    elif keys:
+        message += f" (it holds: {', '.join(keys)})"
+    else:
+        message += " (it holds no experiment yet)"
+    return UnknownExperimentError(
+        message + "; store an experiment file with `dunning sync FILE`, or choose another "
+        "database with --db or DATABASE_URL"
+    )
+
+
 def utc_now() -> datetime:
     """Current time, timezone-aware UTC: the engine's convention for every stored time."""
     return datetime.now(UTC)
@@ -55,12 +82,17 @@ def latest_version(session: Session, key: str) -> ExperimentVersion | None:
 
 
 def load_current(session: Session, key: str) -> tuple[Experiment, ExperimentVersion]:
+    """The newest version of an experiment, with the status in force (a status change
+    recorded by ``dunning pause|resume|stop`` overrides the file's; see
+    :mod:`engine.lifecycle`)."""
     row = latest_version(session, key)
     if row is None:
-        raise UnknownExperimentError(
-            f"experiment {key!r} is not in the database; run `dunning sync` first"
-        )
-    return Experiment.model_validate(row.config), row
+        raise unknown_experiment(session, key)
+    experiment = Experiment.model_validate(row.config)
+    status = queries.latest_status(session, experiment_key=key)
+    if status is not None and status != experiment.status:
+        experiment = experiment.model_copy(update={"status": status})
+    return experiment, row
 
 
 def has_assignments_in(session: Session, key: str) -> bool:
@@ -77,3 +109,27 @@ def current_experiment(engine: Engine, *, experiment_key: str) -> Experiment:
 def has_assignments(engine: Engine, *, experiment_key: str) -> bool:
     with Session(engine) as session:
         return has_assignments_in(session, experiment_key)
+
+
+class NotRunningError(ServiceError):
+    """The experiment is paused, stopped or a draft: its split and champion are frozen."""
+
+
+def ensure_running(experiment: Experiment, action: str) -> None:
+    """Refuse ``action`` (e.g. "update its allocation") unless the experiment is running.
+
+    Raises
+    ------
+    NotRunningError
+        Naming the status in force and how to change it.
+    """
+    if experiment.status == "running":
+        return
+    how = {
+        "paused": f"resume it with `dunning resume {experiment.key}`",
+        "draft": "set `status: running` in its file and sync it",
+        "stopped": "a stopped experiment stays stopped",
+    }[experiment.status]
+    raise NotRunningError(
+        f"experiment {experiment.key!r} is {experiment.status}, so it does not {action}; {how}"
+    )

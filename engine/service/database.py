@@ -46,6 +46,11 @@ class DatabaseError(ServiceError):
     """The database cannot be used; the message is one line without secrets."""
 
 
+class MissingDatabaseError(DatabaseError):
+    """A verb that only reads was pointed at a database that does not exist (yet), or holds
+    no engine tables: a wrong ``--db`` or ``DATABASE_URL`` is the usual cause."""
+
+
 def redact(text: str, url: str | None = None) -> str:
     """``text`` with every password hidden: the password of ``url`` wherever it appears (raw
     or decoded), and any ``scheme://user:password@`` or ``password=...`` pattern."""
@@ -152,8 +157,13 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
     if not folder.is_dir():
         raise DatabaseError(f"{path} cannot be a database file: {folder} is a file, not a folder")
     if not create:
-        hint = "`dunning sync` creates it" if path.parent.is_dir() else "check the path"
-        raise DatabaseError(f"the database file {path} does not exist ({hint})")
+        hint = (
+            "a verb that writes (`dunning sync`, `dunning demo`) creates it, or choose another "
+            "with --db or DATABASE_URL"
+            if path.parent.is_dir()
+            else "check the path"
+        )
+        raise MissingDatabaseError(f"the database file {path} does not exist; {hint}")
 
 
 def describe(exc: BaseException, url: str | None = None) -> str:
@@ -265,13 +275,20 @@ def connect_db(url: str) -> Engine:
     """
     path = sqlite_path(url)
     if path is not None:
+        if not path.exists() and not path.is_symlink():
+            raise MissingDatabaseError(
+                f"the database {display_url(url)} does not exist (no file {path}); a verb "
+                "that writes (`dunning sync`, `dunning demo`) creates it, or choose another "
+                "with --db or DATABASE_URL"
+            )
         _check_sqlite_path(path, create=False)
     with database_errors(url):
         engine = make_readonly_db(url)
         # Unreachable, refused, not a database, no tables: say so now, not at the first query.
         if not inspect(engine).has_table(ExperimentVersion.__tablename__):
             engine.dispose()
-            raise DatabaseError(
-                f"{display_url(url)} has no dunning tables (`dunning sync` creates them)"
+            raise MissingDatabaseError(
+                f"the database {display_url(url)} holds no dunning tables yet; `dunning sync "
+                "FILE` stores an experiment in it, or choose another with --db or DATABASE_URL"
             )
     return engine

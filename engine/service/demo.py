@@ -22,6 +22,8 @@ from engine.analysis import Analysis
 from engine.events import EventBatch, to_datetime64
 from engine.loader import LoadedExperiment
 from engine.service import (
+    AssignResult,
+    CycleResult,
     ExperimentReport,
     assign_debtors,
     experiment_report,
@@ -103,6 +105,102 @@ def default_start(days: int) -> datetime:
     return today - timedelta(days=days)
 
 
+class DemoLoop:
+    """The simulated days, one at a time: what :func:`run_demo` runs, and what a test steps
+    through to edit the experiment in between (e.g. a forced change of the pay window).
+
+    Each :meth:`day` assigns the morning batch under the allocation in force, ingests the
+    events that happened that day and runs the scheduled cycle at midnight. Reproducible from
+    the seed.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        loaded: LoadedExperiment,
+        *,
+        debtors_per_day: int,
+        seed: int,
+        start: datetime,
+        scenario: Scenario = DEFAULT_SCENARIO,
+    ) -> None:
+        if debtors_per_day < 1:
+            raise ValueError("debtors_per_day must be positive")
+        experiment = loaded.experiment
+        if experiment.status != "running" or experiment.start_date or experiment.end_date:
+            # A simulation of the file's design, not of its calendar: live for the whole period.
+            experiment = experiment.model_copy(
+                update={"status": "running", "start_date": None, "end_date": None}
+            )
+            loaded = dataclasses.replace(loaded, experiment=experiment)
+        self.engine = engine
+        self.experiment = experiment
+        # Every arm responds as the calibrated arm its configuration resembles (an SMS with a
+        # 10% discount, an agency, ...); router arms give other arms' treatments, so debtors
+        # respond to the treatment they get.
+        self.scenario = scenario_for(experiment, scenario)
+        self.debtors_per_day = debtors_per_day
+        self.start = start
+        self.rng = np.random.default_rng(seed)
+        self.pending = EventBatch.empty()  # events simulated but not yet happened
+        self.days = 0
+        self.events = 0
+        self.ineligible = 0
+        sync_experiment(engine, loaded, now=start)
+
+    def day(self) -> tuple[AssignResult, int, CycleResult]:
+        """Simulate the next day; returns its assignments, events ingested and cycle."""
+        experiment, scenario, day = self.experiment, self.scenario, self.days
+        assigned_at = self.start + timedelta(days=day, hours=BATCH_HOUR)
+        midnight = self.start + timedelta(days=day + 1)
+        batch = sample_debtors(
+            self.debtors_per_day,
+            rng=self.rng,
+            start_index=day * self.debtors_per_day,
+            scenario=scenario,
+        )
+        result = assign_debtors(
+            self.engine,
+            experiment_key=experiment.key,
+            debtor_ids=batch.debtor_id,
+            segments=batch.debtor_type,
+            amounts_owed=batch.amount_owed,
+            now=assigned_at,
+        )
+        # Ineligible debtors (the experiment's eligibility rules) are not treated by it.
+        eligible = result.eligible
+        self.ineligible += result.ineligible_count
+        batch = DebtorBatch(
+            batch.debtor_id[eligible], batch.debtor_type[eligible], batch.amount_owed[eligible]
+        )
+        responses = simulate_responses(
+            batch,
+            result.treatment[eligible].astype(str),
+            rng=self.rng,
+            scenario=scenario,
+            churn_horizon_days=experiment.metrics.churn_horizon_days,
+        )
+        pending = EventBatch.concat([self.pending, _cohort_events(batch, responses, assigned_at)])
+        due = pending.occurred_at < to_datetime64(midnight)
+        todays = pending.take(due)
+        self.pending = pending.take(~due)
+        ingest_events(self.engine, todays, now=midnight)
+        self.events += len(todays)
+        cycle = run_cycle(
+            self.engine,
+            experiment_key=experiment.key,
+            now=midnight,
+            update_seed=int(self.rng.integers(2**62)),
+        )
+        self.days += 1
+        return result, len(todays), cycle
+
+    @property
+    def now(self) -> datetime:
+        """Midnight after the last simulated day: the time of the latest cycle."""
+        return self.start + timedelta(days=self.days)
+
+
 def run_demo(
     engine: Engine,
     loaded: LoadedExperiment,
@@ -117,79 +215,31 @@ def run_demo(
     """Simulate ``days`` days of ``debtors_per_day`` overdue debtors through the engine.
 
     Each day: assign the morning batch, ingest the events that happened that day, update the
-    allocation and evaluate the promotion rule at midnight. Reproducible from ``seed``.
+    allocation and evaluate the promotion rule at midnight (see :class:`DemoLoop`).
+    Reproducible from ``seed``.
     """
-    if days < 1 or debtors_per_day < 1:
+    if days < 1:
         raise ValueError("days and debtors_per_day must be positive")
-    experiment = loaded.experiment
-    if experiment.status != "running" or experiment.start_date or experiment.end_date:
-        # A simulation of the file's design, not of its calendar: live for the whole period.
-        experiment = experiment.model_copy(
-            update={"status": "running", "start_date": None, "end_date": None}
-        )
-        loaded = dataclasses.replace(loaded, experiment=experiment)
-    # Every arm responds as the calibrated arm its configuration resembles (an SMS with a 10%
-    # discount, an agency, ...); router arms give other arms' treatments, so debtors respond to
-    # the treatment they get.
-    scenario = scenario_for(experiment, scenario)
-    plain = [arm for arm in experiment.arm_keys if arm not in experiment.routers]
-    rng = np.random.default_rng(seed)
     clock = time.perf_counter()
-    sync_experiment(engine, loaded, now=start)
-    pending = EventBatch.empty()  # events simulated but not yet happened
-    total_events = 0
-    ineligible = 0
-    for day in range(days):
-        assigned_at = start + timedelta(days=day, hours=BATCH_HOUR)
-        midnight = start + timedelta(days=day + 1)
-        batch = sample_debtors(
-            debtors_per_day, rng=rng, start_index=day * debtors_per_day, scenario=scenario
-        )
-        result = assign_debtors(
-            engine,
-            experiment_key=experiment.key,
-            debtor_ids=batch.debtor_id,
-            segments=batch.debtor_type,
-            amounts_owed=batch.amount_owed,
-            now=assigned_at,
-        )
-        # Ineligible debtors (the experiment's eligibility rules) are not treated by it.
-        eligible = result.eligible
-        ineligible += result.ineligible_count
-        batch = DebtorBatch(
-            batch.debtor_id[eligible], batch.debtor_type[eligible], batch.amount_owed[eligible]
-        )
-        responses = simulate_responses(
-            batch,
-            result.treatment[eligible].astype(str),
-            rng=rng,
-            scenario=scenario,
-            churn_horizon_days=experiment.metrics.churn_horizon_days,
-        )
-        pending = EventBatch.concat([pending, _cohort_events(batch, responses, assigned_at)])
-        due = pending.occurred_at < to_datetime64(midnight)
-        todays = pending.take(due)
-        pending = pending.take(~due)
-        ingest_events(engine, todays, now=midnight)
-        total_events += len(todays)
-        cycle = run_cycle(
-            engine,
-            experiment_key=experiment.key,
-            now=midnight,
-            update_seed=int(rng.integers(2**62)),
-        )
+    loop = DemoLoop(
+        engine, loaded, debtors_per_day=debtors_per_day, seed=seed, start=start, scenario=scenario
+    )
+    experiment, scenario = loop.experiment, loop.scenario
+    for _ in range(days):
+        result, events, cycle = loop.day()
         if on_day is not None:
             weights = cycle.allocation.weights
             leader = max(weights, key=lambda arm: weights[arm])
             decision = cycle.promotion.decision
             champion = decision.new_champion or decision.champion
-            on_day(DayProgress(day + 1, days, result.new_count, len(todays), champion, leader))
+            on_day(DayProgress(loop.days, days, result.new_count, events, champion, leader))
 
-    end = start + timedelta(days=days)
+    end = loop.now
     report = experiment_report(engine, experiment_key=experiment.key, now=end)
     analysis = report.analysis
     window = experiment.metrics.pay_window_days
     horizon = experiment.metrics.churn_horizon_days
+    plain = [arm for arm in experiment.arm_keys if arm not in experiment.routers]
     truth = {arm: true_pay_rate(arm, window_days=window, scenario=scenario) for arm in plain}
     churn = {arm: true_churn_rate(arm, horizon_days=horizon, scenario=scenario) for arm in plain}
     return DemoResult(
@@ -199,7 +249,7 @@ def run_demo(
         true_churn=churn,
         true_best=max(truth, key=lambda arm: truth[arm]),
         debtors=days * debtors_per_day,
-        events=total_events,
+        events=loop.events,
         seconds=time.perf_counter() - clock,
-        ineligible=ineligible,
+        ineligible=loop.ineligible,
     )

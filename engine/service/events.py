@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from engine.events import EventBatch, to_datetimes
+from engine.service.clock import ensure_forward_ingestion
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.tables import (
@@ -25,7 +26,13 @@ class IngestResult:
 
 def ingest_events(engine: Engine, events: EventBatch, *, now: datetime) -> IngestResult:
     """Store outcome events once each, in one transaction, and refresh the outcomes of the
-    debtors they concern. A re-sent event id (in this or an earlier batch) changes nothing."""
+    debtors they concern. A re-sent event id (in this or an earlier batch) changes nothing.
+
+    Raises
+    ------
+    engine.service.clock.BackdatedWriteError
+        If ``now`` precedes the latest ingestion.
+    """
     rows = [
         {
             "event_id": str(event_id),
@@ -45,6 +52,7 @@ def ingest_events(engine: Engine, events: EventBatch, *, now: datetime) -> Inges
         )
     ]
     with transaction(engine) as session:
+        ensure_forward_ingestion(session, now=now)
         inserted = queries.insert_ignoring_duplicates(
             session,
             OutcomeEvent.__table__,  # type: ignore[attr-defined]

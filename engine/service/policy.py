@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from engine.config import Experiment
 from engine.service.common import ServiceError, load_current
+from engine.service.definitions import pooled_since
 from engine.store.logs import DecisionLog, decision_log
 from engine.uplift.logged import PolicyOpe, router_policy_value
 
@@ -27,16 +28,23 @@ def policy_ope(
     """
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
-        log = decision_log(session, experiment_key=experiment_key, now=now)
+        since = pooled_since(session, experiment_key=experiment_key)
+        log = decision_log(
+            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        )
     return _router_ope(experiment, log, arm, now, seed=seed)
 
 
 def router_ess_shares(
     session: Session, experiment: Experiment, *, now: datetime
 ) -> dict[str, float]:
-    """Router arm -> ESS share of its off-policy estimate on the matured log (0 when nothing
-    has matured yet): the input of the promotion rule's ``min_ess_share`` gate."""
-    log = decision_log(session, experiment_key=experiment.key, now=now)  # read once for all
+    """Router arm -> ESS share of its off-policy estimate on the matured log of the current
+    outcome definition (0 when nothing has matured yet): the input of the promotion rule's
+    ``min_ess_share`` gate."""
+    since = pooled_since(session, experiment_key=experiment.key)
+    log = decision_log(  # read once for all router arms
+        session, experiment_key=experiment.key, now=now, min_experiment_version=since
+    )
     shares = {}
     for arm in experiment.routers:
         try:

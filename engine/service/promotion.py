@@ -21,7 +21,9 @@ from engine.config import Experiment
 from engine.policy import drop_arms, rebase_on_champion
 from engine.promotion import PromotionDecision, decide_promotion
 from engine.service.allocation import AllocationInfo, training_totals, write_update
-from engine.service.common import load_current, new_seed
+from engine.service.clock import ensure_forward
+from engine.service.common import ensure_running, load_current, new_seed
+from engine.service.definitions import pooled_since
 from engine.service.evidence import promotion_evidence
 from engine.service.policy import router_ess_shares
 from engine.service.strata import stratum_cells
@@ -170,7 +172,8 @@ def _decide_and_write(
         experiment,
         history,
         now=now,
-        days_as_champion=(now - _champion_since(history)).total_seconds() / 86_400,
+        # Never negative, even for a clock set before the champion took the title.
+        days_as_champion=max(0.0, (now - _champion_since(history)).total_seconds() / 86_400),
         ess_share=ess_share,
         cells=cells,
     )
@@ -238,18 +241,42 @@ def evaluate_promotion(
     through a new allocation version; every decision leaves an audit record, in the same
     transaction. A dry run reads and decides but writes nothing. ``ess_share`` gives, for
     policy challengers, the effective sample size of their off-policy estimate as a share of
-    the log (gated by ``promotion.min_ess_share``).
+    the log (gated by ``promotion.min_ess_share``). Only debtors of the current outcome
+    definition count (see :mod:`engine.versioning.epochs`).
+
+    Raises
+    ------
+    ServiceError
+        If the experiment is not running (a dry run may still evaluate it), or ``now``
+        precedes its latest stored fact (a dry run rehearses the write, so it is refused too).
     """
     with transaction(engine) as session:
         if not dry_run:
             queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
         if not dry_run:
+            ensure_running(experiment, "evaluate promotions")
+        ensure_forward(session, experiment_key=experiment_key, now=now)
+        if not dry_run:
             earlier = _earlier_today(session, experiment_key, now)
             if earlier is not None:
                 return earlier
+        history = queries.allocations(session, experiment_key=experiment_key)
+        cells = stratum_cells(
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            min_experiment_version=pooled_since(session, experiment_key=experiment_key),
+        )
         return _decide_and_write(
-            session, experiment, version, now=now, dry_run=dry_run, ess_share=ess_share
+            session,
+            experiment,
+            version,
+            now=now,
+            dry_run=dry_run,
+            ess_share=ess_share,
+            cells=cells,
         )
 
 
@@ -279,14 +306,24 @@ def run_cycle(
     with transaction(engine) as session:
         queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
+        ensure_running(experiment, "run its cycle")
+        ensure_forward(session, experiment_key=experiment_key, now=now)
         history = queries.allocations(session, experiment_key=experiment_key)
         updated = _updated_today(history, now)
         earlier = _earlier_today(session, experiment_key, now)
         if updated is not None and earlier is not None:
             return CycleResult(updated, earlier)
         # One read of the outcome cells serves the update (pooled, holdout excluded) and the
-        # promotion rule (per allocation period); the new allocation has no debtors yet.
-        cells = stratum_cells(session, experiment_key=experiment_key, history=history, now=now)
+        # promotion rule (per allocation period); the new allocation has no debtors yet. Both
+        # read only the debtors of the current outcome definition.
+        since = pooled_since(session, experiment_key=experiment_key)
+        cells = stratum_cells(
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            min_experiment_version=since,
+        )
         allocation = updated or write_update(
             session,
             experiment,
@@ -294,6 +331,7 @@ def run_cycle(
             training_totals(experiment, cells),
             now=now,
             seed=new_seed() if update_seed is None else update_seed,
+            since=since,
         )
         promotion = earlier or _decide_and_write(
             session,

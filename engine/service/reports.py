@@ -17,6 +17,7 @@ from engine.service.common import (
     load_current,
     utc_now,
 )
+from engine.service.definitions import Definition, describe_definition
 from engine.store import queries
 from engine.store.tables import (
     AllocationVersion,
@@ -24,6 +25,9 @@ from engine.store.tables import (
     ExperimentVersion,
     OutcomeEvent,
 )
+
+#: Audit records a report's log shows: those that changed the allocation or the status.
+LOGGED_ACTIONS = ("promote", "stop_arm", "rollback", queries.STATUS_ACTION)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class ExperimentReport:
     kpis: list[ArmKpis]
     allocations: list[AllocationInfo]
     analysis: Analysis
+    #: The outcome definition the KPIs are measured on (its label says what is not pooled).
+    definition: Definition
     promotions: list[PromotionRecord] = field(default_factory=list)
 
 
@@ -79,18 +85,20 @@ def experiment_report(
 ) -> ExperimentReport:
     """Read model of one experiment as of ``now``. Reads only.
 
-    ``only_promotions`` keeps the audit records that changed the allocation (promote,
-    stop_arm, rollback) and leaves out the daily ``continue`` decisions.
+    ``only_promotions`` keeps the audit records that changed the allocation or the status
+    (promote, stop_arm, rollback, status) and leaves out the daily ``continue`` decisions.
+    KPIs count the debtors of the current outcome definition only (``definition``).
     """
     analysis = analyze_experiment(engine, experiment_key=experiment_key, now=now)
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
         current = history[-1]
+        definition = describe_definition(session, experiment_key=experiment_key)
         audits = queries.promotions(
             session,
             experiment_key=experiment_key,
-            actions=("promote", "stop_arm", "rollback") if only_promotions else None,
+            actions=LOGGED_ACTIONS if only_promotions else None,
         )
         return ExperimentReport(
             key=experiment.key,
@@ -120,6 +128,7 @@ def experiment_report(
                 )
                 for row in audits
             ],
+            definition=definition,
         )
 
 

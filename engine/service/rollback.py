@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from engine.service.clock import ensure_forward
 from engine.service.common import ServiceError, load_current
 from engine.store import queries
 from engine.store.db import transaction
@@ -34,11 +35,13 @@ def rollback_allocation(
     Raises
     ------
     ServiceError
-        If the version does not exist or is the one in force.
+        If the version does not exist or is the one in force, or ``now`` precedes the
+        experiment's latest stored fact.
     """
     with transaction(engine) as session:
         queries.lock_experiment(session, experiment_key=experiment_key)
         experiment, version = load_current(session, experiment_key)
+        ensure_forward(session, experiment_key=experiment_key, now=now)
         history = queries.allocations(session, experiment_key=experiment_key)
         current = history[-1]
         target = next((row for row in history if row.version == to_version), None)

@@ -40,10 +40,13 @@ def stratum_cells(
     now: datetime,
     segments: Sequence[str] | None = None,
     net_value: bool = False,
+    min_experiment_version: int | None = None,
 ) -> list[queries.OutcomeCell]:
     """Outcome cells per (arm, period, holdout, constrained), and per segment too when the
     split depends on it; otherwise 16 debtor types would multiply the cells (and the time to
-    read them). ``net_value``: with the sums net value needs (the analysis)."""
+    read them). ``net_value``: with the sums net value needs (the analysis).
+    ``min_experiment_version``: the current definition epoch's first version (see
+    :func:`engine.service.definitions.pooled_since`)."""
     return queries.outcome_cells(
         session,
         experiment_key=experiment_key,
@@ -53,6 +56,7 @@ def stratum_cells(
         by_holdout=True,
         segments=segments,
         net_value=net_value,
+        min_experiment_version=min_experiment_version,
     )
 
 
@@ -65,6 +69,7 @@ def stratified_totals(
     segments: Sequence[str] | None = None,
     cells: Sequence[queries.OutcomeCell] | None = None,
     net_value: bool = False,
+    min_experiment_version: int | None = None,
 ) -> StratifiedTotals:
     """Cells are allocation periods; under per-segment allocation, where the split differs by
     segment within a period, they are (segment, period) pairs, each with its own weights, and
@@ -82,6 +87,7 @@ def stratified_totals(
             now=now,
             segments=segments,
             net_value=net_value,
+            min_experiment_version=min_experiment_version,
         )
     rows = {row.version: row for row in history}
     totals: dict[tuple[str, Stratum], ArmTotals] = {}
@@ -110,9 +116,21 @@ def stratified_totals(
     return StratifiedTotals(totals, weights, constrained, groups)
 
 
-def arm_maturity(session: Session, *, experiment_key: str, now: datetime) -> Maturity:
-    """Per arm, when its first assignment (made by ``now``) matures for payment and churn."""
-    rows = queries.maturity(session, experiment_key=experiment_key, now=now)
+def arm_maturity(
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    min_experiment_version: int | None = None,
+) -> Maturity:
+    """Per arm, when its first assignment (made by ``now``, in the current definition epoch)
+    matures for payment and churn."""
+    rows = queries.maturity(
+        session,
+        experiment_key=experiment_key,
+        now=now,
+        min_experiment_version=min_experiment_version,
+    )
     return Maturity(
         pay={r.arm: r.first_pay_due for r in rows if r.first_pay_due is not None},
         churn={r.arm: r.first_churn_due for r in rows if r.first_churn_due is not None},

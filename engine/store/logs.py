@@ -25,8 +25,15 @@ class DecisionLog:
     amount_owed: npt.NDArray[np.float64]
 
 
-def decision_log(session: Session, *, experiment_key: str, now: datetime) -> DecisionLog:
-    """The matured decisions of an experiment as known at ``now``, in assignment order.
+def decision_log(
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    min_experiment_version: int | None = None,
+) -> DecisionLog:
+    """The matured decisions of an experiment as known at ``now``, in assignment order (only
+    those made under ``min_experiment_version`` or later, if given: the current definition).
 
     Where no treatment was recorded (experiments without a router) the treatment is the arm and
     its probability the arm's propensity.
@@ -41,7 +48,11 @@ def decision_log(session: Session, *, experiment_key: str, now: datetime) -> Dec
             a.segment,
             a.amount_owed,
         )
-        .where(a.experiment_key == experiment_key, a.pay_due_at <= now)
+        .where(
+            a.experiment_key == experiment_key,
+            a.pay_due_at <= now,
+            a.experiment_version >= (min_experiment_version or 0),
+        )
         .order_by(a.assigned_at, a.id)
     )
     rows = session.execute(statement).all()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 
 def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,3 +41,17 @@ def make_readonly_db(url: str) -> Engine:
         return engine
     options = "-c default_transaction_read_only=on"
     return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
+
+
+def user_url(url: URL) -> str:
+    """The URL as the user gave it, password hidden: a read-only SQLite engine's
+    ``file:...?mode=ro`` URI filename shown as the plain ``sqlite:///PATH`` it came from."""
+    database = url.database or ""
+    if (
+        url.get_backend_name() == "sqlite"
+        and database.startswith("file:")
+        and url.query.get("mode") == "ro"
+    ):
+        path = unquote(database[len("file:") :])
+        return url.set(database=path, query={}).render_as_string(hide_password=True)
+    return url.render_as_string(hide_password=True)

@@ -6,7 +6,9 @@
   its outcome columns (first payment, amount collected in the window, churn, treatment counts),
   which are derived from ``outcome_event`` and refreshed whenever events of the debtor arrive.
 * ``outcome_event``: payments, reminders, collection cases, churn, inquiries; unique event id.
-* ``promotion``: the audit trail of every evaluation of the promotion rule.
+* ``promotion``: the audit trail: every evaluation of the promotion rule, every rollback and
+  every status change (``action = 'status'``, the new status in ``reason``, who and what
+  changed in ``numbers``).
 
 All times are timezone-aware UTC: SQLModel maps ``datetime`` to its ``UTCDateTime`` type
 (``timestamptz`` on PostgreSQL; UTC text on SQLite, which has no time zone type).
@@ -152,7 +154,8 @@ class PromotionAudit(SQLModel, table=True):
     experiment_key: str = Field(max_length=64, index=True)
     experiment_version: int
     decided_at: datetime
-    action: str = Field(max_length=16)  # promote | continue | stop_arm | inconclusive | rollback
+    # promote | continue | stop_arm | inconclusive | rollback | status
+    action: str = Field(max_length=16)
     reason: str = Field(max_length=32)
     champion_before: str = Field(max_length=64)
     champion_after: str = Field(max_length=64)

@@ -27,7 +27,7 @@ EVENTS = "event_id,debtor_id,kind,amount,occurred_at\ne1,d1,payment,10,2026-03-0
 
 @pytest.fixture
 def synced(db_url: str, tmp_path: Path) -> str:
-    assert invoke("sync", str(CHANNELS), "--db", db_url)[0] == 0
+    assert invoke("sync", str(CHANNELS), "--db", db_url, "--as-of", "2026-03-01")[0] == 0
     (tmp_path / "debtors.csv").write_text(DEBTORS)
     (tmp_path / "events.csv").write_text(EVENTS)
     return db_url

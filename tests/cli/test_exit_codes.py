@@ -21,6 +21,10 @@ from tests.safety import documented_exit_codes, invoke
 KEY = "dunning-channels"
 EXIT_CODES = documented_exit_codes(ROOT / "README.md")
 LATER = ["--as-of", "2026-05-04T06:00:00"]
+#: After run-cycle's decision (the clock only moves forward).
+AFTER_CYCLE = ["--as-of", "2026-05-05T07:00:00"]
+#: After every other scenario's time.
+STATUS_TIME = ["--as-of", "2026-05-07T06:00:00"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def world(db_url: str, tmp_path: Path) -> World:
     _world_files(tmp_path)
     w = World(tmp_path, db_url, f"sqlite:///{tmp_path / 'regular' / 'x.sqlite3'}")
     for args in (
-        ["sync", str(CHANNELS)],
+        ["sync", str(CHANNELS), "--as-of", "2026-03-01"],  # writes only move forward
         [
             "assign",
             KEY,
@@ -103,7 +107,8 @@ def broken(w: World) -> list[str]:
 
 
 def assign(w: World, debtors: str) -> list[str]:
-    return ["assign", KEY, "-i", w.file(debtors), "-o", w.file("t.csv")]
+    # Dated before the later scenarios: an experiment's history only moves forward.
+    return ["assign", KEY, "-i", w.file(debtors), "-o", w.file("t.csv"), "--as-of", "2026-03-03"]
 
 
 def demo(experiment: Path) -> list[str]:
@@ -140,7 +145,7 @@ SCENARIOS: dict[tuple[str, int], Scenario] = {
     ("run-cycle", 0): lambda w: ["run-cycle", "--as-of", "2026-05-05T06:00:00", *db(w)],
     ("run-cycle", 1): lambda w: ["run-cycle", *broken(w)],
     ("run-cycle", 2): lambda w: ["run-cycle", "--as-of", "yesterday", *db(w)],
-    ("rollback", 0): lambda w: ["rollback", KEY, "--to", "1", *LATER, *db(w)],
+    ("rollback", 0): lambda w: ["rollback", KEY, "--to", "1", *AFTER_CYCLE, *db(w)],
     ("rollback", 1): lambda w: ["rollback", KEY, "--to", "99", *db(w)],
     ("rollback", 2): lambda w: ["rollback", "nope", "--to", "1", *db(w)],
     ("schedule", 0): lambda w: ["schedule", "--now", "2026-05-06", "--max-cycles", "1", *db(w)],
@@ -166,6 +171,15 @@ SCENARIOS: dict[tuple[str, int], Scenario] = {
     ("demo", 0): lambda w: [*demo(CHANNELS), "--db", f"sqlite:///{w.folder / 'demo.sqlite3'}"],
     ("demo", 1): lambda w: [*demo(CHANNELS), *db(w)],  # the database holds debtors already
     ("demo", 2): lambda w: ["demo", "--experiment", w.file("bad.yaml"), *db(w)],
+    ("pause", 0): lambda w: ["pause", KEY, *STATUS_TIME, *db(w)],
+    ("pause", 1): lambda w: ["pause", KEY, *broken(w)],
+    ("pause", 2): lambda w: ["pause", "nope", *db(w)],
+    ("resume", 0): lambda w: ["resume", KEY, *STATUS_TIME, *db(w)],
+    ("resume", 1): lambda w: ["resume", KEY, *broken(w)],
+    ("resume", 2): lambda w: ["resume", "nope", *db(w)],
+    ("stop", 0): lambda w: ["stop", KEY, *STATUS_TIME, *db(w)],
+    ("stop", 1): lambda w: ["stop", KEY, *broken(w)],
+    ("stop", 2): lambda w: ["stop", "nope", *db(w)],
 }  # fmt: skip
 
 

@@ -103,11 +103,11 @@ def test_a_verb_that_only_reads_never_creates_the_database(tmp_path: Path) -> No
     for args in (["list"], ["report", KEY], ["analyze", KEY], ["history", KEY]):
         code, output = invoke(*args, "--db", f"sqlite:///{missing}")
         assert code == 1, output
-        assert f"database error: the database file {missing} does not exist" in output
+        assert f"database error: the database sqlite:///{missing} does not exist" in output
     assert not missing.parent.exists()
     (tmp_path / "var").mkdir()
     code, output = invoke("list", "--db", f"sqlite:///{missing}")
-    assert "`dunning sync` creates it" in output
+    assert "(`dunning sync`, `dunning demo`) creates it" in output
     assert not missing.exists()
 
 

@@ -107,7 +107,7 @@ def test_two_simultaneous_updates_take_turns(ready: Engine, db_url: str) -> None
 
 
 def test_update_beside_run_cycle(ready: Engine, db_url: str) -> None:
-    outputs = run_together(ready, db_url, [["update", KEY], ["run-cycle"]])
+    outputs = run_together(ready, db_url, [["update", KEY], ["run-cycle", "--json"]])
     history = kinds(ready)
     assert history.count("update") == 1, history
     assert history[0] == "initial"

@@ -82,10 +82,10 @@ def test_a_dripping_receiver_is_cut_off_at_the_deadline(
 
 
 def test_run_cycle_goes_on_after_the_deadline(db_url: str, dripper: Dripper) -> None:
-    assert invoke("sync", str(CHANNELS), "--db", db_url)[0] == 0
+    assert invoke("sync", str(CHANNELS), "--db", db_url, "--as-of", "2026-03-01")[0] == 0
     started = time.monotonic()
     code, output = invoke(
-        "run-cycle", "--db", db_url, "--as-of", "2026-03-03", "--webhook", dripper.url()
+        "run-cycle", "--json", "--db", db_url, "--as-of", "2026-03-03", "--webhook", dripper.url()
     )
     assert code == 0, output
     assert time.monotonic() - started < 30, "the 5 s deadline, not the receiver, ended it"

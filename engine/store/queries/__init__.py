@@ -17,10 +17,13 @@ from engine.store.queries.assignments import (
 )
 from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
 from engine.store.queries.versions import (
+    RULE_ACTIONS,
+    STATUS_ACTION,
     allocations,
     decisions_on,
     experiment_versions,
     latest_allocation,
+    latest_status,
     latest_versions,
     promotions,
 )
@@ -33,6 +36,8 @@ from engine.store.queries.writes import (
 
 __all__ = [
     "CHUNK",
+    "RULE_ACTIONS",
+    "STATUS_ACTION",
     "AssignedRow",
     "AssignmentOutcome",
     "Maturity",
@@ -46,6 +51,7 @@ __all__ = [
     "first_assignment_time",
     "insert_ignoring_duplicates",
     "latest_allocation",
+    "latest_status",
     "latest_versions",
     "lock_experiment",
     "maturity",

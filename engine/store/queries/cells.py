@@ -46,12 +46,17 @@ def outcome_cells(
     segments: Sequence[str] | None = None,
     by_holdout: bool = False,
     net_value: bool = False,
+    min_experiment_version: int | None = None,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
     period and segment (restricted to ``segments`` if given): one scan, no join.
 
     ``net_value`` adds the cross sums over churn-matured units that net value needs (the
-    analysis reads them; the scheduled cycle does not, and skips their cost)."""
+    analysis reads them; the scheduled cycle does not, and skips their cost).
+    ``min_experiment_version`` keeps only debtors assigned under that experiment version or a
+    later one: the current definition epoch (:mod:`engine.versioning.epochs`), so outcomes
+    measured on two definitions (a 14-day and a 7-day pay window) are never summed together.
+    """
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     keys = [
         a.arm,
@@ -111,6 +116,9 @@ def outcome_cells(
             a.experiment_key == experiment_key,
             a.assigned_at <= now,
             a.segment.in_(list(segments)) if segments is not None else literal(True),
+            a.experiment_version >= min_experiment_version
+            if min_experiment_version is not None
+            else literal(True),
         )
         .group_by(*groups)
         .order_by(*groups)
@@ -159,12 +167,25 @@ class Maturity:
     first_churn_due: datetime | None
 
 
-def maturity(session: Session, *, experiment_key: str, now: datetime) -> list[Maturity]:
-    """The earliest pay and churn due times per arm of the assignments made by ``now``."""
+def maturity(
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    min_experiment_version: int | None = None,
+) -> list[Maturity]:
+    """The earliest pay and churn due times per arm of the assignments made by ``now`` (and
+    under ``min_experiment_version`` or later, as :func:`outcome_cells`)."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     statement = (
         select(a.arm, func.min(a.pay_due_at), func.min(a.churn_due_at))
-        .where(a.experiment_key == experiment_key, a.assigned_at <= now)
+        .where(
+            a.experiment_key == experiment_key,
+            a.assigned_at <= now,
+            a.experiment_version >= min_experiment_version
+            if min_experiment_version is not None
+            else literal(True),
+        )
         .group_by(a.arm)
     )
     return [Maturity(row[0], row[1], row[2]) for row in session.execute(statement)]

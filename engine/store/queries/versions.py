@@ -70,18 +70,40 @@ def promotions(
     return list(session.scalars(statement.order_by(col(PromotionAudit.id))))
 
 
+#: Audit records of the promotion rule (rollbacks and status changes are audited too).
+RULE_ACTIONS = ("promote", "continue", "stop_arm", "inconclusive")
+#: The action of an audit record that changed the status; its ``reason`` is the new status.
+STATUS_ACTION = "status"
+
+
 def decisions_on(
     session: Session, *, experiment_key: str, start: datetime, end: datetime
 ) -> list[PromotionAudit]:
-    """Audit records (dry runs never stored) decided in [start, end), oldest first."""
+    """Decisions of the promotion rule (dry runs are never stored) in [start, end), oldest
+    first."""
     statement = (
         select(PromotionAudit)
         .where(
             col(PromotionAudit.experiment_key) == experiment_key,
             col(PromotionAudit.decided_at) >= start,
             col(PromotionAudit.decided_at) < end,
-            col(PromotionAudit.action) != "rollback",
+            col(PromotionAudit.action).in_(RULE_ACTIONS),
         )
         .order_by(col(PromotionAudit.id))
     )
     return list(session.scalars(statement))
+
+
+def latest_status(session: Session, *, experiment_key: str) -> str | None:
+    """The status the latest recorded status change put in force (None: never changed, the
+    file's status stands)."""
+    statement = (
+        select(col(PromotionAudit.reason))
+        .where(
+            col(PromotionAudit.experiment_key) == experiment_key,
+            col(PromotionAudit.action) == STATUS_ACTION,
+        )
+        .order_by(col(PromotionAudit.id).desc())
+        .limit(1)
+    )
+    return session.scalars(statement).first()
