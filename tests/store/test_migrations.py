@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -234,13 +233,13 @@ def downgrade() -> None:
 
 
 @pytest.fixture
-def empty_url(db_url: str) -> Iterator[str]:
+def empty_url(db_url: str) -> str:
     """A database without any table (a new SQLite file, an emptied PostgreSQL database)."""
     if make_url(db_url).get_backend_name() == "postgresql":
         engine = make_db(db_url)
         drop_schema(engine)
         engine.dispose()
-    yield db_url
+    return db_url
 
 
 @pytest.fixture
