@@ -10,6 +10,7 @@ server (``DUNNING_BENCH_PG_URL``).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
@@ -63,8 +64,6 @@ def _execute(connection: Connection, statements: list[str]) -> None:
 
 
 def _read(engine: Engine) -> float:
-    import time
-
     start = time.perf_counter()
     with Session(engine) as session:
         queries.outcome_cells(
