@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,193 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, select
 
 from engine import service
-from engine.store import migrate, tables
+from engine.store import migrate
 from engine.store.db import create_schema, drop_schema, make_db
 from tests.conftest import CHANNELS
 from tests.safety import invoke
+from tests.store.landed_rows import LANDED_ROWS
 
 LANDED_DDL = Path(__file__).parents[1] / "fixtures" / "landed_schema"
-T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
-T1 = datetime(2026, 3, 9, 17, 30, 15, 250_000, tzinfo=UTC)
-
-#: Rows of every landed table, as the landed engine wrote them (NULLs, JSON, times, flags).
-LANDED_ROWS: dict[type[SQLModel], list[dict[str, Any]]] = {
-    tables.ExperimentVersion: [
-        {
-            "id": 1,
-            "experiment_key": "exp",
-            "version": 1,
-            "content_hash": "a" * 64,
-            "name": "Experiment",
-            "config": {"arms": ["a", "b"], "nested": {"x": 1.5}},
-            "source_yaml": "key: exp\n",
-            "source_path": None,
-            "forced": [],
-            "created_at": T0,
-        },
-        {
-            "id": 2,
-            "experiment_key": "exp",
-            "version": 2,
-            "content_hash": "b" * 64,
-            "name": "Experiment, again",
-            "config": {"arms": ["a", "b", "c"]},
-            "source_yaml": "key: exp\nname: again\n",
-            "source_path": "experiments/exp.yaml",
-            "forced": ["arms"],
-            "created_at": T1,
-        },
-    ],
-    tables.AllocationVersion: [
-        {
-            "id": 1,
-            "experiment_key": "exp",
-            "version": 1,
-            "experiment_version": 1,
-            "kind": "initial",
-            "champion": "a",
-            "weights": {"a": 0.5, "b": 0.5},
-            "p_best": {},
-            "bandit_weights": {"a": 0.5, "b": 0.5},
-            "holdout_share": 0.0,
-            "segment_weights": {},
-            "segment_bandit_weights": {},
-            "stopped_arms": [],
-            "seed": None,
-            "matured_units": 0,
-            "reason": "initial split",
-            "created_at": T0,
-        },
-        {
-            "id": 2,
-            "experiment_key": "exp",
-            "version": 2,
-            "experiment_version": 2,
-            "kind": "update",
-            "champion": "a",
-            "weights": {"a": 0.3, "b": 0.7},
-            "p_best": {"a": 0.1, "b": 0.9},
-            "bandit_weights": {"a": 0.25, "b": 0.75},
-            "holdout_share": 0.1,
-            "segment_weights": {"WAOE": {"a": 0.2, "b": 0.8}},
-            "segment_bandit_weights": {"WAOE": {"a": 0.2, "b": 0.8}},
-            "stopped_arms": ["c"],
-            "seed": 2**62 + 5,
-            "matured_units": 40,
-            "reason": "bandit update",
-            "created_at": T1,
-        },
-    ],
-    tables.Assignment: [
-        {
-            "id": 1,
-            "experiment_key": "exp",
-            "debtor_id": "d1",
-            "arm": "a",
-            "propensity": 0.5,
-            "experiment_version": 1,
-            "allocation_version": 1,
-            "segment": None,
-            "amount_owed": None,
-            "holdout": False,
-            "reason": None,
-            "constrained": False,
-            "treatment": None,
-            "treatment_cost": 0.0,
-            "treatment_propensity": None,
-            "assigned_at": T0,
-            "pay_due_at": T0,
-            "churn_due_at": T0,
-            "paid_at": None,
-            "collected": 0.0,
-            "churned_at": None,
-            "reminders": 0,
-            "collection_cases": 0,
-            "inquiries": 0,
-        },
-        {
-            "id": 2,
-            "experiment_key": "exp",
-            "debtor_id": "d2 with ünïcode",
-            "arm": "b",
-            "propensity": 0.7,
-            "experiment_version": 2,
-            "allocation_version": 2,
-            "segment": "WAOE",
-            "amount_owed": 125.5,
-            "holdout": True,
-            "reason": "quiet hours",
-            "constrained": True,
-            "treatment": "b",
-            "treatment_cost": 0.35,
-            "treatment_propensity": 0.8,
-            "assigned_at": T0,
-            "pay_due_at": T1,
-            "churn_due_at": T1,
-            "paid_at": T1,
-            "collected": 125.5,
-            "churned_at": T1,
-            "reminders": 2,
-            "collection_cases": 1,
-            "inquiries": 3,
-        },
-    ],
-    tables.OutcomeEvent: [
-        {
-            "id": 1,
-            "event_id": "e1",
-            "debtor_id": "d2 with ünïcode",
-            "kind": "payment",
-            "amount": 125.5,
-            "occurred_at": T1,
-            "ingested_at": T1,
-        },
-        {
-            "id": 2,
-            "event_id": "e2",
-            "debtor_id": "d1",
-            "kind": "reminder",
-            "amount": None,
-            "occurred_at": T0,
-            "ingested_at": T1,
-        },
-    ],
-    tables.PromotionAudit: [
-        {
-            "id": 1,
-            "experiment_key": "exp",
-            "experiment_version": 2,
-            "decided_at": T1,
-            "action": "continue",
-            "reason": "not_enough_data",
-            "champion_before": "a",
-            "champion_after": "a",
-            "allocation_version": None,
-            "seed": None,
-            "dry_run": True,
-            "rule": {"min_units": 100},
-            "numbers": {"p_best": {"a": 0.1}, "units": 40},
-            "explanation": "too few matured debtors",
-        },
-        {
-            "id": 2,
-            "experiment_key": "exp",
-            "experiment_version": 2,
-            "decided_at": T1,
-            "action": "status",
-            "reason": "paused",
-            "champion_before": "a",
-            "champion_after": "a",
-            "allocation_version": 2,
-            "seed": 7,
-            "dry_run": False,
-            "rule": {},
-            "numbers": {"by": "ops"},
-            "explanation": "paused by ops",
-        },
-    ],
-}
-
 #: A second revision, as a developer adds one (README "Migrations").
 REVISION_0002 = '''"""Promotion notes.
 
