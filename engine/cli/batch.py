@@ -68,7 +68,7 @@ StrictOption = Annotated[
 ]
 
 
-def _treatments_file() -> OutputKind:
+def treatments_file() -> OutputKind:
     """The output of ``assign``; its first column is the experiment's unit, whatever its
     name. (A function: the batch file module loads pandas, which ``--help`` must not.)"""
     from engine.batchio import OutputKind
@@ -169,7 +169,7 @@ def assign(
     from engine.batchio import Output, read_debtors
 
     rejects_file = _rejects_output(input, rejects)
-    outputs = [Output(output, _treatments_file()), rejects_file]
+    outputs = [Output(output, treatments_file()), rejects_file]
     check_output_paths(outputs, inputs=[input], db=db, overwrite=overwrite)
     engine = open_database(db)
     experiment = service.current_experiment(engine, experiment_key=key)
