@@ -507,6 +507,8 @@ def argument_cases(rng: np.random.Generator, folder: Path, count: int, key: str)
         lambda: ("pause", ["pause", w(), "--note", w()]),
         lambda: ("resume", ["resume", w(), "--as-of", t()]),
         lambda: ("stop", ["stop", key, "--as-of", t(), "--by", w()]),
+        lambda: ("db current", ["db", "current", "--json"]),
+        lambda: ("db upgrade", ["db", "upgrade"]),
     )
     cases = []
     for i in range(count):

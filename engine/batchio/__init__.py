@@ -9,26 +9,69 @@ A file that cannot be used as a whole (unreadable, no header, a required column 
 :mod:`engine.batchio.events`, ``docs/batch-files.md``.
 """
 
-from engine.batchio.debtors import DebtorFile, DebtorRead, read_debtors
-from engine.batchio.events import EventRead, read_events
-from engine.batchio.outputs import (
-    Output,
-    OutputKind,
-    OutputWriteError,
-    check_outputs,
-    write_csv,
-    write_table,
-    write_text,
-)
-from engine.batchio.rejects import Rejects, default_rejects_path
-from engine.batchio.tables import (
-    InputFileError,
-    RowIssue,
-    TextTable,
-    read_csv_table,
-    read_table,
-)
-from engine.batchio.tenure import read_tenure
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562): importing one module of the package does not
+# load every other (start-up time of the CLI, benchmarks/bench_startup.py).
+if TYPE_CHECKING:
+    from engine.batchio.debtors import (
+        DebtorFile,
+        DebtorRead,
+        read_debtors,
+    )
+    from engine.batchio.events import (
+        EventRead,
+        read_events,
+    )
+    from engine.batchio.outputs import (
+        Output,
+        OutputKind,
+        OutputWriteError,
+        check_outputs,
+        write_csv,
+        write_table,
+        write_text,
+    )
+    from engine.batchio.rejects import (
+        Rejects,
+        default_rejects_path,
+    )
+    from engine.batchio.tables import (
+        InputFileError,
+        RowIssue,
+        TextTable,
+        read_csv_table,
+        read_table,
+    )
+    from engine.batchio.tenure import (
+        read_tenure,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "DebtorFile": "engine.batchio.debtors",
+    "DebtorRead": "engine.batchio.debtors",
+    "EventRead": "engine.batchio.events",
+    "InputFileError": "engine.batchio.tables",
+    "Output": "engine.batchio.outputs",
+    "OutputKind": "engine.batchio.outputs",
+    "OutputWriteError": "engine.batchio.outputs",
+    "Rejects": "engine.batchio.rejects",
+    "RowIssue": "engine.batchio.tables",
+    "TextTable": "engine.batchio.tables",
+    "check_outputs": "engine.batchio.outputs",
+    "default_rejects_path": "engine.batchio.rejects",
+    "read_csv_table": "engine.batchio.tables",
+    "read_debtors": "engine.batchio.debtors",
+    "read_events": "engine.batchio.events",
+    "read_table": "engine.batchio.tables",
+    "read_tenure": "engine.batchio.tenure",
+    "write_csv": "engine.batchio.outputs",
+    "write_table": "engine.batchio.outputs",
+    "write_text": "engine.batchio.outputs",
+}
 
 __all__ = [
     "DebtorFile",
@@ -52,3 +95,16 @@ __all__ = [
     "write_table",
     "write_text",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

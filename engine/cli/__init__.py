@@ -8,6 +8,7 @@ code 2 (1 for a refused operation or an unreachable database); never a traceback
 # Each module registers its verbs on `app` when imported, in this order in `--help`.
 # isort: off
 from engine.cli import experiments, loop, promotion, lifecycle, batch, reports, ope, uplift, demo  # noqa: F401
+from engine.cli import database  # noqa: F401
 
 # isort: on
 from engine.cli.common import app

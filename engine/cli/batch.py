@@ -10,26 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.markup import escape
 
 from engine import service
-from engine.batchio import (
-    Output,
-    OutputKind,
-    OutputWriteError,
-    Rejects,
-    default_rejects_path,
-    read_debtors,
-    read_events,
-    write_table,
-)
-from engine.batchio.outputs import TABLE_SUFFIXES, columns_like
-from engine.batchio.rejects import REJECTS_FILE
 from engine.cli.common import (
     AsOfOption,
     DbOption,
@@ -46,8 +32,17 @@ from engine.cli.common import (
     resolve_as_of,
     user_errors,
 )
-from engine.service.assignments import AssignResult
 from engine.settings import DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.batchio import (
+        Output,
+        OutputKind,
+        Rejects,
+    )
+    from engine.service.assignments import AssignResult
 
 #: Exit code of a run that loaded the good rows and rejected others.
 EXIT_PARTIAL = 3
@@ -71,15 +66,25 @@ RejectsOption = Annotated[
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Load nothing if any row is rejected (exit code 2).")
 ]
-#: The output of ``assign``; its first column is the experiment's unit, whatever its name.
-TREATMENTS_FILE = OutputKind(
-    "treatments file",
-    TABLE_SUFFIXES,
-    columns_like(("status", "arm", "treatment", "propensity", "allocation_version", "new")),
-)
+
+
+def treatments_file() -> OutputKind:
+    """The output of ``assign``; its first column is the experiment's unit, whatever its
+    name. (A function: the batch file module loads pandas, which ``--help`` must not.)"""
+    from engine.batchio import OutputKind
+    from engine.batchio.outputs import TABLE_SUFFIXES, columns_like
+
+    return OutputKind(
+        "treatments file",
+        TABLE_SUFFIXES,
+        columns_like(("status", "arm", "treatment", "propensity", "allocation_version", "new")),
+    )
 
 
 def _rejects_output(input_path: Path, target: Path | None) -> Output:
+    from engine.batchio import Output, default_rejects_path
+    from engine.batchio.rejects import REJECTS_FILE
+
     path = target if target is not None else default_rejects_path(input_path)
     return Output(path, REJECTS_FILE, "--rejects")
 
@@ -105,6 +110,9 @@ def _set_aside(rejects: Rejects, records: int, path: Path, *, strict: bool) -> P
 
 def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
     """The output file: one row per debtor row that was not rejected."""
+    import numpy as np
+    import pandas as pd
+
     out = ~result.eligible
     return pd.DataFrame(
         {
@@ -124,6 +132,8 @@ def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
 
 
 def _write_output(frame: pd.DataFrame, path: Path, what: str) -> None:
+    from engine.batchio import OutputWriteError, write_table
+
     try:
         write_table(frame, path)
     except OutputWriteError as exc:
@@ -156,8 +166,10 @@ def assign(
     as_json: JsonOption = False,
 ) -> None:
     """Assign the eligible debtors of a file to arms (sticky) and write their treatments."""
+    from engine.batchio import Output, read_debtors
+
     rejects_file = _rejects_output(input, rejects)
-    outputs = [Output(output, TREATMENTS_FILE), rejects_file]
+    outputs = [Output(output, treatments_file()), rejects_file]
     check_output_paths(outputs, inputs=[input], db=db, overwrite=overwrite)
     engine = open_database(db)
     experiment = service.current_experiment(engine, experiment_key=key)
@@ -225,6 +237,8 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Load outcome events; a re-sent event id changes nothing."""
+    from engine.batchio import read_events
+
     rejects_file = _rejects_output(path, rejects)
     check_output_paths([rejects_file], inputs=[path], db=db, overwrite=overwrite)
     read = read_events(path)

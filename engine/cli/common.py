@@ -18,17 +18,24 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import Engine
 
 from engine import service
-from engine.batchio import InputFileError, Output, OutputWriteError, check_outputs
-from engine.loader import ConfigError
 from engine.settings import DEFAULT_DATABASE_URL
+
+# What a verb needs is imported when it runs: `dunning --help` and the verbs that only write
+# load neither the database libraries nor the statistics (benchmarks/bench_startup.py).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from engine.batchio import Output
+    from engine.batchio.outputs import OutputWriteError
+    from engine.batchio.tables import InputFileError
+    from engine.loader import ConfigError
 
 #: Exit codes shared by every verb.
 EXIT_OK, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
@@ -166,6 +173,8 @@ def check_output_paths(
 ) -> None:
     """Refuse output paths that could destroy data before any work is done (see
     :func:`engine.batchio.check_outputs`); the database file of ``db`` is never an output."""
+    from engine.batchio import check_outputs
+
     protected = service.database_files(db) if db is not None else ()
     check_outputs(outputs, inputs=inputs, protected=protected, overwrite=overwrite)
 
@@ -211,6 +220,21 @@ def _demo_hint(url: str) -> str:
     return ""
 
 
+# The exception classes of the input and output modules, imported when an exception reaches
+# `user_errors` (an except clause is evaluated only then): those modules load pandas.
+def _input_errors() -> tuple[type[ConfigError], type[InputFileError]]:
+    from engine.batchio.tables import InputFileError
+    from engine.loader import ConfigError
+
+    return (ConfigError, InputFileError)
+
+
+def _output_errors() -> type[OutputWriteError]:
+    from engine.batchio.outputs import OutputWriteError
+
+    return OutputWriteError
+
+
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the engine's user-facing errors into a message and an exit code."""
 
@@ -219,7 +243,7 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         url = str(kwargs.get("db") or "")
         try:
             return command(*args, **kwargs)
-        except (ConfigError, InputFileError) as exc:
+        except _input_errors() as exc:
             for issue in exc.issues:
                 errors.print(str(issue), markup=False, highlight=False)
             errors.print(f"[red]{len(exc.issues)} problem(s); nothing was changed.[/red]")
@@ -237,7 +261,7 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except service.ServiceError as exc:
             errors.print(f"[red]refused:[/red] {escape(service.redact(str(exc)))}")
             raise typer.Exit(EXIT_REFUSED) from None
-        except OutputWriteError as exc:
+        except _output_errors() as exc:
             errors.print(f"[red]error:[/red] {escape(str(exc))}; nothing else was changed")
             raise typer.Exit(EXIT_REFUSED) from None
 

@@ -20,8 +20,6 @@ from engine.cli.common import (
     open_database,
     user_errors,
 )
-from engine.cli.render import kpi_table, promotion_table
-from engine.loader import load_experiment
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # the demo's module imports the simulator: only when the verb runs
@@ -110,6 +108,8 @@ def demo(
     ] = False,
 ) -> None:
     """Simulate days of overdue debtors through the real loop and report what happened."""
+    from engine.cli.render import kpi_table, promotion_table
+    from engine.loader import load_experiment
     from engine.service.demo import DayProgress, default_start, run_demo
 
     loaded = load_experiment(experiment, model_dirs=Settings.from_env().model_dirs)

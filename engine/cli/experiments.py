@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from engine import service
-from engine.batchio import Output, OutputKind, write_text
-from engine.batchio.outputs import JSON_SUFFIXES, json_like
 from engine.cli.common import (
     EXIT_CODES,
     EXIT_INVALID,
@@ -32,13 +30,24 @@ from engine.cli.common import (
     resolve_as_of,
     user_errors,
 )
-from engine.loader import ConfigError, LoadedExperiment, load_all
-from engine.schema import SCHEMA_DIALECT, SCHEMA_TITLE, schema_text
 from engine.settings import DEFAULT_DATABASE_URL, Settings
 
-SCHEMA_FILE = OutputKind(
-    "JSON Schema", JSON_SUFFIXES, json_like({"$schema": SCHEMA_DIALECT, "title": SCHEMA_TITLE})
-)
+if TYPE_CHECKING:
+    from engine.batchio import OutputKind
+    from engine.loader import LoadedExperiment
+
+
+def _schema_file() -> OutputKind:
+    from engine.batchio import OutputKind
+    from engine.batchio.outputs import JSON_SUFFIXES, json_like
+    from engine.schema import SCHEMA_DIALECT, SCHEMA_TITLE
+
+    return OutputKind(
+        "JSON Schema",
+        JSON_SUFFIXES,
+        json_like({"$schema": SCHEMA_DIALECT, "title": SCHEMA_TITLE}),
+    )
+
 
 PathsArgument = Annotated[
     list[Path], typer.Argument(metavar="PATH", help="Experiment files or folders.")
@@ -61,6 +70,8 @@ def _summary(loaded: LoadedExperiment) -> dict[str, object]:
 def validate(paths: PathsArgument, as_json: JsonOption = False) -> None:
     """Check experiment files: every problem of every file at once, each as
     file:line:column: field: message."""
+    from engine.loader import ConfigError, load_all
+
     try:
         loaded = load_all(paths, model_dirs=Settings.from_env().model_dirs)
     except ConfigError as exc:
@@ -98,12 +109,15 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of experiment files (for editor completion and inline errors)."""
+    from engine.batchio import Output, write_text
+    from engine.schema import schema_text
+
     del as_json  # the output is JSON either way
     text = schema_text()
     if output is None:
         typer.echo(text, nl=False)
         return
-    check_output_paths([Output(output, SCHEMA_FILE)], overwrite=overwrite)
+    check_output_paths([Output(output, _schema_file())], overwrite=overwrite)
     write_text(text, output)
     console.print(f"wrote {escape(str(output))}")
 
@@ -192,6 +206,8 @@ def sync(
     assigned unless --force, and starting weights a running bandit ignores are stored with a
     note.
     """
+    from engine.loader import load_all
+
     settings = Settings.from_env()
     loaded = load_all(paths or [Path(settings.experiments_dir)], model_dirs=settings.model_dirs)
     engine = open_database(db)

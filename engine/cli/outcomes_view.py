@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from engine.service import DebtorOutcome
-from engine.service.definitions import Definition
+if TYPE_CHECKING:
+    from engine.service import DebtorOutcome
+    from engine.service.definitions import Definition
+
 
 #: Shown for a value that does not exist (yet): never None, NaN or NaT.
 MISSING = "—"

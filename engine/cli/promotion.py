@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -36,12 +36,10 @@ from engine.cli.common import (
     resolve_as_of,
     user_errors,
 )
-from engine.service.allocation import AllocationInfo
-from engine.service.promotion import CycleResult, PromotionResult
-from engine.service.rollback import rollback_allocation
-from engine.service.scheduler import RealClock, SimulatedClock, run_schedule
-from engine.service.webhook import post_decision
 from engine.settings import DEFAULT_DATABASE_URL, WEBHOOK_ENV
+
+if TYPE_CHECKING:
+    from engine.service.promotion import CycleResult, PromotionResult
 
 JOB_EXIT_CODES = (
     "Exit codes: 0 every experiment evaluated; 1 an experiment failed (the others still ran), "
@@ -74,6 +72,8 @@ class JobLog:
     as_json: bool
 
     def decision(self, result: PromotionResult, **extra: Any) -> None:
+        from engine.service.allocation import AllocationInfo
+
         if self.as_json:
             payload = result.payload()
             payload.pop("numbers")
@@ -120,6 +120,8 @@ class JobLog:
 
 
 def _notify(url: str | None, result: PromotionResult) -> None:
+    from engine.service.webhook import post_decision
+
     if url and not result.dry_run and not result.repeated:
         post_decision(url, result.payload())
 
@@ -232,6 +234,9 @@ def rollback(
     as_json: JsonOption = False,
 ) -> None:
     """Restore an earlier allocation (champion, weights, stopped arms) as a new version."""
+    from engine.service.rollback import rollback_allocation
+    from engine.service.webhook import post_decision
+
     result = rollback_allocation(
         open_database(db), experiment_key=key, to_version=to, now=resolve_as_of(as_of), note=note
     )
@@ -282,6 +287,8 @@ def schedule(
     For machines without cron; stops cleanly on SIGINT or SIGTERM (a running cycle finishes
     or rolls back as a whole). Prints "started" once its signal handlers are in place.
     """
+    from engine.service.scheduler import RealClock, SimulatedClock, run_schedule
+
     engine = open_database(db)
     stop = threading.Event()
     log = JobLog(as_json)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from engine.analysis import Analysis
-from engine.service import ExperimentReport, PromotionRecord
-from engine.stats.hierarchical import SegmentFit
+if TYPE_CHECKING:
+    from engine.analysis import Analysis
+    from engine.service import ExperimentReport, PromotionRecord
+    from engine.stats.hierarchical import SegmentFit
 
 
 def _pct(value: float, digits: int = 1) -> str:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from engine import service
-from engine.analysis import SCHEMA_VERSION, json_safe
-from engine.batchio import Output, OutputKind, read_tenure, write_csv
-from engine.batchio.outputs import columns_like
-from engine.batchio.tables import CSV_SUFFIXES
 from engine.cli.common import (
     EXIT_CODES,
     DbOption,
@@ -32,12 +27,21 @@ from engine.cli.common import (
     report_time,
     user_errors,
 )
-from engine.cli.outcomes_view import RECORD_COLUMNS, outcome_record, outcomes_table
-from engine.cli.render import analysis_tables, kpi_table, promotion_table, segment_table
 from engine.settings import DEFAULT_DATABASE_URL
 
+if TYPE_CHECKING:
+    from engine.batchio import OutputKind
+
 #: ``dunning outcomes -o`` files: recognised by their columns (an earlier one may be replaced).
-OUTCOMES_FILE = OutputKind("outcomes file", CSV_SUFFIXES, columns_like(RECORD_COLUMNS))
+
+
+def _outcomes_file() -> OutputKind:
+    from engine.batchio import OutputKind
+    from engine.batchio.outputs import columns_like
+    from engine.batchio.tables import CSV_SUFFIXES
+    from engine.cli.outcomes_view import RECORD_COLUMNS
+
+    return OutputKind("outcomes file", CSV_SUFFIXES, columns_like(RECORD_COLUMNS))
 
 
 @app.command("list", epilog=EXIT_CODES)
@@ -99,6 +103,8 @@ def report(
     as_of: ReadAsOfOption = None,
 ) -> None:
     """Print the KPI table per arm and the promotion log."""
+    from engine.cli.render import kpi_table, promotion_table
+
     engine = read_database(db)
     now = report_time(engine, key, as_of)
     result = service.experiment_report(engine, experiment_key=key, now=now, only_promotions=True)
@@ -138,8 +144,13 @@ def outcomes(
     as_json: JsonOption = False,
 ) -> None:
     """Per-debtor outcomes: arm, propensity, versions, payment, churn, cost and CLV."""
+    import pandas as pd
+
+    from engine.batchio import Output, write_csv
+    from engine.cli.outcomes_view import RECORD_COLUMNS, outcome_record, outcomes_table
+
     if output is not None:
-        check_output_paths([Output(output, OUTCOMES_FILE)], db=db, overwrite=overwrite)
+        check_output_paths([Output(output, _outcomes_file())], db=db, overwrite=overwrite)
     engine = read_database(db)
     now = report_time(engine, key, as_of)
     rows = service.assignment_outcomes(
@@ -196,6 +207,9 @@ def analyze(
     as_of: ReadAsOfOption = None,
 ) -> None:
     """Every KPI per arm with 95% intervals, Bayesian and frequentist, and the SRM check."""
+    from engine.batchio import read_tenure
+    from engine.cli.render import analysis_tables, segment_table
+
     engine = read_database(db)
     now = report_time(engine, key, as_of)
     if by_segment:
@@ -287,6 +301,8 @@ def analyze(
 
 def report_json(result: service.ExperimentReport) -> dict[str, Any]:
     """``dunning report --json``: the KPI rows, the CLV assumption and the promotion log."""
+    from engine.analysis import SCHEMA_VERSION, json_safe
+
     return {
         "schema_version": SCHEMA_VERSION,
         "experiment": result.key,

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from engine import uplift
-from engine.batchio import Output, OutputKind, write_text
-from engine.batchio.outputs import JSON_SUFFIXES, json_like
 from engine.cli.common import (
     OverwriteOption,
     app,
@@ -22,10 +18,18 @@ from engine.cli.common import (
     errors,
     user_errors,
 )
-from engine.uplift.stored import FORMAT
-from engine.uplift_io import read_uplift_log
 
-ROUTER_FILE = OutputKind("router model", JSON_SUFFIXES, json_like({"format": FORMAT}))
+if TYPE_CHECKING:
+    from engine.batchio import OutputKind
+
+
+def _router_file() -> OutputKind:
+    from engine.batchio import OutputKind
+    from engine.batchio.outputs import JSON_SUFFIXES, json_like
+    from engine.uplift.stored import FORMAT
+
+    return OutputKind("router model", JSON_SUFFIXES, json_like({"format": FORMAT}))
+
 
 uplift_app = typer.Typer(help="Uplift routing challengers: fit a router from randomised logs.")
 app.add_typer(uplift_app, name="uplift")
@@ -66,7 +70,13 @@ def fit(
     The value is a cross-fitted doubly robust estimate on LOG (with its effective sample size),
     next to every "everybody gets this arm" policy estimated the same way.
     """
-    check_output_paths([Output(output, ROUTER_FILE)], inputs=[log], overwrite=overwrite)
+    import numpy as np
+
+    from engine import uplift
+    from engine.batchio import Output, write_text
+    from engine.uplift_io import read_uplift_log
+
+    check_output_paths([Output(output, _router_file())], inputs=[log], overwrite=overwrite)
     data = read_uplift_log(log, type_column=type_column, amount_column=amount_column)
     try:
         model = uplift.fit_routing_model(

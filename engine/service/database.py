@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 
 from engine.service.common import ServiceError
 from engine.store.db import create_schema, drop_schema, make_db
+from engine.store.migrate import VERSION_TABLE, SchemaState, read_state
 from engine.store.readonly import make_readonly_db
 from engine.store.tables import ExperimentVersion
 
@@ -44,6 +45,10 @@ _KEYWORD_SECRET = re.compile(r"(?P<keep>password\s*=\s*)('[^']*'|\S+)", re.IGNOR
 
 class DatabaseError(ServiceError):
     """The database cannot be used; the message is one line without secrets."""
+
+
+class SchemaError(DatabaseError):
+    """The database's schema is not the one this engine works on (older, newer, unknown)."""
 
 
 class MissingDatabaseError(DatabaseError):
@@ -139,7 +144,7 @@ def _named_file(url: str | None) -> Path | None:
         return None
 
 
-def _check_sqlite_path(path: Path, *, create: bool) -> None:
+def check_sqlite_path(path: Path, *, create: bool) -> None:
     try:
         _check_sqlite_file(path, create=create)
     except OSError as exc:  # a name too long, a loop of symlinks, no permission
@@ -193,6 +198,33 @@ def describe(exc: BaseException, url: str | None = None) -> str:
     return redact(text, url)
 
 
+def schema_problem(url: str, state: SchemaState) -> str:
+    """One line on why the engine cannot use a database in ``state``, naming the database
+    (password masked) and what to run."""
+    shown = display_url(url)
+    run = f"run `dunning db upgrade --db {shown}`"
+    if state.kind == "behind":
+        return (
+            f"the database {shown} has schema revision {state.revision}; this dunning needs "
+            f"{state.head}: {run}"
+        )
+    if state.kind == "landed":
+        return (
+            f"the database {shown} was created before schema migrations (revision "
+            f"{state.revision}); this dunning needs {state.head}: {run}"
+        )
+    if state.kind == "ahead":
+        return (
+            f"the database {shown} has schema revision {state.revision}, newer than this "
+            f"dunning knows ({state.head}): upgrade dunning (pip install -U dunning-engine)"
+        )
+    return (
+        f"the database {shown} holds dunning tables of a layout no migration describes "
+        f"({state.detail}); `dunning db upgrade` cannot migrate it: choose another database "
+        "with --db or DATABASE_URL"
+    )
+
+
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Turn any failure to open or use the database into :class:`DatabaseError`."""
@@ -206,19 +238,24 @@ def database_errors(url: str) -> Iterator[None]:
 
 def open_db(url: str) -> Engine:
     """Engine for ``url`` with the schema in place (an SQLite file and its folder are
-    created).
+    created; the migrations create the tables of an empty database).
 
     Raises
     ------
     DatabaseError
-        If the URL is unusable or the database cannot be reached.
+        If the URL is unusable or the database cannot be reached; :class:`SchemaError` if
+        its schema is older or newer than this engine's, or unknown (``dunning db upgrade``
+        migrates an older one).
     """
     path = sqlite_path(url)
     if path is not None:
-        _check_sqlite_path(path, create=True)
+        check_sqlite_path(path, create=True)
     with database_errors(url):
         engine = make_db(url)
-        create_schema(engine)
+        state = create_schema(engine)
+    if not state.usable:
+        engine.dispose()
+        raise SchemaError(schema_problem(url, state))
     return engine
 
 
@@ -234,7 +271,7 @@ def _engine_tables_only(path: Path) -> bool:
         return False
     finally:
         reader.dispose()
-    return tables <= set(SQLModel.metadata.tables)
+    return tables <= {*SQLModel.metadata.tables, VERSION_TABLE}
 
 
 def reset_database(url: str) -> None:
@@ -253,7 +290,7 @@ def reset_database(url: str) -> None:
             with database_errors(url):
                 drop_schema(make_db(url))
         return
-    _check_sqlite_path(path, create=True)  # a folder, under a file, a name too long, ...
+    check_sqlite_path(path, create=True)  # a folder, under a file, a name too long, ...
     if path.exists() and not _engine_tables_only(path):
         raise DatabaseError(
             f"{path} is not a dunning database (or holds other tables too); not deleting it"
@@ -281,7 +318,7 @@ def connect_db(url: str) -> Engine:
                 "that writes (`dunning sync`, `dunning demo`) creates it, or choose another "
                 "with --db or DATABASE_URL"
             )
-        _check_sqlite_path(path, create=False)
+        check_sqlite_path(path, create=False)
     with database_errors(url):
         engine = make_readonly_db(url)
         # Unreachable, refused, not a database, no tables: say so now, not at the first query.
@@ -291,4 +328,8 @@ def connect_db(url: str) -> Engine:
                 f"the database {display_url(url)} holds no dunning tables yet; `dunning sync "
                 "FILE` stores an experiment in it, or choose another with --db or DATABASE_URL"
             )
+        state = read_state(engine)
+    if not state.usable:
+        engine.dispose()
+        raise SchemaError(schema_problem(url, state))
     return engine

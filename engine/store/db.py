@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from engine.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from engine.store.migrate import SchemaState, drop_version_table, read_state, upgrade
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,13 +41,24 @@ def make_db(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (idempotent)."""
-    SQLModel.metadata.create_all(engine)
+def create_schema(engine: Engine) -> SchemaState:
+    """Create the tables of an empty database by running the migrations; any other database
+    is left as it is (idempotent). Returns the state the database is in afterwards (see
+    :mod:`engine.store.migrate`: a database behind or ahead of the engine is not changed)."""
+    state = read_state(engine)
+    if state.kind != "empty":
+        return state
+    done = upgrade(engine, only_if_empty=True)  # under the schema lock: reads the state again
+    if done.before.kind == "empty":
+        return SchemaState("current", done.after, done.after)
+    return done.before
 
 
 def drop_schema(engine: Engine) -> None:
+    """Drop the engine's tables and their version."""
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        drop_version_table(connection)
 
 
 @contextmanager

@@ -16,22 +16,63 @@ persisted, versioned router a challenger arm deploys) and :mod:`~engine.uplift.t
 
 from __future__ import annotations
 
-from engine.uplift.covariates import DIMENSIONS, debtor_covariates
-from engine.uplift.evaluation import RouterEvaluation, evaluate_router
-from engine.uplift.features import pair_features
-from engine.uplift.model import UpliftModel, fit_uplift_model
-from engine.uplift.routing import Router as Router
-from engine.uplift.routing import route, route_by_value
-from engine.uplift.stored import (
-    RoutingModel,
-    ThresholdRule,
-    dump_routing_model,
-    parse_routing_model,
-)
-from engine.uplift.training import fit_routing_model
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562): importing one module of the package does not
+# load every other (start-up time of the CLI, benchmarks/bench_startup.py).
+if TYPE_CHECKING:
+    from engine.uplift.covariates import (
+        DIMENSIONS,
+        debtor_covariates,
+    )
+    from engine.uplift.evaluation import (
+        RouterEvaluation,
+        evaluate_router,
+    )
+    from engine.uplift.features import (
+        pair_features,
+    )
+    from engine.uplift.model import (
+        UpliftModel,
+        fit_uplift_model,
+    )
+    from engine.uplift.routing import (
+        Router,
+        route,
+        route_by_value,
+    )
+    from engine.uplift.stored import (
+        RoutingModel,
+        ThresholdRule,
+        dump_routing_model,
+        parse_routing_model,
+    )
+    from engine.uplift.training import (
+        fit_routing_model,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "DIMENSIONS": "engine.uplift.covariates",
+    "Router": "engine.uplift.routing",
+    "RouterEvaluation": "engine.uplift.evaluation",
+    "RoutingModel": "engine.uplift.stored",
+    "ThresholdRule": "engine.uplift.stored",
+    "UpliftModel": "engine.uplift.model",
+    "debtor_covariates": "engine.uplift.covariates",
+    "dump_routing_model": "engine.uplift.stored",
+    "evaluate_router": "engine.uplift.evaluation",
+    "fit_routing_model": "engine.uplift.training",
+    "fit_uplift_model": "engine.uplift.model",
+    "pair_features": "engine.uplift.features",
+    "parse_routing_model": "engine.uplift.stored",
+    "route": "engine.uplift.routing",
+    "route_by_value": "engine.uplift.routing",
+}
 
 __all__ = [
     "DIMENSIONS",
+    "Router",
     "RouterEvaluation",
     "RoutingModel",
     "ThresholdRule",
@@ -46,3 +87,16 @@ __all__ = [
     "route",
     "route_by_value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -15,9 +15,11 @@ import pytest
 from engine.batchio import Output, OutputWriteError, check_outputs, write_csv, write_text
 from engine.batchio.outputs import write_atomic
 from engine.batchio.rejects import REJECTS_FILE
-from engine.cli.batch import TREATMENTS_FILE
+from engine.cli.batch import treatments_file
 from tests.conftest import CHANNELS
 from tests.safety import invoke, settle, snapshot, sqlite_file
+
+TREATMENTS_FILE = treatments_file()
 
 KEY = "dunning-channels"
 AS_OF = "2026-03-02T06:00:00"

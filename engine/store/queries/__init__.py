@@ -5,34 +5,75 @@ ingestion for the debtors it touches), then summed per (arm, allocation version,
 (:func:`outcome_cells`): only the cells travel to Python, never the rows.
 """
 
-from engine.store.queries.assignments import (
-    AssignedRow,
-    AssignmentOutcome,
-    arms_in_use,
-    assigned_arms,
-    assignment_outcomes,
-    first_assignment_time,
-    recent_contacts,
-    segment_values,
-)
-from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
-from engine.store.queries.versions import (
-    RULE_ACTIONS,
-    STATUS_ACTION,
-    allocations,
-    decisions_on,
-    experiment_versions,
-    latest_allocation,
-    latest_status,
-    latest_versions,
-    promotions,
-)
-from engine.store.queries.writes import (
-    CHUNK,
-    insert_ignoring_duplicates,
-    lock_experiment,
-    refresh_outcomes,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562): importing one module of the package does not
+# load every other (start-up time of the CLI, benchmarks/bench_startup.py).
+if TYPE_CHECKING:
+    from engine.store.queries.assignments import (
+        AssignedRow,
+        AssignmentOutcome,
+        arms_in_use,
+        assigned_arms,
+        assignment_outcomes,
+        first_assignment_time,
+        recent_contacts,
+        segment_values,
+    )
+    from engine.store.queries.cells import (
+        Maturity,
+        OutcomeCell,
+        maturity,
+        outcome_cells,
+    )
+    from engine.store.queries.versions import (
+        RULE_ACTIONS,
+        STATUS_ACTION,
+        allocations,
+        decisions_on,
+        experiment_versions,
+        latest_allocation,
+        latest_status,
+        latest_versions,
+        promotions,
+    )
+    from engine.store.queries.writes import (
+        CHUNK,
+        insert_ignoring_duplicates,
+        lock_experiment,
+        refresh_outcomes,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "AssignedRow": "engine.store.queries.assignments",
+    "AssignmentOutcome": "engine.store.queries.assignments",
+    "CHUNK": "engine.store.queries.writes",
+    "Maturity": "engine.store.queries.cells",
+    "OutcomeCell": "engine.store.queries.cells",
+    "RULE_ACTIONS": "engine.store.queries.versions",
+    "STATUS_ACTION": "engine.store.queries.versions",
+    "allocations": "engine.store.queries.versions",
+    "arms_in_use": "engine.store.queries.assignments",
+    "assigned_arms": "engine.store.queries.assignments",
+    "assignment_outcomes": "engine.store.queries.assignments",
+    "decisions_on": "engine.store.queries.versions",
+    "experiment_versions": "engine.store.queries.versions",
+    "first_assignment_time": "engine.store.queries.assignments",
+    "insert_ignoring_duplicates": "engine.store.queries.writes",
+    "latest_allocation": "engine.store.queries.versions",
+    "latest_status": "engine.store.queries.versions",
+    "latest_versions": "engine.store.queries.versions",
+    "lock_experiment": "engine.store.queries.writes",
+    "maturity": "engine.store.queries.cells",
+    "outcome_cells": "engine.store.queries.cells",
+    "promotions": "engine.store.queries.versions",
+    "recent_contacts": "engine.store.queries.assignments",
+    "refresh_outcomes": "engine.store.queries.writes",
+    "segment_values": "engine.store.queries.assignments",
+}
 
 __all__ = [
     "CHUNK",
@@ -61,3 +102,16 @@ __all__ = [
     "refresh_outcomes",
     "segment_values",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
