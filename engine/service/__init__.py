@@ -14,8 +14,10 @@ from engine.service.analysis import (
     segment_model,
 )
 from engine.service.assignments import (
+    AssignmentJob,
     AssignResult,
     assign_debtors,
+    assignment_job,
 )
 from engine.service.clock import BackdatedWriteError
 from engine.service.common import (
@@ -44,8 +46,10 @@ from engine.service.database import (
 )
 from engine.service.definitions import Definition, experiment_definition
 from engine.service.events import (
+    IngestionJob,
     IngestResult,
     ingest_events,
+    ingestion_job,
 )
 from engine.service.experiments import (
     SyncResult,
@@ -79,6 +83,7 @@ __all__ = [
     "ANALYSIS_SEED",
     "AllocationInfo",
     "AssignResult",
+    "AssignmentJob",
     "BackdatedWriteError",
     "CycleResult",
     "Database",
@@ -88,6 +93,7 @@ __all__ = [
     "ExperimentReport",
     "ExperimentSummary",
     "IngestResult",
+    "IngestionJob",
     "MissingDatabaseError",
     "NotRunningError",
     "PromotionRecord",
@@ -103,6 +109,7 @@ __all__ = [
     "VersionEntry",
     "analyze_experiment",
     "assign_debtors",
+    "assignment_job",
     "assignment_outcomes",
     "connect_db",
     "current_experiment",
@@ -118,6 +125,7 @@ __all__ = [
     "fit_churn_model",
     "has_assignments",
     "ingest_events",
+    "ingestion_job",
     "latest_activity",
     "list_experiments",
     "missing_database_file",

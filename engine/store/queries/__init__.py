@@ -15,6 +15,7 @@ from engine.store.queries.assignments import (
     recent_contacts,
     segment_values,
 )
+from engine.store.queries.bulk import insert_assignments, insert_events, stored_assignments
 from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
 from engine.store.queries.versions import (
     RULE_ACTIONS,
@@ -29,8 +30,8 @@ from engine.store.queries.versions import (
 )
 from engine.store.queries.writes import (
     CHUNK,
-    insert_ignoring_duplicates,
     lock_experiment,
+    lock_writes,
     refresh_outcomes,
 )
 
@@ -49,15 +50,18 @@ __all__ = [
     "decisions_on",
     "experiment_versions",
     "first_assignment_time",
-    "insert_ignoring_duplicates",
+    "insert_assignments",
+    "insert_events",
     "latest_allocation",
     "latest_status",
     "latest_versions",
     "lock_experiment",
+    "lock_writes",
     "maturity",
     "outcome_cells",
     "promotions",
     "recent_contacts",
     "refresh_outcomes",
     "segment_values",
+    "stored_assignments",
 ]
