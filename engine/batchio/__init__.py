@@ -9,8 +9,8 @@ A file that cannot be used as a whole (unreadable, no header, a required column 
 :mod:`engine.batchio.events`, ``docs/batch-files.md``.
 """
 
-from engine.batchio.debtors import DebtorFile, DebtorRead, read_debtors
-from engine.batchio.events import EventRead, read_events
+from engine.batchio.debtors import DebtorFile, DebtorRead, DebtorStream, read_debtors
+from engine.batchio.events import EventRead, EventStream, read_events
 from engine.batchio.outputs import (
     Output,
     OutputKind,
@@ -33,7 +33,9 @@ from engine.batchio.tenure import read_tenure
 __all__ = [
     "DebtorFile",
     "DebtorRead",
+    "DebtorStream",
     "EventRead",
+    "EventStream",
     "InputFileError",
     "Output",
     "OutputKind",
