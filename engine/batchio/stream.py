@@ -168,7 +168,7 @@ def _csv_chunks(
             try:
                 for record in reader:
                     first_line, start = start, reader.line_num + 1
-                    if any(cell.strip() for cell in record):  # else a blank line
+                    if "".join(record).strip():  # else a blank line (or only empty cells)
                         found.append((record, first_line))
                         if len(found) >= rows:
                             break

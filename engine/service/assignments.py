@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -228,8 +229,7 @@ class AssignmentJob:
         stored = queries.stored_assignments(
             self.session, experiment_key=self.key, debtor_ids=pa.array(keys[first], pa.string())
         )
-        at = pd.Index(stored.column("debtor_id").to_numpy(zero_copy_only=False))
-        found = at.get_indexer(keys[first])
+        found = _positions(keys[first], stored)
         eligible = excluded[first] == None  # noqa: E711 - elementwise on an object array
         new = np.flatnonzero((found < 0) & eligible)
         out = _Answers(excluded[first])
@@ -249,12 +249,17 @@ class AssignmentJob:
                         ),
                     ]
                 )
-                at = pd.Index(stored.column("debtor_id").to_numpy(zero_copy_only=False))
-                found = at.get_indexer(keys[first])
+                found = _positions(keys[first], stored)
         out.put_stored(np.flatnonzero(found >= 0), stored, found[found >= 0])
         is_new = out.new[inverse]
         is_new[np.setdiff1d(np.arange(n), first)] = False  # repeats are never new
         return out.result(ids, inverse, is_new)
+
+
+def _positions(keys: npt.NDArray[np.object_], stored: pa.Table) -> npt.NDArray[np.intp]:
+    """Row of each key in ``stored`` (-1 where absent), hashed in Arrow."""
+    at = pc.index_in(pa.array(keys, pa.string()), value_set=stored.column("debtor_id"))
+    return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
 class _Answers:

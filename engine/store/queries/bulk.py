@@ -155,12 +155,14 @@ def insert_assignments(
             "ON CONFLICT DO NOTHING) "
             "SELECT debtor_id FROM ins"
         )
-        inserted: list[str] = list(session.execute(statement, constants).scalars())
+        # The driver's cursor fetches the ids in C; the ORM would build a row object for each.
+        compiled = statement.bindparams(**constants).compile(dialect=session.get_bind().dialect)
+        with dbapi(session).cursor() as cursor:
+            cursor.execute(str(compiled), compiled.params)
+            inserted = [row[0] for row in cursor.fetchall()]
         session.execute(text("TRUNCATE _stage_assignment"))
-        return np.isin(
-            rows.column("debtor_id").to_numpy(zero_copy_only=False),
-            np.asarray(inserted, dtype=object),
-        )
+        mine = pc.is_in(rows.column("debtor_id"), value_set=pa.array(inserted, pa.string()))
+        return np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool)
     connection = dbapi(session)
     fixed = [_sqlite_value(constants[c]) for c in ASSIGNMENT_CONSTANTS]
     marks = ", ".join(["?"] * len(stage))
