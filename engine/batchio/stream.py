@@ -41,7 +41,7 @@ from engine.batchio.tables import (
 
 #: Records per chunk: large enough for set-based writes to pay off, small enough that a
 #: chunk's text cells (about 1 KB per record with pandas' objects) stay far below the budget.
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 
 
 @dataclass
