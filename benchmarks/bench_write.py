@@ -234,7 +234,7 @@ def _memory(work: Path) -> list[Comparison]:
                 RSS_LIMIT_MB,
                 limit=1.0,
                 unit="MB",
-            )  # fmt: skip
+            )
         )
     return rows
 

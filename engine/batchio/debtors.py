@@ -78,7 +78,7 @@ class DebtorStream:
         segment_columns: Sequence[str],
         eligibility: Sequence[EligibilityRule] = (),
         id_column: str = "debtor_id",
-        rows: int = stream.CHUNK_ROWS,
+        rows: int | None = None,
     ) -> None:
         self.used = columns_used(eligibility)
         self.segment_columns, self.eligibility, self.id_column = (
@@ -90,7 +90,7 @@ class DebtorStream:
             path,
             [id_column, *self.used],
             columns=[*segment_columns, AMOUNT_COLUMN, *self.used],
-            rows=rows,
+            rows=stream.CHUNK_ROWS if rows is None else rows,
         )
         self.records = 0
         self._rejects: list[Rejects] = []

@@ -41,9 +41,12 @@ class EventStream:
     """An event file read chunk by chunk (:meth:`chunks`); :attr:`rejects` and :attr:`records`
     are complete once the chunks are exhausted."""
 
-    def __init__(self, path: str | Path, *, rows: int = stream.CHUNK_ROWS) -> None:
+    def __init__(self, path: str | Path, *, rows: int | None = None) -> None:
         self.table = stream.open_table(
-            path, EVENT_COLUMNS, columns=[*EVENT_COLUMNS, "amount"], rows=rows
+            path,
+            EVENT_COLUMNS,
+            columns=[*EVENT_COLUMNS, "amount"],
+            rows=stream.CHUNK_ROWS if rows is None else rows,
         )
         self.records = 0
         self._rejects: list[Rejects] = []
