@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from engine.batchio.debtors import (
         DebtorFile,
         DebtorRead,
+        DebtorStream,
         read_debtors,
     )
     from engine.batchio.events import (
         EventRead,
+        EventStream,
         read_events,
     )
     from engine.batchio.outputs import (
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "DebtorStream": "engine.batchio.debtors",
+    "EventStream": "engine.batchio.events",
     "DebtorFile": "engine.batchio.debtors",
     "DebtorRead": "engine.batchio.debtors",
     "EventRead": "engine.batchio.events",
@@ -76,7 +80,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "DebtorFile",
     "DebtorRead",
+    "DebtorStream",
     "EventRead",
+    "EventStream",
     "InputFileError",
     "Output",
     "OutputKind",

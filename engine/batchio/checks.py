@@ -14,20 +14,57 @@ def empty(table: TextTable, column: str) -> list[RowIssue]:
     return table.flag((table.frame[column] == "").to_numpy(), column, f"empty {column}")
 
 
+class FirstSeen:
+    """Where each value of a column was first seen in a file read in chunks.
+
+    Holds a 64-bit hash (SipHash, pandas' ``hash_array``) and the line of every distinct value
+    so far, in sorted arrays: 16 bytes per distinct value, whatever the length of the ids. Two
+    ids sharing a hash would be taken for a repeat; at 5 million ids the chance of any such pair
+    is about 5e6**2 / 2**65, under one in a million files, and the record would be set aside
+    with its reason, never silently dropped.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._lines = np.empty(0, dtype=np.int64)
+
+    def repeats(self, table: TextTable, column: str) -> list[RowIssue]:
+        """Every non-empty value of ``table`` seen before (earlier in it, or in an earlier
+        chunk), naming the line of its first record; then remembers this chunk's values."""
+        values = table.frame[column].to_numpy(dtype=object)
+        if not len(values):
+            return []
+        hashes = np.asarray(pd.util.hash_array(values, categorize=False), dtype=np.uint64)
+        given = values != ""
+        codes, _ = pd.factorize(hashes)
+        within = pd.Series(codes).duplicated(keep="first").to_numpy()
+        first_here = table.lines[np.flatnonzero(~within)][codes]
+        earlier = np.zeros(len(values), dtype=bool)
+        first_line = first_here
+        if len(self._hashes):
+            at = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+            earlier = self._hashes[at] == hashes
+            first_line = np.where(earlier, self._lines[at], first_here)
+        repeated = (earlier | within) & given
+        fresh = ~earlier & ~within & given
+        merged = np.concatenate([self._hashes, hashes[fresh]])
+        order = np.argsort(merged, kind="stable")  # timsort: the stored sorted run costs O(n)
+        self._hashes = merged[order]
+        self._lines = np.concatenate([self._lines, table.lines[fresh]])[order]
+        where = "row" if table.unit == "row" else "line"
+        return [
+            table.issue(
+                int(i),
+                column,
+                f"duplicate {column} {values[i]!r} (first on {where} {first_line[i]})",
+            )
+            for i in np.flatnonzero(repeated)
+        ]
+
+
 def duplicates(table: TextTable, column: str) -> list[RowIssue]:
     """Every repeat of a non-empty value after its first record."""
-    values = table.frame[column]
-    repeated = values.duplicated(keep="first").to_numpy() & (values != "").to_numpy()
-    first_line: dict[str, int] = {}
-    for value, line in zip(values, table.lines, strict=True):
-        first_line.setdefault(value, int(line))
-    where = "row" if table.unit == "row" else "line"
-    issues = []
-    for i in np.flatnonzero(repeated):
-        value = values.iloc[i]
-        message = f"duplicate {column} {value!r} (first on {where} {first_line[value]})"
-        issues.append(table.issue(int(i), column, message))
-    return issues
+    return FirstSeen().repeats(table, column)
 
 
 def numbers(table: TextTable, column: str) -> npt.NDArray[np.float64]:

@@ -17,7 +17,7 @@ every column an ``eligibility`` rule names (required when the experiment has suc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from engine.batchio import checks, limits
+from engine.batchio import checks, limits, stream
 from engine.batchio.rejects import Rejects, split_rows
-from engine.batchio.tables import RowIssue, read_table
+from engine.batchio.tables import RowIssue, TextTable
 from engine.config import SEGMENT_SEPARATOR, EligibilityRule
 from engine.eligibility import columns_used, invalid_cells
 
@@ -67,6 +67,82 @@ def segment_values(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[n
     return segment
 
 
+class DebtorStream:
+    """A debtor file read chunk by chunk (:meth:`chunks`); :attr:`rejects` and :attr:`records`
+    are complete once the chunks are exhausted."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        segment_columns: Sequence[str],
+        eligibility: Sequence[EligibilityRule] = (),
+        id_column: str = "debtor_id",
+        rows: int | None = None,
+    ) -> None:
+        self.used = columns_used(eligibility)
+        self.segment_columns, self.eligibility, self.id_column = (
+            segment_columns,
+            eligibility,
+            id_column,
+        )
+        self.table = stream.open_table(
+            path,
+            [id_column, *self.used],
+            columns=[*segment_columns, AMOUNT_COLUMN, *self.used],
+            rows=stream.CHUNK_ROWS if rows is None else rows,
+        )
+        self.records = 0
+        self._rejects: list[Rejects] = []
+        self._seen = checks.FirstSeen()
+
+    @property
+    def rejects(self) -> Rejects:
+        return Rejects.concat(self._rejects)
+
+    def chunks(self) -> Iterator[DebtorFile]:
+        for table in self.table.chunks():
+            debtors, rejects = self._check(table)
+            self._rejects.append(rejects)
+            self.records += len(table.frame) + len(table.malformed)
+            yield debtors
+
+    def _check(self, table: TextTable) -> tuple[DebtorFile, Rejects]:
+        frame, id_column, used = table.frame, self.id_column, self.used
+        issues: list[RowIssue] = checks.empty(table, id_column)
+        issues += self._seen.repeats(table, id_column)
+        if AMOUNT_COLUMN in frame.columns:
+            amount = checks.numbers(table, AMOUNT_COLUMN)
+            given = (frame[AMOUNT_COLUMN] != "").to_numpy()
+            bad = given & ~(np.isfinite(amount) & (amount >= 0))
+            issues += table.flag(bad, AMOUNT_COLUMN, "not a non-negative number")
+        else:
+            amount = np.full(len(frame), np.nan)
+        cells = {name: frame[name].to_numpy(dtype=object) for name in used}
+        for name, bad in invalid_cells(self.eligibility, cells):
+            if name != AMOUNT_COLUMN:  # already checked, with a stricter rule
+                issues += table.flag(bad, name, "not a number (an eligibility rule compares it)")
+        segment = segment_values(frame, self.segment_columns)
+        issues += limits.check_cells(
+            table,
+            {
+                id_column: limits.TextCells(frame[id_column], "assignment.debtor_id"),
+                SEGMENT_SEPARATOR.join(self.segment_columns): limits.TextCells(
+                    segment, "assignment.segment"
+                ),
+            },
+        )
+        good, rejects = split_rows(table, issues)
+        debtors = DebtorFile(
+            debtor_id=frame[id_column].to_numpy(dtype=object)[good],
+            segment=segment[good],
+            amount_owed=amount[good],
+            attributes={name: values[good] for name, values in cells.items()},
+            lines=table.lines[good],
+        )
+        return debtors, rejects
+
+
 def read_debtors(
     path: str | Path,
     *,
@@ -74,44 +150,23 @@ def read_debtors(
     eligibility: Sequence[EligibilityRule] = (),
     id_column: str = "debtor_id",
 ) -> DebtorRead:
-    """Read a debtor file, setting bad rows aside with the reason.
+    """Read a debtor file whole, setting bad rows aside with the reason (large files:
+    :class:`DebtorStream`).
 
     Raises :class:`~engine.batchio.InputFileError` only when the file as a whole is unusable
     (unreadable, not CSV/Parquet, no header, the ``id_column`` or an eligibility column
     missing).
     """
-    used = columns_used(eligibility)
-    table = read_table(path, [id_column, *used], columns=[*segment_columns, AMOUNT_COLUMN, *used])
-    frame = table.frame
-    issues: list[RowIssue] = checks.empty(table, id_column)
-    issues += checks.duplicates(table, id_column)
-    if AMOUNT_COLUMN in frame.columns:
-        amount = checks.numbers(table, AMOUNT_COLUMN)
-        given = (frame[AMOUNT_COLUMN] != "").to_numpy()
-        bad = given & ~(np.isfinite(amount) & (amount >= 0))
-        issues += table.flag(bad, AMOUNT_COLUMN, "not a non-negative number")
-    else:
-        amount = np.full(len(frame), np.nan)
-    cells = {name: frame[name].to_numpy(dtype=object) for name in used}
-    for name, bad in invalid_cells(eligibility, cells):
-        if name != AMOUNT_COLUMN:  # already checked, with a stricter rule
-            issues += table.flag(bad, name, "not a number (an eligibility rule compares it)")
-    segment = segment_values(frame, segment_columns)
-    issues += limits.check_cells(
-        table,
-        {
-            id_column: limits.TextCells(frame[id_column], "assignment.debtor_id"),
-            SEGMENT_SEPARATOR.join(segment_columns): limits.TextCells(
-                segment, "assignment.segment"
-            ),
-        },
+    debtors = DebtorStream(
+        path, segment_columns=segment_columns, eligibility=eligibility, id_column=id_column
     )
-    good, rejects = split_rows(table, issues)
-    debtors = DebtorFile(
-        debtor_id=frame[id_column].to_numpy(dtype=object)[good],
-        segment=segment[good],
-        amount_owed=amount[good],
-        attributes={name: values[good] for name, values in cells.items()},
-        lines=table.lines[good],
+    parts = list(debtors.chunks())
+    names = parts[0].attributes
+    whole = DebtorFile(
+        debtor_id=np.concatenate([p.debtor_id for p in parts]),
+        segment=np.concatenate([p.segment for p in parts]),
+        amount_owed=np.concatenate([p.amount_owed for p in parts]),
+        attributes={n: np.concatenate([p.attributes[n] for p in parts]) for n in names},
+        lines=np.concatenate([p.lines for p in parts]),
     )
-    return DebtorRead(debtors, rejects, len(frame) + len(table.malformed))
+    return DebtorRead(whole, debtors.rejects, debtors.records)

@@ -15,15 +15,16 @@ Columns (CSV or Parquet; extra columns are ignored):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from engine.batchio import checks, limits
+from engine.batchio import checks, limits, stream
 from engine.batchio.rejects import Rejects, split_rows
-from engine.batchio.tables import RowIssue, read_table
+from engine.batchio.tables import RowIssue, TextTable
 from engine.events import EVENT_KINDS, EventBatch
 
 EVENT_COLUMNS = ("event_id", "debtor_id", "kind", "occurred_at")
@@ -36,45 +37,78 @@ class EventRead:
     records: int  # data records in the file, good and rejected
 
 
+class EventStream:
+    """An event file read chunk by chunk (:meth:`chunks`); :attr:`rejects` and :attr:`records`
+    are complete once the chunks are exhausted."""
+
+    def __init__(self, path: str | Path, *, rows: int | None = None) -> None:
+        self.table = stream.open_table(
+            path,
+            EVENT_COLUMNS,
+            columns=[*EVENT_COLUMNS, "amount"],
+            rows=stream.CHUNK_ROWS if rows is None else rows,
+        )
+        self.records = 0
+        self._rejects: list[Rejects] = []
+        self._seen = checks.FirstSeen()
+
+    @property
+    def rejects(self) -> Rejects:
+        return Rejects.concat(self._rejects)
+
+    def chunks(self) -> Iterator[EventBatch]:
+        for table in self.table.chunks():
+            events, rejects = self._check(table)
+            self._rejects.append(rejects)
+            self.records += len(table.frame) + len(table.malformed)
+            yield events
+
+    def _check(self, table: TextTable) -> tuple[EventBatch, Rejects]:
+        frame = table.frame
+        issues: list[RowIssue] = []
+        for column in ("event_id", "debtor_id"):
+            issues += checks.empty(table, column)
+        issues += self._seen.repeats(table, "event_id")
+        kind = frame["kind"]
+        unknown = ~kind.isin(EVENT_KINDS).to_numpy()
+        expected = ", ".join(EVENT_KINDS)
+        issues += table.flag(unknown, "kind", f"unknown kind; expected one of {expected}")
+        if "amount" in frame.columns:
+            amount = checks.numbers(table, "amount")
+            given = (frame["amount"] != "").to_numpy()
+        else:
+            amount = np.full(len(frame), np.nan)
+            given = np.zeros(len(frame), dtype=bool)
+        payment = (kind == "payment").to_numpy()
+        positive = np.isfinite(amount) & (amount > 0)
+        issues += table.flag(payment & ~positive, "amount", "a payment needs a positive amount")
+        issues += table.flag(~payment & given & ~np.isfinite(amount), "amount", "not a number")
+        occurred = pd.to_datetime(frame["occurred_at"], errors="coerce", utc=True, format="ISO8601")
+        issues += table.flag(occurred.isna().to_numpy(), "occurred_at", "not an ISO 8601 time")
+        issues += limits.check_cells(
+            table,
+            {
+                "event_id": limits.TextCells(frame["event_id"], "outcome_event.event_id"),
+                "debtor_id": limits.TextCells(frame["debtor_id"], "outcome_event.debtor_id"),
+            },
+        )
+        good, rejects = split_rows(table, issues)
+        events = EventBatch(
+            event_id=frame["event_id"].to_numpy(dtype=object)[good],
+            debtor_id=frame["debtor_id"].to_numpy(dtype=object)[good],
+            kind=kind.to_numpy(dtype=object)[good],
+            amount=np.where(payment, amount, np.nan)[good],
+            occurred_at=occurred.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")[good],
+        )
+        return events, rejects
+
+
 def read_events(path: str | Path) -> EventRead:
-    """Read an event file, setting bad rows aside with the reason.
+    """Read an event file whole, setting bad rows aside with the reason (large files:
+    :class:`EventStream`).
 
     Raises :class:`~engine.batchio.InputFileError` only when the file as a whole is unusable.
     """
-    table = read_table(path, EVENT_COLUMNS, columns=[*EVENT_COLUMNS, "amount"])
-    frame = table.frame
-    issues: list[RowIssue] = []
-    for column in ("event_id", "debtor_id"):
-        issues += checks.empty(table, column)
-    issues += checks.duplicates(table, "event_id")
-    kind = frame["kind"]
-    unknown = ~kind.isin(EVENT_KINDS).to_numpy()
-    issues += table.flag(unknown, "kind", f"unknown kind; expected one of {', '.join(EVENT_KINDS)}")
-    if "amount" in frame.columns:
-        amount = checks.numbers(table, "amount")
-        given = (frame["amount"] != "").to_numpy()
-    else:
-        amount = np.full(len(frame), np.nan)
-        given = np.zeros(len(frame), dtype=bool)
-    payment = (kind == "payment").to_numpy()
-    positive = np.isfinite(amount) & (amount > 0)
-    issues += table.flag(payment & ~positive, "amount", "a payment needs a positive amount")
-    issues += table.flag(~payment & given & ~np.isfinite(amount), "amount", "not a number")
-    occurred = pd.to_datetime(frame["occurred_at"], errors="coerce", utc=True, format="ISO8601")
-    issues += table.flag(occurred.isna().to_numpy(), "occurred_at", "not an ISO 8601 time")
-    issues += limits.check_cells(
-        table,
-        {
-            "event_id": limits.TextCells(frame["event_id"], "outcome_event.event_id"),
-            "debtor_id": limits.TextCells(frame["debtor_id"], "outcome_event.debtor_id"),
-        },
-    )
-    good, rejects = split_rows(table, issues)
-    events = EventBatch(
-        event_id=frame["event_id"].to_numpy(dtype=object)[good],
-        debtor_id=frame["debtor_id"].to_numpy(dtype=object)[good],
-        kind=kind.to_numpy(dtype=object)[good],
-        amount=np.where(payment, amount, np.nan)[good],
-        occurred_at=occurred.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")[good],
-    )
-    return EventRead(events, rejects, len(frame) + len(table.malformed))
+    events = EventStream(path)
+    parts = list(events.chunks())
+    return EventRead(EventBatch.concat(parts), events.rejects, events.records)

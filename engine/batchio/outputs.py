@@ -275,3 +275,74 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 def write_text(text: str, path: str | Path) -> None:
     """Write UTF-8 ``text`` atomically."""
     write_atomic(Path(path), lambda partial: partial.write_text(text, encoding="utf-8"))
+
+
+class TableWriter:
+    """A CSV or Parquet file written chunk by chunk into a temporary file beside ``path``;
+    :meth:`finish` flushes it to disk and renames it over ``path`` (as :func:`write_atomic`),
+    :meth:`discard` removes it. ``schema`` fixes the Parquet column types, which one chunk
+    alone (a column all empty) cannot tell."""
+
+    def __init__(self, path: str | Path, schema: pa.Schema) -> None:
+        self.path, self.schema = Path(path), schema
+        self.parquet = self.path.suffix.lower() in PARQUET_SUFFIXES
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+        except OSError as exc:
+            raise OutputWriteError(self.path, exc.strerror or str(exc)) from None
+        os.close(handle)
+        self.partial = Path(name)
+        self._parquet: pq.ParquetWriter | None = None
+        self._rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        try:
+            if self.parquet:
+                if self._parquet is None:
+                    # pandas' metadata (nullable integer and boolean dtypes) from the first
+                    # chunk, so the file reads back as a whole written by pandas would.
+                    pandas = pa.Schema.from_pandas(frame, preserve_index=False).metadata
+                    self.schema = self.schema.with_metadata(pandas)
+                    self._parquet = pq.ParquetWriter(self.partial, self.schema)
+                table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+                self._parquet.write_table(table)
+            else:
+                frame.to_csv(
+                    self.partial,
+                    mode="a",
+                    header=self._rows == 0,
+                    index=False,
+                    errors="surrogateescape",
+                )
+            self._rows += len(frame)
+        except OSError as exc:
+            self.discard()
+            raise OutputWriteError(self.path, exc.strerror or str(exc)) from None
+
+    def finish(self) -> None:
+        try:
+            if self.parquet:
+                if self._parquet is None:  # no chunk at all: the columns alone
+                    self._parquet = pq.ParquetWriter(self.partial, self.schema)
+                self._parquet.close()
+            elif not self._rows:
+                pd.DataFrame(columns=self.schema.names).to_csv(self.partial, index=False)
+            with self.partial.open("rb+") as written:
+                os.fsync(written.fileno())
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else _NEW_FILE_MODE
+            self.partial.chmod(mode)
+            self.partial.replace(self.path)
+        except OSError as exc:
+            raise OutputWriteError(self.path, exc.strerror or str(exc)) from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        if self._parquet is not None:
+            with contextlib.suppress(Exception):
+                self._parquet.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.partial.unlink()

@@ -60,6 +60,16 @@ class Rejects:
         """Number of rejected records."""
         return len(self.frame)
 
+    @classmethod
+    def concat(cls, parts: Sequence[Rejects]) -> Rejects:
+        """The rejects of a file read in chunks (``parts`` in file order, at least one)."""
+        if len(parts) == 1:
+            return parts[0]
+        frames = [p.frame for p in parts if len(p.frame)] or [parts[0].frame]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        issues = tuple(issue for p in parts for issue in p.issues)
+        return cls(parts[0].unit, issues, frame)
+
     def write(self, path: str | Path) -> None:
         """Write the rejects file atomically (a header only when nothing was rejected)."""
         write_csv(self.frame, path)

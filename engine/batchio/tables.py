@@ -9,7 +9,6 @@ formats.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 Unit = Literal["line", "row"]
 #: What ``surrogateescape`` makes of bytes that are not UTF-8.
@@ -89,19 +87,16 @@ class TextTable:
 def read_table(
     path: str | Path, required: Sequence[str], columns: Sequence[str] | None = None
 ) -> TextTable:
-    """Read a ``.csv`` or ``.parquet`` file; raise :class:`InputFileError` when the file as a
-    whole cannot be used (unreadable, unknown type, no header, a required column missing).
+    """Read a ``.csv`` or ``.parquet`` file whole; raise :class:`InputFileError` when the file
+    as a whole cannot be used (unreadable, unknown type, no header, a required column missing).
 
     ``columns``: the optional columns worth reading from a Parquet file (default: all); a CSV
-    file is always read whole.
+    file is always read whole. Large batch files are read in chunks instead
+    (:func:`engine.batchio.stream.open_table`).
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        return read_parquet_table(path, required, columns)
-    if suffix in CSV_SUFFIXES:
-        return read_csv_table(path, required)
-    raise file_error(path, f"unsupported file type {suffix!r}; expected .csv or .parquet")
+    from engine.batchio.stream import concat, open_table  # it builds on this module
+
+    return concat(list(open_table(path, required, columns).chunks()))
 
 
 def _check_header(path: Path, header: Sequence[str], required: Sequence[str], line: int) -> None:
@@ -121,56 +116,9 @@ def read_csv_table(path: str | Path, required: Sequence[str]) -> TextTable:
     """Parse a UTF-8 CSV file with a header row; blank lines are skipped, a record with the
     wrong number of fields or with bytes that are not UTF-8 is kept aside in ``malformed``."""
     path = Path(path)
-    try:
-        return _parse_csv(path, required, utf8_errors="strict")
-    except UnicodeDecodeError:
-        # Read again with the bad bytes escaped (lone surrogates): only the records that hold
-        # them are set aside, with their lines, instead of the whole file.
-        return _parse_csv(path, required, utf8_errors="surrogateescape")
+    from engine.batchio.stream import concat, open_csv
 
-
-def _parse_csv(path: Path, required: Sequence[str], *, utf8_errors: str) -> TextTable:
-    escaped = utf8_errors != "strict"
-    header: list[str] | None = None
-    records: list[list[str]] = []
-    lines: list[int] = []
-    malformed: list[RowIssue] = []
-    start = 1
-    try:
-        with path.open(newline="", encoding="utf-8-sig", errors=utf8_errors) as handle:
-            reader = csv.reader(handle, skipinitialspace=True)
-            for record in reader:
-                first_line, start = start, reader.line_num + 1
-                if not any(cell.strip() for cell in record):
-                    continue  # blank line
-                if escaped and _NOT_UTF8.search("".join(record)):
-                    if header is None:
-                        raise file_error(path, "the header is not UTF-8 text", first_line)
-                    malformed.append(RowIssue(str(path), first_line, "", "not UTF-8 text"))
-                    continue
-                if header is None:
-                    header = [cell.strip() for cell in record]
-                    continue
-                # A trailing delimiter (spreadsheet exports) adds empty cells: harmless.
-                while len(record) > len(header) and not record[-1].strip():
-                    record.pop()
-                if len(record) != len(header):
-                    message = f"{len(record)} fields, the header has {len(header)}"
-                    malformed.append(RowIssue(str(path), first_line, "", message))
-                    continue
-                records.append([cell.strip() for cell in record])
-                lines.append(first_line)
-    except FileNotFoundError:
-        raise file_error(path, "file not found") from None
-    except csv.Error as exc:
-        raise file_error(path, f"not valid CSV: {exc}", start) from None
-    except OSError as exc:
-        raise file_error(path, f"cannot read: {exc.strerror}") from None
-    if header is None:
-        raise file_error(path, "file is empty", 1)
-    _check_header(path, header, required, 1)
-    frame = pd.DataFrame(records, columns=header, dtype=object)
-    return TextTable(path, frame, np.asarray(lines, dtype=np.int64), "line", tuple(malformed))
+    return concat(list(open_csv(path, required).chunks()))
 
 
 def _as_text(column: pa.ChunkedArray) -> npt.NDArray[np.object_]:
@@ -184,27 +132,6 @@ def read_parquet_table(
 ) -> TextTable:
     """Read a Parquet file into text cells (numbers as their shortest text, times as ISO 8601,
     nulls as ``""``); rows are numbered from 1."""
-    path = Path(path)
-    try:
-        if not path.is_file():
-            raise file_error(path, "file not found")
-        parquet = pq.ParquetFile(path)
-        names = [str(name) for name in parquet.schema_arrow.names]
-        _check_header(path, names, required, 0)
-        wanted = set(required) | set(names if columns is None else columns)
-        table = parquet.read(columns=[name for name in names if name in wanted])
-    except InputFileError:
-        raise
-    # pyarrow signals a corrupt or truncated file with several exception types.
-    except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
-        raise file_error(path, f"not a readable Parquet file: {exc}") from None
-    cells: dict[str, npt.NDArray[np.object_]] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        try:
-            cells[name] = _as_text(column)
-        except (pa.ArrowException, ValueError, TypeError):
-            message = f"column {name!r} has type {column.type}, which cannot be read as text"
-            raise file_error(path, message) from None
-    frame = pd.DataFrame(cells, columns=list(cells), dtype=object)
-    rows = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return TextTable(path, frame, rows, "row")
+    from engine.batchio.stream import concat, open_parquet
+
+    return concat(list(open_parquet(Path(path), required, columns).chunks()))

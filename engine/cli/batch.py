@@ -36,12 +36,10 @@ from engine.settings import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
-    from engine.batchio import (
-        Output,
-        OutputKind,
-        Rejects,
-    )
+    from engine.batchio import Output, OutputKind, Rejects
+    from engine.batchio.outputs import TableWriter
     from engine.service.assignments import AssignResult
 
 #: Exit code of a run that loaded the good rows and rejected others.
@@ -68,6 +66,7 @@ StrictOption = Annotated[
 ]
 
 
+#: The output of ``assign``; its first column is the experiment's unit, whatever its name.
 def treatments_file() -> OutputKind:
     """The output of ``assign``; its first column is the experiment's unit, whatever its
     name. (A function: the batch file module loads pandas, which ``--help`` must not.)"""
@@ -131,11 +130,43 @@ def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
     )
 
 
-def _write_output(frame: pd.DataFrame, path: Path, what: str) -> None:
-    from engine.batchio import OutputWriteError, write_table
+def _treatments_schema(unit: str) -> pa.Schema:
+    """Column types of the treatments file (Parquet), fixed before the first chunk."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            (unit, pa.string()),
+            ("status", pa.string()),
+            ("arm", pa.string()),
+            ("treatment", pa.string()),
+            ("propensity", pa.float64()),
+            ("allocation_version", pa.int64()),
+            ("experiment_version", pa.int64()),
+            ("holdout", pa.bool_()),
+            ("new", pa.bool_()),
+            ("reason", pa.string()),
+        ]
+    )
+
+
+def _open_output(path: Path, schema: pa.Schema) -> TableWriter:
+    from engine.batchio import OutputWriteError
+    from engine.batchio.outputs import TableWriter
 
     try:
-        write_table(frame, path)
+        return TableWriter(path, schema)
+    except OutputWriteError as exc:
+        errors.print(f"[red]{escape(str(exc))}.[/red] Nothing was stored.", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _finish_output(writer: TableWriter, what: str) -> None:
+    """Rename the written file into place, once the database has committed."""
+    from engine.batchio import OutputWriteError
+
+    try:
+        writer.finish()
     except OutputWriteError as exc:
         errors.print(
             f"[red]{escape(str(exc))}.[/red] The {what} are stored; run again with another "
@@ -166,53 +197,69 @@ def assign(
     as_json: JsonOption = False,
 ) -> None:
     """Assign the eligible debtors of a file to arms (sticky) and write their treatments."""
-    from engine.batchio import Output, read_debtors
+    from engine.batchio import DebtorStream, Output, OutputWriteError
+    from engine.progress import progress
 
     rejects_file = _rejects_output(input, rejects)
     outputs = [Output(output, treatments_file()), rejects_file]
     check_output_paths(outputs, inputs=[input], db=db, overwrite=overwrite)
     engine = open_database(db)
     experiment = service.current_experiment(engine, experiment_key=key)
-    read = read_debtors(
+    debtors = DebtorStream(
         input,
         segment_columns=experiment.segment_columns,
         eligibility=experiment.eligibility,
         id_column=experiment.unit,
     )
-    rejects_path = _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
-    debtors = read.debtors
-    result = service.assign_debtors(
-        engine,
-        experiment_key=key,
-        debtor_ids=debtors.debtor_id,
-        segments=debtors.segment,
-        amounts_owed=debtors.amount_owed,
-        attributes=debtors.attributes,
-        now=resolve_as_of(as_of),
-    )
-    _write_output(_treatments(result, experiment.unit), output, "assignments")
-    ineligible = result.ineligible_count
-    kept = len(result.debtor_id) - result.new_count - ineligible
+    writer = _open_output(output, _treatments_schema(experiment.unit))
+    total = new = ineligible = 0
+    try:
+        with (
+            progress("assign") as shown,
+            service.assignment_job(engine, experiment_key=key, now=resolve_as_of(as_of)) as job,
+        ):
+            for chunk in debtors.chunks():
+                result = job.assign(
+                    chunk.debtor_id, chunk.segment, chunk.amount_owed, chunk.attributes
+                )
+                writer.write(_treatments(result, experiment.unit))
+                total += len(result.debtor_id)
+                new += result.new_count
+                ineligible += result.ineligible_count
+                shown.update(done=debtors.table.done() / max(debtors.table.size, 1), rows=total)
+            # Still inside the transaction: --strict or nothing good rolls it all back.
+            rejects_path = _set_aside(
+                debtors.rejects, debtors.records, rejects_file.path, strict=strict
+            )
+    except OutputWriteError as exc:
+        writer.discard()
+        errors.print(f"[red]{escape(str(exc))}.[/red] Nothing was stored.", highlight=False)
+        raise typer.Exit(1) from None
+    except BaseException:
+        writer.discard()
+        raise
+    _finish_output(writer, "assignments")
+    kept = total - new - ineligible
     if as_json:
         emit_json(
             {
                 "experiment": key,
-                "rows": read.records,
-                "debtors": len(result.debtor_id),
-                "new": result.new_count,
+                "rows": debtors.records,
+                "debtors": total,
+                "new": new,
                 "kept": kept,
                 "ineligible": ineligible,
-                "rejected": read.rejects.count,
+                "rejected": debtors.rejects.count,
                 "output": output,
                 "rejects": rejects_path,
             }
         )
     else:
         console.print(
-            f"{len(result.debtor_id):,} debtors: {result.new_count:,} newly assigned, "
+            f"{total:,} debtors: {new:,} newly assigned, "
             f"{kept:,} kept their arm, {ineligible:,} ineligible -> {escape(str(output))}"
         )
-    if read.rejects.count:
+    if debtors.rejects.count:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -237,22 +284,31 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Load outcome events; a re-sent event id changes nothing."""
-    from engine.batchio import read_events
+    from engine.batchio import EventStream
+    from engine.progress import progress
 
     rejects_file = _rejects_output(path, rejects)
     check_output_paths([rejects_file], inputs=[path], db=db, overwrite=overwrite)
-    read = read_events(path)
+    events = EventStream(path)
     engine = open_database(db)
-    rejects_path = _set_aside(read.rejects, read.records, rejects_file.path, strict=strict)
-    result = service.ingest_events(engine, read.events, now=resolve_as_of(as_of))
+    with (
+        progress("ingest") as shown,
+        service.ingestion_job(engine, now=resolve_as_of(as_of)) as job,
+    ):
+        for chunk in events.chunks():
+            job.ingest(chunk)
+            shown.update(done=events.table.done() / max(events.table.size, 1), rows=job.received)
+        # Still inside the transaction: --strict or nothing good rolls it all back.
+        rejects_path = _set_aside(events.rejects, events.records, rejects_file.path, strict=strict)
+    result = job.result
     if as_json:
         emit_json(
             {
-                "rows": read.records,
+                "rows": events.records,
                 "received": result.received,
                 "inserted": result.inserted,
                 "duplicates": result.duplicates,
-                "rejected": read.rejects.count,
+                "rejected": events.rejects.count,
                 "rejects": rejects_path,
             }
         )
@@ -261,5 +317,5 @@ def ingest(
             f"{result.received:,} events: {result.inserted:,} new, "
             f"{result.duplicates:,} already known"
         )
-    if read.rejects.count:
+    if events.rejects.count:
         raise typer.Exit(EXIT_PARTIAL)

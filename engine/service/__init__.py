@@ -26,8 +26,10 @@ if TYPE_CHECKING:
         segment_model,
     )
     from engine.service.assignments import (
+        AssignmentJob,
         AssignResult,
         assign_debtors,
+        assignment_job,
     )
     from engine.service.clock import (
         BackdatedWriteError,
@@ -62,8 +64,10 @@ if TYPE_CHECKING:
         experiment_definition,
     )
     from engine.service.events import (
+        IngestionJob,
         IngestResult,
         ingest_events,
+        ingestion_job,
     )
     from engine.service.experiments import (
         SyncResult,
@@ -109,6 +113,10 @@ if TYPE_CHECKING:
 
 #: Each public name and the module defining it.
 _EXPORTS: dict[str, str] = {
+    "AssignmentJob": "engine.service.assignments",
+    "assignment_job": "engine.service.assignments",
+    "IngestionJob": "engine.service.events",
+    "ingestion_job": "engine.service.events",
     "ANALYSIS_SEED": "engine.service.analysis",
     "AllocationInfo": "engine.service.allocation",
     "AssignResult": "engine.service.assignments",
@@ -177,6 +185,7 @@ __all__ = [
     "ANALYSIS_SEED",
     "AllocationInfo",
     "AssignResult",
+    "AssignmentJob",
     "BackdatedWriteError",
     "CycleResult",
     "Database",
@@ -186,6 +195,7 @@ __all__ = [
     "ExperimentReport",
     "ExperimentSummary",
     "IngestResult",
+    "IngestionJob",
     "MissingDatabaseError",
     "NotRunningError",
     "PromotionRecord",
@@ -204,6 +214,7 @@ __all__ = [
     "VersionEntry",
     "analyze_experiment",
     "assign_debtors",
+    "assignment_job",
     "assignment_outcomes",
     "connect_db",
     "current_experiment",
@@ -219,6 +230,7 @@ __all__ = [
     "fit_churn_model",
     "has_assignments",
     "ingest_events",
+    "ingestion_job",
     "latest_activity",
     "list_experiments",
     "missing_database_file",

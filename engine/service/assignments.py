@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from engine.config import Experiment
 from engine.drawing import AllocationWeights, draw_arms
@@ -22,7 +27,7 @@ from engine.service.common import (
 )
 from engine.store import queries
 from engine.store.db import transaction
-from engine.store.tables import AllocationVersion, Assignment
+from engine.store.tables import AllocationVersion
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,241 @@ def _ineligibility(
     return np.where(reasons == None, by_rules, reasons)  # noqa: E711 - elementwise
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    """The new debtors of a chunk, drawn: the staged rows and what the caller is told."""
+
+    rows: pa.Table
+    arm: npt.NDArray[np.object_]
+    propensity: npt.NDArray[np.float64]
+    holdout: npt.NDArray[np.bool_]
+    reason: npt.NDArray[np.object_]
+    treatment: npt.NDArray[np.object_]
+
+
+class AssignmentJob:
+    """Assigning one batch, chunk by chunk, inside one transaction (see :func:`assignment_job`).
+
+    Every chunk is assigned as :func:`assign_debtors` describes; a debtor assigned by an earlier
+    chunk of the same job is sticky like any other.
+    """
+
+    def __init__(self, session: Session, *, experiment_key: str, now: datetime) -> None:
+        self.session, self.key, self.now = session, experiment_key, now
+        self.experiment, version = load_current(session, experiment_key)
+        ensure_forward(session, experiment_key=experiment_key, now=now)
+        allocation = queries.latest_allocation(session, experiment_key=experiment_key)
+        if allocation is None:  # pragma: no cover - sync always writes one
+            raise ServiceError(f"experiment {experiment_key!r} has no allocation")
+        self.allocation, self.weights = allocation, allocation_weights(allocation)
+        self.arms = np.asarray(list(allocation.weights), dtype=object)
+        metrics = self.experiment.metrics
+        self.constants = {
+            "experiment_key": experiment_key,
+            "experiment_version": version.version,
+            "allocation_version": allocation.version,
+            "assigned_at": now,
+            "pay_due_at": now + timedelta(days=metrics.pay_window_days),
+            "churn_due_at": now + timedelta(days=metrics.churn_horizon_days),
+        }
+        cost_of = {arm.key: arm.cost for arm in self.experiment.arms}
+        self.costs = np.array([cost_of[str(a)] for a in self.arms], dtype=np.float64)
+
+    def _draw(
+        self,
+        ids: npt.NDArray[np.object_],
+        seg: npt.NDArray[np.object_],
+        owed: npt.NDArray[np.float64],
+    ) -> _Drawn:
+        rules = self.experiment.compliance
+        contacts = np.zeros(len(ids), dtype=np.int64)
+        if rules is not None and rules.contact_cap_per_7_days is not None and len(ids):
+            history = queries.recent_contacts(
+                self.session,
+                debtor_ids=[str(d) for d in ids],
+                since=self.now - timedelta(days=7),
+                until=self.now,
+            )
+            contacts = np.array([history.get(str(d), 0) for d in ids], dtype=np.int64)
+        drawn = draw_arms(
+            ids,
+            seg,
+            experiment=self.experiment,
+            allocation=self.weights,
+            contacts_7d=contacts,
+            now=self.now,
+            amounts=owed,
+        )
+        routed = drawn.treatment is not None and drawn.treatment_propensity is not None
+        given = drawn.treatment if drawn.treatment is not None else drawn.arm_index
+        arm = self.arms[drawn.arm_index]
+        treatment = self.arms[given]
+        rows = pa.table(
+            {
+                "debtor_id": pa.array(ids, type=pa.string()),
+                "arm": pa.array(arm, type=pa.string()),
+                "propensity": pa.array(drawn.propensity, type=pa.float64()),
+                "segment": pa.array(seg, type=pa.string(), from_pandas=True),
+                "amount_owed": pa.array(owed, type=pa.float64(), from_pandas=True),
+                "holdout": pa.array(drawn.holdout, type=pa.bool_()),
+                "reason": pa.array(drawn.reason, type=pa.string(), from_pandas=True),
+                "constrained": pa.array(drawn.constrained, type=pa.bool_()),
+                "treatment": pa.array(treatment if routed else [None] * len(ids), pa.string()),
+                "treatment_propensity": pa.array(
+                    drawn.treatment_propensity if routed else [None] * len(ids), pa.float64()
+                ),
+                "treatment_cost": pa.array(self.costs[given], type=pa.float64()),
+            }
+        )
+        return _Drawn(rows, arm, drawn.propensity, drawn.holdout, drawn.reason, treatment)
+
+    def assign(
+        self,
+        debtor_ids: Sequence[str] | npt.NDArray[Any],
+        segments: Sequence[str | None] | npt.NDArray[Any] | None = None,
+        amounts_owed: Sequence[float] | npt.NDArray[np.float64] | None = None,
+        attributes: Mapping[str, npt.ArrayLike] | None = None,
+    ) -> AssignResult:
+        """Assign one chunk; the result has one row per id of the chunk (input order)."""
+        ids = np.asarray(debtor_ids, dtype=object)
+        n = len(ids)
+        seg = np.asarray(segments if segments is not None else [None] * n, dtype=object)
+        owed = np.asarray(amounts_owed if amounts_owed is not None else [np.nan] * n, float)
+        if len(seg) != n or len(owed) != n:
+            raise ValueError("debtor_ids, segments and amounts_owed must have the same length")
+        excluded = _ineligibility(self.experiment, ids, seg, owed, attributes, now=self.now)
+        # Only the first occurrence of an id is a candidate; repeats get its answer.
+        keys = np.array([str(d) for d in ids], dtype=object) if n else ids
+        # Hash-based (pandas), not a sort of Python strings: codes number the distinct ids in
+        # order of first appearance, so code k's first row is first[k].
+        inverse, _ = pd.factorize(keys)
+        first = np.flatnonzero(~pd.Series(inverse).duplicated().to_numpy())
+        # Who is assigned already (sticky, whether or not they would pass the rules now).
+        stored = queries.stored_assignments(
+            self.session, experiment_key=self.key, debtor_ids=pa.array(keys[first], pa.string())
+        )
+        found = _positions(keys[first], stored)
+        eligible = excluded[first] == None  # noqa: E711 - elementwise on an object array
+        new = np.flatnonzero((found < 0) & eligible)
+        out = _Answers(excluded[first])
+        if len(new):
+            drawn = self._draw(keys[first][new], seg[first][new], owed[first][new])
+            inserted = queries.insert_assignments(self.session, drawn.rows, self.constants)
+            out.put_new(new[inserted], drawn, inserted, self.constants)
+            if not inserted.all():  # a concurrent writer got there first: its arm stands
+                late = new[~inserted]
+                stored = pa.concat_tables(
+                    [
+                        stored,
+                        queries.stored_assignments(
+                            self.session,
+                            experiment_key=self.key,
+                            debtor_ids=pa.array(keys[first][late], pa.string()),
+                        ),
+                    ]
+                )
+                found = _positions(keys[first], stored)
+        out.put_stored(np.flatnonzero(found >= 0), stored, found[found >= 0])
+        is_new = out.new[inverse]
+        is_new[np.setdiff1d(np.arange(n), first)] = False  # repeats are never new
+        return out.result(ids, inverse, is_new)
+
+
+def _positions(keys: npt.NDArray[np.object_], stored: pa.Table) -> npt.NDArray[np.intp]:
+    """Row of each key in ``stored`` (-1 where absent), hashed in Arrow."""
+    at = pc.index_in(pa.array(keys, pa.string()), value_set=stored.column("debtor_id"))
+    return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.intp)
+
+
+class _Answers:
+    """Per distinct id of a chunk: the answer being assembled (columns of AssignResult)."""
+
+    def __init__(self, why: npt.NDArray[np.object_]) -> None:
+        m = len(why)
+        self.arm = np.full(m, None, dtype=object)
+        self.propensity = np.full(m, np.nan)
+        self.allocation_version = np.zeros(m, dtype=np.int64)
+        self.experiment_version = np.zeros(m, dtype=np.int64)
+        self.holdout = np.zeros(m, dtype=bool)
+        self.reason = why.copy()
+        self.treatment = np.full(m, None, dtype=object)
+        self.eligible = why == None  # noqa: E711 - elementwise
+        self.new = np.zeros(m, dtype=bool)
+
+    def put_new(
+        self,
+        where: npt.NDArray[np.intp],
+        drawn: _Drawn,
+        inserted: npt.NDArray[np.bool_],
+        constants: Mapping[str, Any],
+    ) -> None:
+        self.arm[where] = drawn.arm[inserted]
+        self.propensity[where] = drawn.propensity[inserted]
+        self.allocation_version[where] = constants["allocation_version"]
+        self.experiment_version[where] = constants["experiment_version"]
+        self.holdout[where] = drawn.holdout[inserted]
+        self.reason[where] = drawn.reason[inserted]
+        self.treatment[where] = drawn.treatment[inserted]
+        self.eligible[where] = True
+        self.new[where] = True
+
+    def put_stored(
+        self, where: npt.NDArray[np.intp], stored: pa.Table, rows: npt.NDArray[np.intp]
+    ) -> None:
+        def column(name: str) -> npt.NDArray[Any]:
+            return np.asarray(stored.column(name).to_numpy(zero_copy_only=False))[rows]
+
+        self.arm[where] = column("arm")
+        self.propensity[where] = column("propensity")
+        self.allocation_version[where] = column("allocation_version")
+        self.experiment_version[where] = column("experiment_version")
+        self.holdout[where] = column("holdout")
+        self.reason[where] = column("reason")
+        self.treatment[where] = column("treatment")
+        self.eligible[where] = True
+
+    def result(
+        self,
+        ids: npt.NDArray[np.object_],
+        inverse: npt.NDArray[np.intp],
+        is_new: npt.NDArray[np.bool_],
+    ) -> AssignResult:
+        return AssignResult(
+            debtor_id=ids,
+            arm=self.arm[inverse],
+            propensity=self.propensity[inverse],
+            allocation_version=self.allocation_version[inverse],
+            new=is_new,
+            holdout=self.holdout[inverse],
+            reason=self.reason[inverse],
+            eligible=self.eligible[inverse],
+            experiment_version=self.experiment_version[inverse],
+            treatment=self.treatment[inverse],
+        )
+
+
+@contextmanager
+def assignment_job(
+    engine: Engine, *, experiment_key: str, now: datetime
+) -> Iterator[AssignmentJob]:
+    """One transaction that assigns a batch in chunks: the caller calls
+    :meth:`AssignmentJob.assign` per chunk; on leaving, the outcomes of new debtors who already
+    have events are refreshed and everything commits, or nothing does if anything raised.
+
+    Concurrent jobs of one experiment take turns (:func:`engine.store.queries.lock_writes`).
+
+    Raises
+    ------
+    engine.service.clock.BackdatedWriteError
+        If ``now`` precedes the experiment's latest stored fact.
+    """
+    with transaction(engine) as session:
+        queries.lock_writes(session, experiment_key=experiment_key)
+        yield AssignmentJob(session, experiment_key=experiment_key, now=now)
+        # Events may have arrived before the assignment (a payment the same morning).
+        queries.refresh_outcomes(session)
+
+
 def assign_debtors(
     engine: Engine,
     *,
@@ -137,146 +377,5 @@ def assign_debtors(
     engine.service.clock.BackdatedWriteError
         If ``now`` precedes the experiment's latest stored fact.
     """
-    ids = np.asarray(debtor_ids, dtype=object)
-    n = len(ids)
-    seg = np.asarray(segments if segments is not None else [None] * n, dtype=object)
-    owed = np.asarray(amounts_owed if amounts_owed is not None else [np.nan] * n, dtype=float)
-    if len(seg) != n or len(owed) != n:
-        raise ValueError("debtor_ids, segments and amounts_owed must have the same length")
-
-    # Only the first occurrence of an id in the batch is a candidate; repeats get its answer.
-    _, first_seen = np.unique(ids, return_index=True)
-    first = np.sort(first_seen)
-    with transaction(engine) as session:
-        experiment, version = load_current(session, experiment_key)
-        ensure_forward(session, experiment_key=experiment_key, now=now)
-        allocation = queries.latest_allocation(session, experiment_key=experiment_key)
-        if allocation is None:  # pragma: no cover - sync always writes one
-            raise ServiceError(f"experiment {experiment_key!r} has no allocation")
-        excluded = _ineligibility(experiment, ids, seg, owed, attributes, now=now)
-        out = first[excluded[first] != None]  # noqa: E711 - elementwise on an object array
-        kept = queries.assigned_arms(
-            session, experiment_key=experiment_key, debtor_ids=[str(d) for d in ids[out]]
-        )
-        left_out = {str(d): excluded[i] for d, i in zip(ids[out], out, strict=True)}
-        for debtor in kept:
-            del left_out[debtor]
-        candidates = np.array([i for i in first if str(ids[i]) not in left_out], dtype=np.intp)
-        arms = list(allocation.weights)
-        rules = experiment.compliance
-        history: dict[str, int] = {}
-        if rules is not None and rules.contact_cap_per_7_days is not None:
-            history = queries.recent_contacts(
-                session,
-                debtor_ids=[str(d) for d in ids[candidates]],
-                since=now - timedelta(days=7),
-                until=now,
-            )
-        drawn = draw_arms(
-            ids[candidates],
-            seg[candidates],
-            experiment=experiment,
-            allocation=allocation_weights(allocation),
-            contacts_7d=np.array([history.get(str(d), 0) for d in ids[candidates]]),
-            now=now,
-            amounts=owed[candidates],
-        )
-        arm_index, propensity, reasons = drawn.arm_index, drawn.propensity, drawn.reason
-        arm_keys = np.asarray(arms, dtype=object)[arm_index]
-        routed = drawn.treatment is not None and drawn.treatment_propensity is not None
-        treatments = np.asarray(arms, dtype=object)[
-            drawn.treatment if drawn.treatment is not None else arm_index
-        ]
-        treatment_p = (
-            drawn.treatment_propensity
-            if drawn.treatment_propensity is not None
-            else np.full(len(candidates), np.nan)
-        )
-        cost_of = {arm.key: arm.cost for arm in experiment.arms}
-        window = timedelta(days=experiment.metrics.pay_window_days)
-        horizon = timedelta(days=experiment.metrics.churn_horizon_days)
-        rows = [
-            {
-                "experiment_key": experiment_key,
-                "debtor_id": str(debtor),
-                "arm": str(arm),
-                "propensity": float(p),
-                "experiment_version": version.version,
-                "allocation_version": allocation.version,
-                "segment": None if segment is None else str(segment),
-                "amount_owed": None if np.isnan(amount) else float(amount),
-                "holdout": bool(holdout),
-                "reason": reason,
-                "constrained": bool(blocked),
-                "treatment": str(treatment) if routed else None,
-                "treatment_propensity": float(tp) if routed else None,
-                "treatment_cost": cost_of[str(treatment)],
-                "assigned_at": now,
-                "pay_due_at": now + window,
-                "churn_due_at": now + horizon,
-            }
-            for debtor, arm, p, segment, amount, holdout, reason, blocked, treatment, tp in zip(
-                ids[candidates],
-                arm_keys,
-                propensity,
-                seg[candidates],
-                owed[candidates],
-                drawn.holdout,
-                reasons,
-                drawn.constrained,
-                treatments,
-                treatment_p,
-                strict=True,
-            )
-        ]
-        # ON CONFLICT DO NOTHING: a debtor assigned earlier (or by a concurrent job) keeps
-        # the first arm; RETURNING tells which rows are ours.
-        inserted = set(
-            queries.insert_ignoring_duplicates(
-                session,
-                Assignment.__table__,  # type: ignore[attr-defined]
-                rows,
-                returning="debtor_id",
-            )
-        )
-        # Events may have arrived before the assignment (a payment the same morning).
-        queries.refresh_outcomes(session, sorted(inserted))
-        arm_of: dict[str, queries.AssignedRow] = {
-            row["debtor_id"]: queries.AssignedRow(
-                row["arm"],
-                row["propensity"],
-                allocation.version,
-                row["holdout"],
-                row["reason"],
-                row["treatment"] or row["arm"],
-                version.version,
-            )
-            for row in rows
-            if row["debtor_id"] in inserted
-        }
-        sticky = [str(d) for d in ids[candidates] if str(d) not in inserted]
-        arm_of.update(
-            queries.assigned_arms(session, experiment_key=experiment_key, debtor_ids=sticky)
-        )
-    is_new = np.zeros(n, dtype=bool)
-    is_new[candidates] = [str(d) in inserted for d in ids[candidates]]
-    # Ineligible debtors: no arm, no propensity, version 0, the reason they were left out.
-    arm_of.update(
-        {
-            d: queries.AssignedRow(None, np.nan, 0, False, why, None, 0)
-            for d, why in left_out.items()
-        }
-    )
-    keys = [str(d) for d in ids]
-    return AssignResult(
-        debtor_id=ids,
-        arm=np.array([arm_of[k].arm for k in keys], dtype=object),
-        propensity=np.array([arm_of[k].propensity for k in keys], dtype=np.float64),
-        allocation_version=np.array([arm_of[k].allocation_version for k in keys], dtype=np.int64),
-        new=is_new,
-        holdout=np.array([arm_of[k].holdout for k in keys], dtype=bool),
-        reason=np.array([arm_of[k].reason for k in keys], dtype=object),
-        treatment=np.array([arm_of[k].treatment for k in keys], dtype=object),
-        eligible=np.array([k not in left_out for k in keys], dtype=bool),
-        experiment_version=np.array([arm_of[k].experiment_version for k in keys], dtype=np.int64),
-    )
+    with assignment_job(engine, experiment_key=experiment_key, now=now) as job:
+        return job.assign(debtor_ids, segments, amounts_owed, attributes)

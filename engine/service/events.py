@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
+import pyarrow as pa
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from engine.events import EventBatch, to_datetimes
+from engine.events import EventBatch
 from engine.service.clock import ensure_forward_ingestion
 from engine.store import queries
 from engine.store.db import transaction
-from engine.store.tables import (
-    OutcomeEvent,
-)
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,60 @@ class IngestResult:
     received: int
     inserted: int
     duplicates: int
+
+
+def event_rows(events: EventBatch) -> pa.Table:
+    """The batch as the store's bulk insert takes it (columns, no row in Python)."""
+    return pa.table(
+        {
+            "event_id": pa.array(events.event_id, type=pa.string()),
+            "debtor_id": pa.array(events.debtor_id, type=pa.string()),
+            "kind": pa.array(events.kind, type=pa.string()),
+            "amount": pa.array(events.amount, type=pa.float64(), from_pandas=True),
+            "occurred_at": pa.array(
+                events.occurred_at.astype("datetime64[us]"), type=pa.timestamp("us")
+            ).cast(pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+class IngestionJob:
+    """Ingesting one batch, chunk by chunk, inside one transaction (see :func:`ingestion_job`)."""
+
+    def __init__(self, session: Session, *, now: datetime) -> None:
+        self.session, self.now = session, now
+        ensure_forward_ingestion(session, now=now)
+        self.received = self.inserted = 0
+
+    def ingest(self, events: EventBatch) -> IngestResult:
+        """Store one chunk; an event id already stored (or earlier in the job) is skipped."""
+        inserted = queries.insert_events(self.session, event_rows(events), ingested_at=self.now)
+        self.received += len(events)
+        self.inserted += inserted
+        return IngestResult(len(events), inserted, len(events) - inserted)
+
+    @property
+    def result(self) -> IngestResult:
+        return IngestResult(self.received, self.inserted, self.received - self.inserted)
+
+
+@contextmanager
+def ingestion_job(engine: Engine, *, now: datetime) -> Iterator[IngestionJob]:
+    """One transaction that ingests a batch in chunks: the caller calls
+    :meth:`IngestionJob.ingest` per chunk; on leaving, the outcomes of every debtor with a new
+    event are recomputed in one statement and everything commits, or nothing does if anything
+    raised. Ingestions take turns with each other and with assignments
+    (:func:`engine.store.queries.lock_writes`).
+
+    Raises
+    ------
+    engine.service.clock.BackdatedWriteError
+        If ``now`` precedes the latest ingestion.
+    """
+    with transaction(engine) as session:
+        queries.lock_writes(session, experiment_key=None)
+        yield IngestionJob(session, now=now)
+        queries.refresh_outcomes(session)
 
 
 def ingest_events(engine: Engine, events: EventBatch, *, now: datetime) -> IngestResult:
@@ -33,33 +87,6 @@ def ingest_events(engine: Engine, events: EventBatch, *, now: datetime) -> Inges
     engine.service.clock.BackdatedWriteError
         If ``now`` precedes the latest ingestion.
     """
-    rows = [
-        {
-            "event_id": str(event_id),
-            "debtor_id": str(debtor_id),
-            "kind": str(kind),
-            "amount": None if np.isnan(amount) else float(amount),
-            "occurred_at": when,
-            "ingested_at": now,
-        }
-        for event_id, debtor_id, kind, amount, when in zip(
-            events.event_id,
-            events.debtor_id,
-            events.kind,
-            events.amount,
-            to_datetimes(events.occurred_at),
-            strict=True,
-        )
-    ]
-    with transaction(engine) as session:
-        ensure_forward_ingestion(session, now=now)
-        inserted = queries.insert_ignoring_duplicates(
-            session,
-            OutcomeEvent.__table__,  # type: ignore[attr-defined]
-            rows,
-            returning="debtor_id",
-        )
-        queries.refresh_outcomes(session, inserted)
-    return IngestResult(
-        received=len(events), inserted=len(inserted), duplicates=len(events) - len(inserted)
-    )
+    with ingestion_job(engine, now=now) as job:
+        job.ingest(events)
+    return job.result

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         recent_contacts,
         segment_values,
     )
+    from engine.store.queries.bulk import insert_assignments, insert_events, stored_assignments
     from engine.store.queries.cells import (
         Maturity,
         OutcomeCell,
@@ -42,12 +43,16 @@ if TYPE_CHECKING:
     )
     from engine.store.queries.writes import (
         CHUNK,
-        insert_ignoring_duplicates,
         lock_experiment,
+        lock_writes,
         refresh_outcomes,
     )
 
 _EXPORTS: dict[str, str] = {
+    "insert_assignments": "engine.store.queries.bulk",
+    "insert_events": "engine.store.queries.bulk",
+    "stored_assignments": "engine.store.queries.bulk",
+    "lock_writes": "engine.store.queries.writes",
     "AssignedRow": "engine.store.queries.assignments",
     "AssignmentOutcome": "engine.store.queries.assignments",
     "CHUNK": "engine.store.queries.writes",
@@ -62,7 +67,6 @@ _EXPORTS: dict[str, str] = {
     "decisions_on": "engine.store.queries.versions",
     "experiment_versions": "engine.store.queries.versions",
     "first_assignment_time": "engine.store.queries.assignments",
-    "insert_ignoring_duplicates": "engine.store.queries.writes",
     "latest_allocation": "engine.store.queries.versions",
     "latest_status": "engine.store.queries.versions",
     "latest_versions": "engine.store.queries.versions",
@@ -90,17 +94,20 @@ __all__ = [
     "decisions_on",
     "experiment_versions",
     "first_assignment_time",
-    "insert_ignoring_duplicates",
+    "insert_assignments",
+    "insert_events",
     "latest_allocation",
     "latest_status",
     "latest_versions",
     "lock_experiment",
+    "lock_writes",
     "maturity",
     "outcome_cells",
     "promotions",
     "recent_contacts",
     "refresh_outcomes",
     "segment_values",
+    "stored_assignments",
 ]
 
 

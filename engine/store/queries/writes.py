@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+import pyarrow as pa
+from sqlalchemy import text
 from sqlmodel import Session
 
-from engine.store.tables import (
-    Assignment,
-    OutcomeEvent,
-)
+from engine.store.queries import bulk
 
 #: Rows per IN (...) list; stays far below SQLite's 32,766 bound-parameter limit.
 CHUNK = 5_000
@@ -25,64 +21,86 @@ def in_chunks(values: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str
         yield values[start : start + size]
 
 
-def insert_ignoring_duplicates(
-    session: Session, table: Any, rows: list[dict[str, Any]], *, returning: str
-) -> list[Any]:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <column>`` on SQLite and PostgreSQL.
+#: Recomputes the outcome columns of every assignment of a debtor in ``_touched`` from their
+#: events, in one statement (PostgreSQL and SQLite >= 3.33 both have ``UPDATE ... FROM``). An
+#: assignment without any event since it was assigned has no row in the aggregate and keeps its
+#: stored outcomes: those come from the same (empty) set of events, as events are append-only.
+_REFRESH = """
+UPDATE assignment SET
+    paid_at = s.paid_at, collected = s.collected, churned_at = s.churned_at,
+    reminders = s.reminders, collection_cases = s.collection_cases, inquiries = s.inquiries
+FROM (
+    SELECT a.id AS id,
+        MIN(CASE WHEN e.kind = 'payment' THEN e.occurred_at END) AS paid_at,
+        COALESCE(SUM(CASE WHEN e.kind = 'payment' AND e.occurred_at <= a.pay_due_at
+            THEN e.amount END), 0.0) AS collected,
+        MIN(CASE WHEN e.kind = 'churn' THEN e.occurred_at END) AS churned_at,
+        SUM(CASE WHEN e.kind = 'reminder' THEN 1 ELSE 0 END) AS reminders,
+        SUM(CASE WHEN e.kind = 'collection_case' THEN 1 ELSE 0 END) AS collection_cases,
+        SUM(CASE WHEN e.kind = 'inquiry' THEN 1 ELSE 0 END) AS inquiries
+    FROM _touched t
+    JOIN assignment a ON a.debtor_id = t.debtor_id
+    JOIN outcome_event e ON e.debtor_id = a.debtor_id AND e.occurred_at >= a.assigned_at
+    GROUP BY a.id
+) AS s
+WHERE assignment.id = s.id
+"""
 
-    A row whose unique key exists (inserted earlier, by a concurrent writer, or twice in
-    ``rows``) is skipped instead of failing the batch, which is what sticky assignment and
-    idempotent ingestion need. Returns ``returning`` of the rows actually inserted.
-    """
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_fn(table).on_conflict_do_nothing().returning(table.c[returning])
-    return list(session.scalars(statement, rows))
 
-
-def refresh_outcomes(session: Session, debtor_ids: Sequence[str]) -> None:
-    """Recompute the outcome columns of every assignment of ``debtor_ids`` from their events.
+def refresh_outcomes(session: Session, debtor_ids: Sequence[str] = ()) -> None:
+    """Recompute the outcome columns of the debtors marked by this transaction's writes
+    (:func:`engine.store.queries.bulk.mark_touched`), plus ``debtor_ids``, in one set-based
+    statement, then clear the marks.
 
     Recomputing (not incrementing) keeps the columns exact when an event arrives late or twice.
-    On PostgreSQL the rows are locked first, in their own statement: a concurrent ingestion of
-    the same debtors then waits, and its recomputation (a new statement, hence a new snapshot
-    under READ COMMITTED) sees this transaction's events once it commits.
+    Concurrent writers cannot interleave here: ingestion holds the outcome write lock
+    exclusively and assignment holds it shared (:func:`lock_writes`), so the events and
+    assignments this statement reads are all committed or all this transaction's own.
     """
-    a = Assignment.__table__  # type: ignore[attr-defined]
-    e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
-    since = and_(e.debtor_id == a.c.debtor_id, e.occurred_at >= a.c.assigned_at)
+    if debtor_ids:
+        bulk.mark_touched(session, pa.array(list(debtor_ids), type=pa.string()))
+    else:
+        bulk.mark_touched(session, pa.array([], type=pa.string()))
+    session.execute(text(_REFRESH))
+    session.execute(text("DELETE FROM _touched"))
 
-    def first(kind: str) -> Any:
-        return select(func.min(e.occurred_at)).where(since, e.kind == kind).scalar_subquery()
 
-    def count(kind: str) -> Any:
-        return select(func.count()).where(since, e.kind == kind).scalar_subquery()
+#: Advisory lock keys (PostgreSQL, two-int form) of the batch writers: one for the outcome
+#: tables, and a namespace for per-experiment assignment.
+_OUTCOMES_LOCK = (0x64756E, 1)
+_ASSIGN_NAMESPACE = 0x64756F
 
-    collected = (
-        select(func.coalesce(func.sum(e.amount), 0.0))
-        .where(since, e.kind == "payment", e.occurred_at <= a.c.pay_due_at)
-        .scalar_subquery()
+
+def lock_writes(session: Session, *, experiment_key: str | None) -> None:
+    """Take the batch writers' locks until the transaction ends.
+
+    ``experiment_key`` given (assignment): the outcome lock shared and the experiment's
+    assignment lock exclusively, so two assigners of one experiment take turns (each inserts
+    its chunks in file order; interleaved, two such writers could each wait on a debtor the
+    other inserted: a deadlock) while other experiments assign in parallel. None (ingestion):
+    the outcome lock exclusively, so no assignment or other ingestion interleaves with the
+    outcome refresh. The locks are released at commit or rollback, also when the process dies.
+    SQLite allows one writer at a time: an empty write takes its write lock at once, before
+    anything is read, so a second writer waits (busy_timeout), then reads what the first wrote.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(text("UPDATE allocation SET version = version WHERE 1 = 0"))
+        return
+    if experiment_key is None:
+        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), _lock_params(_OUTCOMES_LOCK))
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(:a, :b)"), _lock_params(_OUTCOMES_LOCK)
     )
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for chunk in in_chunks(sorted(set(debtor_ids))):
-        if postgres:
-            session.execute(
-                select(a.c.id).where(a.c.debtor_id.in_(chunk)).order_by(a.c.id).with_for_update()
-            )
-        session.execute(
-            update(a)
-            .where(a.c.debtor_id.in_(chunk))
-            .values(
-                paid_at=first("payment"),
-                collected=collected,
-                churned_at=first("churn"),
-                reminders=count("reminder"),
-                collection_cases=count("collection_case"),
-                inquiries=count("inquiry"),
-            )
-        )
+    digest = hashlib.sha256(experiment_key.encode("utf-8")).digest()
+    key = int.from_bytes(digest[:4], "big", signed=True)
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:a, :b)"), _lock_params((_ASSIGN_NAMESPACE, key))
+    )
+
+
+def _lock_params(key: tuple[int, int]) -> dict[str, int]:
+    return {"a": key[0], "b": key[1]}
 
 
 def lock_experiment(session: Session, *, experiment_key: str) -> None:

@@ -1,0 +1,250 @@
+"""The write path at scale: ``dunning assign`` / ``dunning ingest`` of 1M-row files against the
+database's own bulk load of the same rows, engine and floor interleaved in one run.
+
+* PostgreSQL (``DUNNING_BENCH_PG_URL``, default the local server; skipped when unreachable):
+  assign 1M new debtors vs ``COPY`` of the same rows into a copy of ``assignment`` with its
+  indexes (limit 3x); the sticky re-run of the same file vs the same ``COPY`` (2x); ingest 1M
+  events vs ``COPY`` into a copy of ``outcome_event`` plus one set-based refresh (3x).
+* SQLite: assign and ingest 1M vs stdlib ``executemany`` into the same tables (3x).
+* Peak resident memory of assign on a 1M-row and a 5M-row file (<= 600 MB).
+
+The engine runs as a user runs it: the CLI in a child process, on a CSV file on disk. Ratios
+are printed as floor / ours with a lower limit of 1/limit (the harness's convention: ``>=``).
+``DUNNING_BENCH_ROWS`` scales the row count down for a quick look.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.harness import Comparison
+from benchmarks.write_path import (
+    AS_OF,
+    EVENTS_AS_OF,
+    EXPERIMENT,
+    KEY,
+    dunning,
+    write_debtors,
+    write_events,
+)
+
+ROWS = int(os.environ.get("DUNNING_BENCH_ROWS", 1_000_000))
+PG_URL = os.environ.get("DUNNING_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+RSS_LIMIT_MB = 600.0
+_COLUMNS = (
+    "experiment_key, debtor_id, arm, propensity, experiment_version, allocation_version, "
+    "segment, amount_owed, holdout, reason, constrained, treatment, treatment_cost, "
+    "treatment_propensity, assigned_at, pay_due_at, churn_due_at, paid_at, collected, "
+    "churned_at, reminders, collection_cases, inquiries"
+)
+_EVENT_COLUMNS = "event_id, debtor_id, kind, amount, occurred_at, ingested_at"
+
+
+def _ok(run: object) -> None:
+    code = getattr(run, "code", 0)
+    if code not in (0, 3):
+        raise RuntimeError(f"benchmark run failed: {getattr(run, 'stderr', '')[-2000:]}")
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _assign(url: str, debtors: Path, out: Path) -> float:
+    run = dunning(
+        "assign", KEY, "-i", str(debtors), "-o", str(out), "--db", url, "--as-of", AS_OF,
+        "--overwrite",
+    )  # fmt: skip
+    _ok(run)
+    return run.seconds
+
+
+def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
+    import psycopg
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
+    name = f"dunning_bench_{os.getpid()}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        return []
+    url = f"{PG_URL}/{name}"
+    raw = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        _ok(dunning("sync", str(EXPERIMENT), "--db", url, "--as-of", "2026-03-01T00:00:00Z"))
+        out = work / "treatments.csv"
+        new = _assign(url, debtors, out)
+        sticky = _assign(url, debtors, out)
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute("CREATE TABLE floor_assignment (LIKE assignment INCLUDING ALL)")
+            conn.execute("CREATE TABLE floor_event (LIKE outcome_event INCLUDING ALL)")
+            rows = _copy_out(conn, f"SELECT {_COLUMNS} FROM assignment")
+            floor = _timed(copy_assignments_on(conn, rows))
+        # Ingestion: the engine, then the floor on the copy (COPY + one set-based refresh).
+        run = dunning(
+            "ingest", str(events), "--db", url, "--as-of", EVENTS_AS_OF, "--overwrite",
+            "--rejects", str(work / "events.rejects.csv"),
+        )  # fmt: skip
+        _ok(run)
+        with psycopg.connect(raw, autocommit=True) as conn:
+            stored = _copy_out(conn, f"SELECT {_EVENT_COLUMNS} FROM outcome_event")
+            refresh = _floor_refresh()
+
+            def copy_events() -> None:
+                with conn.transaction():
+                    _copy_in(conn, "floor_event", _EVENT_COLUMNS, stored)
+                    conn.execute(refresh)
+
+            event_floor = _timed(copy_events)
+        # Interleave: a second engine run after the floors, best of the two.
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute("TRUNCATE assignment, outcome_event")
+        new_2 = _assign(url, debtors, out)
+        sticky_2 = _assign(url, debtors, out)
+        with psycopg.connect(raw, autocommit=True) as conn:
+            floor = min(floor, _timed(copy_assignments_on(conn, rows)))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    n = f"{ROWS:,}"
+    return [
+        Comparison(f"PostgreSQL assign {n} new debtors (CLI)", min(new, new_2), "COPY into a "
+                   "copy of assignment with its indexes", floor, limit=1 / 3),
+        Comparison(f"PostgreSQL assign {n} again (sticky re-run)", min(sticky, sticky_2),
+                   "same COPY", floor, limit=1 / 2),
+        Comparison(f"PostgreSQL ingest {n} events (CLI)", run.seconds,
+                   "COPY into a copy of outcome_event + set-based refresh", event_floor,
+                   limit=1 / 3),
+    ]  # fmt: skip
+
+
+def copy_assignments_on(conn: object, rows: bytes) -> Callable[[], None]:
+    def run() -> None:
+        conn.execute("TRUNCATE floor_assignment")  # type: ignore[attr-defined]
+        _copy_in(conn, "floor_assignment", _COLUMNS, rows)
+
+    return run
+
+
+def _floor_refresh() -> str:
+    from engine.store.queries.writes import _REFRESH
+
+    touched = "(SELECT DISTINCT debtor_id FROM floor_event)"
+    return (
+        _REFRESH.replace("UPDATE assignment", "UPDATE floor_assignment")
+        .replace("WHERE assignment.id", "WHERE floor_assignment.id")
+        .replace("FROM _touched t", f"FROM {touched} t")
+        .replace("JOIN assignment a", "JOIN floor_assignment a")
+        .replace("JOIN outcome_event e", "JOIN floor_event e")
+    )
+
+
+def _copy_out(conn: object, query: str) -> bytes:
+    buffer = io.BytesIO()
+    cursor = conn.cursor()  # type: ignore[attr-defined]
+    with cursor, cursor.copy(f"COPY ({query}) TO STDOUT") as copy:
+        for block in copy:
+            buffer.write(block)
+    return buffer.getvalue()
+
+
+def _copy_in(conn: object, table: str, columns: str, rows: bytes) -> None:
+    cursor = conn.cursor()  # type: ignore[attr-defined]
+    with cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        copy.write(rows)
+
+
+def _sqlite(work: Path, debtors: Path, events: Path) -> list[Comparison]:
+    engine_db = work / "engine.sqlite3"
+    url = f"sqlite:///{engine_db}"
+    _ok(dunning("sync", str(EXPERIMENT), "--db", url, "--as-of", "2026-03-01T00:00:00Z"))
+    assign = _assign(url, debtors, work / "treatments.csv")
+    run = dunning(
+        "ingest", str(events), "--db", url, "--as-of", EVENTS_AS_OF, "--overwrite",
+        "--rejects", str(work / "events.rejects.csv"),
+    )  # fmt: skip
+    _ok(run)
+    source = sqlite3.connect(engine_db)
+    assignments = source.execute(f"SELECT {_COLUMNS} FROM assignment").fetchall()
+    stored = source.execute(f"SELECT {_EVENT_COLUMNS} FROM outcome_event").fetchall()
+    schema = [
+        sql for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name IN ('assignment', 'outcome_event') "
+            "AND sql IS NOT NULL"
+        )
+    ]  # fmt: skip
+    source.close()
+    floor_db = work / "floor.sqlite3"
+
+    def insert(table: str, columns: str, rows: list[tuple[object, ...]]) -> float:
+        floor_db.unlink(missing_ok=True)
+        conn = sqlite3.connect(floor_db)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        for sql in schema:
+            conn.execute(sql)
+        marks = ", ".join("?" * len(columns.split(",")))
+        start = time.perf_counter()
+        with conn:
+            conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        seconds = time.perf_counter() - start
+        conn.close()
+        return seconds
+
+    n = f"{ROWS:,}"
+    return [
+        Comparison(f"SQLite assign {n} new debtors (CLI)", assign, "stdlib executemany into "
+                   "the same table", insert("assignment", _COLUMNS, assignments), limit=1 / 3),
+        Comparison(f"SQLite ingest {n} events (CLI)", run.seconds, "stdlib executemany into "
+                   "the same table", insert("outcome_event", _EVENT_COLUMNS, stored),
+                   limit=1 / 3),
+    ]  # fmt: skip
+
+
+def _memory(work: Path) -> list[Comparison]:
+    rows = []
+    for n in (ROWS, 5 * ROWS):
+        path = write_debtors(work / f"debtors_{n}.csv", 10_000_000, n, seed=3)
+        url = f"sqlite:///{work / f'rss_{n}.sqlite3'}"
+        _ok(dunning("sync", str(EXPERIMENT), "--db", url, "--as-of", "2026-03-01T00:00:00Z"))
+        run = dunning(
+            "assign", KEY, "-i", str(path), "-o", str(work / f"t_{n}.csv"), "--db", url,
+            "--as-of", AS_OF,
+        )  # fmt: skip
+        _ok(run)
+        path.unlink()
+        rows.append(
+            Comparison(
+                f"peak RSS of assign, {n:,}-row file",
+                run.peak_rss_mb,
+                "budget",
+                RSS_LIMIT_MB,
+                limit=1.0,
+                unit="MB",
+            )
+        )
+    return rows
+
+
+def run() -> list[Comparison]:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        debtors = write_debtors(work / "debtors.csv", 0, ROWS)
+        events = write_events(work / "events.csv", ROWS, debtors=ROWS)
+        rows = _postgres(work, debtors, events)
+        rows += _sqlite(work, debtors, events)
+        rows += _memory(work)
+    return rows
