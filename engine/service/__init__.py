@@ -72,6 +72,7 @@ from engine.service.reports import (
     experiment_report,
     latest_activity,
     list_experiments,
+    refresh_snapshot,
 )
 from engine.service.rollback import RollbackResult, rollback_allocation
 
@@ -125,6 +126,7 @@ __all__ = [
     "open_db",
     "policy_ope",
     "redact",
+    "refresh_snapshot",
     "reset_database",
     "rollback_allocation",
     "run_cycle",

@@ -16,6 +16,15 @@ from engine.store.queries.assignments import (
     segment_values,
 )
 from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
+from engine.store.queries.snapshots import (
+    Snapshot,
+    coarsen,
+    fingerprint,
+    fresh_assigned,
+    fresh_segments,
+    fresh_snapshot,
+    write_snapshot,
+)
 from engine.store.queries.versions import (
     RULE_ACTIONS,
     STATUS_ACTION,
@@ -42,13 +51,19 @@ __all__ = [
     "AssignmentOutcome",
     "Maturity",
     "OutcomeCell",
+    "Snapshot",
     "allocations",
     "arms_in_use",
     "assigned_arms",
     "assignment_outcomes",
+    "coarsen",
     "decisions_on",
     "experiment_versions",
+    "fingerprint",
     "first_assignment_time",
+    "fresh_assigned",
+    "fresh_segments",
+    "fresh_snapshot",
     "insert_ignoring_duplicates",
     "latest_allocation",
     "latest_status",
@@ -60,4 +75,5 @@ __all__ = [
     "recent_contacts",
     "refresh_outcomes",
     "segment_values",
+    "write_snapshot",
 ]
