@@ -179,7 +179,8 @@ class CellSnapshot(SQLModel, table=True):
 
     __tablename__ = "cell_snapshot"
 
-    experiment_key: str = Field(max_length=64, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64, unique=True)
     as_of: datetime
     min_experiment_version: int | None = None
     last_assignment_id: int = 0

@@ -75,7 +75,7 @@ def write_snapshot(
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     assigned = session.scalar(select(func.count()).where(a.experiment_key == experiment_key))
     mark = fingerprint(session)
-    row = session.get(CellSnapshot, experiment_key) or CellSnapshot(
+    row = _row(session, experiment_key) or CellSnapshot(
         experiment_key=experiment_key, as_of=now, fields=[], cells=[], maturity=[], created_at=now
     )
     row.as_of = now
@@ -95,6 +95,11 @@ def write_snapshot(
     session.flush()
 
 
+def _row(session: Session, experiment_key: str) -> CellSnapshot | None:
+    statement = select(CellSnapshot).where(col(CellSnapshot.experiment_key) == experiment_key)
+    return session.scalars(statement).first()
+
+
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
@@ -108,7 +113,7 @@ def _current(session: Session, experiment_key: str) -> CellSnapshot | None:
     # A database created before snapshots existed has no table (read-only, it never gets one).
     if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
         return None
-    row = session.get(CellSnapshot, experiment_key)
+    row = _row(session, experiment_key)
     if row is None or row.fields != FIELDS:
         return None
     if fingerprint(session) != Fingerprint(row.last_assignment_id, row.last_event_id):
