@@ -65,8 +65,7 @@ def test_the_forecast_holds_when_the_days_of_data_are_simulated() -> None:
     assert 5 < outlook.days < MAX_CHECK
     later = (round(n[0] + r[0] * outlook.days), round(n[1] + r[1] * outlook.days))
     radii = [
-        float(cs_radius(_variance(rng, later, p), alpha=ALPHA, mixture_sd=TAU))
-        for _ in range(200)
+        float(cs_radius(_variance(rng, later, p), alpha=ALPHA, mixture_sd=TAU)) for _ in range(200)
     ]
     assert np.mean(radii) == pytest.approx(0.02, rel=0.02)
 

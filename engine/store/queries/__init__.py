@@ -15,7 +15,8 @@ from engine.store.queries.assignments import (
     recent_contacts,
     segment_values,
 )
-from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
+from engine.store.queries.cells import Maturity, OutcomeCell, as_date, maturity, outcome_cells
+from engine.store.queries.traffic import DailyTraffic, daily_traffic
 from engine.store.queries.versions import (
     RULE_ACTIONS,
     STATUS_ACTION,
@@ -40,12 +41,15 @@ __all__ = [
     "STATUS_ACTION",
     "AssignedRow",
     "AssignmentOutcome",
+    "DailyTraffic",
     "Maturity",
     "OutcomeCell",
     "allocations",
     "arms_in_use",
+    "as_date",
     "assigned_arms",
     "assignment_outcomes",
+    "daily_traffic",
     "decisions_on",
     "experiment_versions",
     "first_assignment_time",
