@@ -140,13 +140,14 @@ def promotion_frame(report: service.ExperimentReport) -> pd.DataFrame:
 
 
 def history_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    labels = {k.arm: k.label for k in report.kpis}
     rows = [
         {
             "Version": a.version,
             "Created at": when(a.created_at),
             "Kind": a.kind,
-            "Champion": a.champion,
-            **{arm: pct(w) for arm, w in a.weights.items()},
+            "Champion": labels.get(a.champion, a.champion),
+            **{labels.get(arm, arm): pct(w) for arm, w in a.weights.items()},
             "Matured units": number(a.matured_units),
             "Reason": a.reason,
             # As text: a 63-bit seed would lose digits as a JavaScript number.

@@ -130,7 +130,7 @@ def switch_impact(analysis: Analysis, *, arm: str, debtors_per_day: float) -> Sw
         MoneyLine(
             "Treatment cost", cost, NAN, NAN, f"configured costs per debtor, a constant; {basis}"
         ),
-        uplift("clv_per_debtor", "Churn cost (CLV change)", analysis.clv.statement),
+        uplift("clv_per_debtor", "CLV change (churn)", analysis.clv.statement.rstrip(".")),
         uplift("net_value_per_debtor", "Net value", "collected \u2212 cost \u2212 churn cost"),
     )
     return SwitchImpact(arm, chosen.label, volume, lines)

@@ -331,3 +331,45 @@ def build_scorecard(
         when,
         notes,
     )
+
+
+#: A past decision's reason in a few words (the History page, the demo's log).
+_REASON_WORDS = {
+    "too_early": "the champion had not yet held its title for the minimum days",
+    "srm": "the assignment counts did not match the traffic split (sample-ratio mismatch)",
+    "too_few_units": "not enough debtors with a known outcome yet",
+    "not_significant": "the always-valid test had not yet ruled out chance",
+    "not_confident": "the chance of beating the champion was below the required level",
+    "expected_loss": "the expected loss of switching was above the tolerated level",
+    "guardrail_unclear": "a guardrail was not yet shown within its margin",
+    "low_ess": "the off-policy estimate rested on too few effective debtors",
+    "horizon_reached": "the planned horizon passed without a clear winner",
+}
+ACTION_WORDS = {
+    "promote": "Promoted",
+    "continue": "Kept running",
+    "stop_arm": "Stopped an arm",
+    "inconclusive": "Inconclusive",
+    "rollback": "Rolled back",
+    "status": "Status changed",
+}
+
+
+def reason_in_words(d: Decided, labels: Mapping[str, str]) -> str:
+    """One stored decision's reason as a sentence a manager reads."""
+    if d.action == "stop_arm":
+        return stop_sentence(d.numbers, labels, champion=str(d.numbers.get("champion", "")))
+    if d.action == "rollback":
+        return f"Rolled back to allocation version {d.numbers.get('to_version')}: {d.explanation}"
+    if d.action == "status":
+        before, after = d.numbers.get("status_before"), d.numbers.get("status_after")
+        return f"{before} \u2192 {after} by {d.numbers.get('by') or 'unknown'}"
+    decision = PromotionDecision.from_numbers(d.numbers)
+    challenger = labels.get(decision.challenger or "", decision.challenger or "")
+    if d.action == "promote":
+        return (
+            f"{challenger} replaced {labels.get(decision.champion, decision.champion)} as champion."
+        )
+    words = _REASON_WORDS.get(decision.reason, decision.reason.replace("_", " "))
+    about = f" (best challenger: {challenger})" if challenger else ""
+    return f"{words[0].upper()}{words[1:]}{about}."
