@@ -69,7 +69,6 @@ from .tables import (
     churn_matured,
     history_frame,
     kpi_frame,
-    overview_frame,
     promotion_frame,
     promotion_marks,
 )
@@ -124,7 +123,6 @@ __all__ = [
     "money_frame",
     "nan",
     "number",
-    "overview_frame",
     "p_value",
     "pct",
     "promotion_frame",

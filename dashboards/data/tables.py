@@ -15,22 +15,6 @@ from .format import money, number, pct, points, share, when
 # -- tables --------------------------------------------------------------------------------
 
 
-def overview_frame(experiments: list[service.ExperimentSummary]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "Key": [e.key for e in experiments],
-            "Name": [e.name for e in experiments],
-            "Status": [e.status for e in experiments],
-            "Owner": [e.owner or DASH for e in experiments],
-            "Version": [e.version for e in experiments],
-            "Champion": [e.champion for e in experiments],
-            "Debtors": [e.assigned for e in experiments],
-            "Allocation version": [e.allocation_version for e in experiments],
-            "Last update": [when(e.updated_at) for e in experiments],
-        }
-    )
-
-
 def kpi_frame(report: service.ExperimentReport) -> pd.DataFrame:
     """One row per arm, formatted for reading; the champion's row is starred."""
     cur = report.currency

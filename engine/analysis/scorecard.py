@@ -373,3 +373,14 @@ def reason_in_words(d: Decided, labels: Mapping[str, str]) -> str:
     words = _REASON_WORDS.get(decision.reason, decision.reason.replace("_", " "))
     about = f" (best challenger: {challenger})" if challenger else ""
     return f"{words[0].upper()}{words[1:]}{about}."
+
+
+def leading_arm(analysis: Analysis, *, stopped: Sequence[str]) -> str | None:
+    """The live arm (champion included) with the best level on the primary metric so far;
+    None while no arm has one."""
+    metric = _primary(analysis)
+    live = [a for a in analysis.arms if a.arm not in stopped and a.metrics[metric].has_figures]
+    if not live:
+        return None
+    sign = 1.0 if live[0].metrics[metric].higher_is_better else -1.0
+    return max(live, key=lambda a: sign * a.metrics[metric].estimate).arm

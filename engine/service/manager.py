@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from engine.analysis.guardrails import GuardrailRow, guardrail_rows
 from engine.analysis.money import ArmMoney, SwitchImpact, arm_money, switch_impact
-from engine.analysis.scorecard import Decided, Scorecard, build_scorecard
+from engine.analysis.scorecard import Decided, Scorecard, build_scorecard, leading_arm
 from engine.config import Experiment
 from engine.promotion import SRM_THRESHOLD
 from engine.service.common import load_current
@@ -47,6 +47,7 @@ class ManagerView:
     traffic: list[DailyTraffic]
     alarms: list[str] = field(default_factory=list)
     latest_activity: datetime | None = None
+    leading: str | None = None  # best live arm on the primary metric so far
 
 
 def decided(records: Sequence[PromotionRecord]) -> list[Decided]:
@@ -165,4 +166,5 @@ def manager_view(engine: Engine, *, experiment_key: str, now: datetime) -> Manag
         traffic=traffic,
         alarms=alarms(report, rows, stopped=stopped, activity=activity, now=now),
         latest_activity=activity,
+        leading=leading_arm(analysis, stopped=stopped),
     )
