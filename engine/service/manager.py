@@ -114,9 +114,20 @@ def alarms(
     return found
 
 
-def manager_view(engine: Engine, *, experiment_key: str, now: datetime) -> ManagerView:
-    """The manager's read model of one experiment as of ``now``. Reads only."""
-    report = experiment_report(engine, experiment_key=experiment_key, now=now)
+def manager_view(
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    report: ExperimentReport | None = None,
+) -> ManagerView:
+    """The manager's read model of one experiment as of ``now``. Reads only.
+
+    ``report``: the experiment's report as of ``now`` if the caller has it (the demo), with
+    every decision (not only the promotions); else it is read.
+    """
+    if report is None:
+        report = experiment_report(engine, experiment_key=experiment_key, now=now)
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
         traffic = queries.daily_traffic(session, experiment_key=experiment_key, now=now)
