@@ -15,7 +15,7 @@ from engine.analysis.money import ArmMoney, SwitchImpact, arm_money, switch_impa
 from engine.analysis.scorecard import Decided, Scorecard, build_scorecard, leading_arm
 from engine.config import Experiment
 from engine.promotion import SRM_THRESHOLD
-from engine.service.common import load_current
+from engine.service.common import load_current, utc_now
 from engine.service.reports import (
     ExperimentReport,
     PromotionRecord,
@@ -120,11 +120,13 @@ def manager_view(
     experiment_key: str,
     now: datetime,
     report: ExperimentReport | None = None,
+    clock: datetime | None = None,
 ) -> ManagerView:
     """The manager's read model of one experiment as of ``now``. Reads only.
 
     ``report``: the experiment's report as of ``now`` if the caller has it (the demo), with
-    every decision (not only the promotions); else it is read.
+    every decision (not only the promotions); else it is read. ``clock`` (default: the wall
+    clock) judges stale data: ``now`` is usually the latest data itself.
     """
     if report is None:
         report = experiment_report(engine, experiment_key=experiment_key, now=now)
@@ -175,7 +177,7 @@ def manager_view(
         switch=switch,
         per_day=per_day,
         traffic=traffic,
-        alarms=alarms(report, rows, stopped=stopped, activity=activity, now=now),
+        alarms=alarms(report, rows, stopped=stopped, activity=activity, now=clock or utc_now()),
         latest_activity=activity,
         leading=leading_arm(analysis, stopped=stopped),
     )
