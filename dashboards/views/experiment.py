@@ -37,7 +37,7 @@ st.subheader("Recommendation")
 card = view.scorecard
 colour = {"promote": "green", "stop_arm": "red", "rolled_back": "orange"}.get(card.verdict, "blue")
 with st.container(border=True):
-    st.markdown(f"### :{colour}-badge[{card.headline}]")
+    st.markdown(f"### :{colour}[{card.headline}]")
     for sentence in card.sentences:
         st.markdown(sentence)
     decided = (
@@ -91,7 +91,7 @@ st.caption("Per debtor and arm, with 95% intervals; a configured constant shows 
 st.table(data.money_frame(view))
 assumptions = data.money_assumptions(view)
 if assumptions:
-    st.caption(" ".join(f"**{item}:** {text}." for item, text in assumptions.items()))
+    st.caption(" ".join(f"**{item}:** {text.rstrip('.')}." for item, text in assumptions.items()))
 if view.switch is not None:
     st.markdown(
         f"**Monthly impact of switching to {view.switch.label}** instead of ★ {champion}, at "

@@ -67,7 +67,7 @@ else:
     st.altair_chart(
         charts.trend_chart(
             trend,
-            arms=[a for a in arms if a != champion],
+            arms=arms,  # the champion's colour stays reserved: one colour per arm everywhere
             title=f"Challenger \u2212 ★ {champion} ({axis})",
             events=events,
         ),
