@@ -7,7 +7,7 @@ import pandas as pd
 from engine import service
 from engine.analysis.guardrails import GuardrailRow
 from engine.analysis.money import MoneyLine
-from engine.analysis.scorecard import ACTION_WORDS, reason_in_words
+from engine.analysis.reasons import ACTION_WORDS, reason_in_words
 from engine.service.manager import ManagerView, decided
 from engine.service.trends import TrendPoint
 

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from engine.analysis.guardrails import GuardrailRow, guardrail_rows
 from engine.analysis.money import ArmMoney, SwitchImpact, arm_money, switch_impact
-from engine.analysis.scorecard import Decided, Scorecard, build_scorecard, leading_arm
+from engine.analysis.reasons import Decided
+from engine.analysis.scorecard import Scorecard, build_scorecard, leading_arm
 from engine.config import Experiment
 from engine.promotion import SRM_THRESHOLD
 from engine.service.common import load_current, utc_now

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine
 
 from engine import service
-from engine.analysis.scorecard import Decided, build_scorecard, reason_in_words, stop_sentence
+from engine.analysis.reasons import Decided, reason_in_words, stop_sentence
+from engine.analysis.scorecard import build_scorecard
 from engine.analysis.wording import effect_sentence
 from engine.loader import load_experiment
 from engine.service import demo
