@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +23,7 @@ from engine.cli.common import (
 )
 from engine.cli.render import kpi_table, promotion_table
 from engine.loader import load_experiment
+from engine.service.manager import manager_view
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # the demo's module imports the simulator: only when the verb runs
@@ -72,6 +74,20 @@ def _payload(result: DemoResult, **run: object) -> dict[str, Any]:
             if p.action in ("promote", "stop_arm", "rollback")
         ],
     }
+
+
+def closing_lines(engine: service.Database, report: service.ExperimentReport) -> list[str]:
+    """The scorecard in words, as the dashboard shows it (one sentence builder for both)."""
+    view = manager_view(engine, experiment_key=report.key, now=report.as_of, report=report)
+    card = view.scorecard
+    return [f"Recommendation: {card.headline}.", *card.sentences, *card.notes]
+
+
+def dashboard_command(url: str) -> str:
+    """The command that opens the dashboard on ``url`` (the password masked)."""
+    if url == DEMO_DATABASE_URL:
+        return "make dashboard"
+    return f"DATABASE_URL={shlex.quote(service.display_url(url))} make dashboard"
 
 
 @app.command(
@@ -163,9 +179,8 @@ def demo(
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
     if changes:
         console.print(promotion_table(changes))
-    if not any(p.action == "promote" for p in decisions):
-        last = f" Last decision: {escape(decisions[-1].explanation)}." if decisions else ""
-        console.print(f"No promotion: the champion kept its title.{last}", highlight=False)
+    for line in closing_lines(engine, result.report):
+        console.print(escape(line), highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"
     best_rate = result.true_pay_on_time[result.true_best]
@@ -186,5 +201,7 @@ def demo(
     console.print(
         f"{result.debtors:,} debtors ({result.ineligible:,} not eligible), "
         f"{result.events:,} events in {result.seconds:.1f} s. "
-        "See it in the dashboard: make dashboard"
+        f"See it in the dashboard: {dashboard_command(db)}",
+        highlight=False,
+        soft_wrap=True,
     )

@@ -191,9 +191,13 @@ class CellSnapshot(SQLModel, table=True):
     #: The names of ``ArmTotals``' fields, in the order of each cell's ``totals``; a snapshot
     #: of another field list (an older engine) is not used.
     fields: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    #: [arm, allocation_version, segment, holdout, constrained, [totals...]] per cell, split by
-    #: allocation period, segment and holdout (every coarser read sums them).
+    #: [arm, allocation_version, segment, holdout, constrained, due day, [totals...]] per cell,
+    #: split by allocation period, segment, holdout and the day the pay window closes (every
+    #: coarser read sums them); ``churn_cells`` the same by the day the churn horizon closes.
     cells: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    churn_cells: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: [UTC day, arm, debtors assigned] (the traffic chart and today's volume).
+    traffic: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     #: [arm, first pay due, first churn due] (ISO times) per arm.
     maturity: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime

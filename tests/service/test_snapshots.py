@@ -23,9 +23,10 @@ KEY = "dunning-channels"
 
 
 def _same(left: list[OutcomeCell], right: list[OutcomeCell]) -> None:
-    assert [(c.arm, c.allocation_version, c.segment, c.holdout, c.constrained) for c in left] == [
-        (c.arm, c.allocation_version, c.segment, c.holdout, c.constrained) for c in right
-    ]
+    def key(c: OutcomeCell) -> tuple[object, ...]:
+        return (c.arm, c.allocation_version, c.segment, c.holdout, c.constrained, c.due_day)
+
+    assert [key(c) for c in left] == [key(c) for c in right]
     for a, b in zip(left, right, strict=True):
         for name, value in dataclasses.asdict(a.totals).items():
             assert math.isclose(value, getattr(b.totals, name), rel_tol=1e-9, abs_tol=1e-9), name
@@ -76,6 +77,24 @@ def test_the_snapshot_sums_as_the_live_query(db: Engine, channels: LoadedExperim
                 ),
                 live,
             )
+        for due, finer in (("pay", snapshot.cells), ("churn", snapshot.churn_cells)):
+            live = queries.outcome_cells(
+                session,
+                experiment_key=KEY,
+                now=now,
+                by_period=True,
+                by_holdout=True,
+                net_value=True,
+                min_experiment_version=since,
+                by_due_day=due,  # type: ignore[arg-type]
+            )
+            _same(
+                queries.coarsen(
+                    finer, by_period=True, by_segment=False, by_holdout=True, by_due_day=True
+                ),
+                live,
+            )
+        assert snapshot.traffic == queries.daily_traffic(session, experiment_key=KEY, now=now)
         live_maturity = queries.maturity(
             session, experiment_key=KEY, now=now, min_experiment_version=since
         )

@@ -58,6 +58,18 @@ weighted over its strata) instead of its own: a stratum of three debtors who all
 little about the spread, and a zero variance there would make the interval too narrow. No
 prior is involved, so the number of strata does not change the answer.
 
+Repeat cases
+------------
+A customer late again opens a new dunning case but keeps the arm of its first case, so the
+customer, not the case, is the randomised unit. :meth:`Cells.clustered` carries per-customer
+sums (cases ``M``, outcome total ``Y`` and their squares and product); the stratum mean is then
+the mean per case, ``sum w Y / sum w M``, and its variance sums each customer's residual
+``Y - m M`` before squaring (the cluster-robust linearisation; equal to statsmodels'
+cluster-robust OLS with the per-arm ``G / (G - 1)`` correction, tested). Counting the cases as
+independent draws would make the interval too narrow: in an A/A simulation with 1-3 cases per
+customer and an intra-customer correlation of 0.5, its 95% interval covers 87.8% of the time,
+the customer-level one 94.8% (``tests/stats/test_repeat_cases.py``).
+
 Two views of one estimate
 -------------------------
 *Frequentist*: the Wald interval ``theta +- z V^(1/2)``, the two-sided z-test and Holm's

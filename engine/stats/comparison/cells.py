@@ -41,6 +41,15 @@ class Cells:
         Shape (C,): integer stratum label of each cell, 0 .. S-1 (shared by the leading axes).
     binary
         y is 0/1 (a rate): ``total_sq`` then equals ``total``.
+    cases, cases_sq, cross
+        Repeat cases (:meth:`clustered`): when a unit of randomisation (a customer) contributes
+        several observations (its dunning cases), ``n`` counts the units, ``cases`` the sum of
+        their case counts ``M``, ``cases_sq`` the sum of ``M**2``, ``total`` and ``total_sq`` the
+        sum of each unit's outcome total ``Y`` and of ``Y**2``, and ``cross`` the sum of
+        ``Y * M``. The estimand is then the mean per case, and its variance treats the unit,
+        not the case, as the independent draw (the cluster-robust linearisation of the ratio).
+        ``None`` (the default) means one case per unit: ``cases = cases_sq = n``,
+        ``cross = total``.
 
     All input errors are reported at once in one ``ValueError``.
     """
@@ -51,10 +60,14 @@ class Cells:
     prob: FloatArray
     stratum: IntArray
     binary: bool
+    cases: FloatArray | None = None
+    cases_sq: FloatArray | None = None
+    cross: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n, total, total_sq = (_frozen(a) for a in (self.n, self.total, self.total_sq))
         errors: list[str] = []
+        clustered = self._clustered_sums(n, total, errors)
         if n.ndim < 2 or n.shape[-1] == 0 or n.shape[-2] == 0:
             raise ValueError(f"n must have shape (..., cells, arms) with both > 0, got {n.shape}")
         if total.shape != n.shape or total_sq.shape != n.shape:
@@ -83,7 +96,12 @@ class Cells:
             errors.append("prob must lie in [0, 1]")
         if np.any((n == 0) & ((total != 0) | (total_sq != 0))):
             errors.append("a cell with n = 0 must have total = total_sq = 0")
-        if self.binary:
+        if self.binary and clustered is not None:
+            if np.any(total < 0) or np.any(total > clustered[0]):
+                errors.append("binary metric needs 0 <= total <= cases")
+            if np.any(total_sq < total) or np.any(n * total_sq < total**2 - 1e-9 * total**2):
+                errors.append("need total_sq >= total and n * total_sq >= total**2")
+        elif self.binary:
             if np.any(total < 0) or np.any(total > n):
                 errors.append("binary metric needs 0 <= total <= n")
             if np.any(total_sq != total):
@@ -100,6 +118,30 @@ class Cells:
         object.__setattr__(self, "total_sq", total_sq)
         object.__setattr__(self, "prob", prob)
         object.__setattr__(self, "stratum", stratum)
+        if clustered is not None:
+            for name, array in zip(("cases", "cases_sq", "cross"), clustered, strict=True):
+                object.__setattr__(self, name, array)
+
+    def _clustered_sums(
+        self, n: FloatArray, total: FloatArray, errors: list[str]
+    ) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+        given = [a for a in (self.cases, self.cases_sq, self.cross) if a is not None]
+        if not given:
+            return None
+        if len(given) < 3:
+            raise ValueError("cases, cases_sq and cross go together: give all three or none")
+        cases, cases_sq, cross = (_frozen(a) for a in given)
+        if any(a.shape != n.shape for a in (cases, cases_sq, cross)):
+            raise ValueError("cases, cases_sq and cross must have the shape of n")
+        if not all(np.isfinite(a).all() for a in (cases, cases_sq, cross)):
+            raise ValueError("cases, cases_sq and cross must be finite")
+        if np.any(cases < n) or np.any((n == 0) & (cases != 0)):
+            errors.append("every unit has at least one case: need cases >= n, and 0 where n = 0")
+        # Each unit has M >= 1, so M**2 >= M, and by Cauchy-Schwarz n * sum(M**2) >= (sum M)**2.
+        slack = 1e-9 * np.maximum(cases**2, 1.0)
+        if np.any(cases_sq < cases) or np.any(n * cases_sq < cases**2 - slack):
+            errors.append("need cases_sq >= cases and n * cases_sq >= cases**2")
+        return cases, cases_sq, cross
 
     @classmethod
     def rate(
@@ -139,6 +181,39 @@ class Cells:
         labels = np.zeros(units.shape[-2], dtype=np.int64) if stratum is None else stratum
         arrays = (np.asarray(total), np.asarray(total_sq), np.asarray(prob))
         return cls(units, *arrays, np.asarray(labels), binary)
+
+    @classmethod
+    def clustered(
+        cls,
+        n: npt.ArrayLike,
+        cases: npt.ArrayLike,
+        cases_sq: npt.ArrayLike,
+        total: npt.ArrayLike,
+        total_sq: npt.ArrayLike,
+        cross: npt.ArrayLike,
+        prob: npt.ArrayLike,
+        stratum: npt.ArrayLike | None = None,
+        *,
+        binary: bool,
+    ) -> Cells:
+        """Cells whose units (customers) carry several cases each; see the class attributes.
+
+        ``binary`` says the per-case outcome is 0/1 (late again, paid on time), so that the
+        small-stratum rule can use a rate's variance.
+        """
+        units = np.asarray(n, dtype=np.float64)
+        labels = np.zeros(units.shape[-2], dtype=np.int64) if stratum is None else stratum
+        return cls(
+            units, np.asarray(total), np.asarray(total_sq), np.asarray(prob),
+            np.asarray(labels), binary, np.asarray(cases), np.asarray(cases_sq),
+            np.asarray(cross),
+        )  # fmt: skip
+
+    def case_sums(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(cases, cases_sq, cross)``: with one case per unit, ``(n, n, total)``."""
+        if self.cases is None or self.cases_sq is None or self.cross is None:
+            return self.n, self.n, self.total
+        return self.cases, self.cases_sq, self.cross
 
     @property
     def n_arms(self) -> int:

@@ -58,24 +58,38 @@ def arm_strata(
     total_sq: FloatArray,
     prob: FloatArray,
     live: BoolArray,
+    cases: FloatArray | None = None,
+    cases_sq: FloatArray | None = None,
+    cross: FloatArray | None = None,
     small_stratum: int = SMALL_STRATUM,
 ) -> ArmStrata:
     """Hajek means and their variances per (stratum, column) over the ``live`` cells.
 
     ``n``, ``total``, ``total_sq``, ``prob`` and ``live`` have shape (..., C, K): one column per
     arm, or the champion's data repeated once per challenger (each pair has its own live cells).
+    ``cases``, ``cases_sq`` and ``cross`` are the repeat-case sums of :class:`Cells` (``None``:
+    one case per unit).
+
+    With unit ``i`` carrying ``M_i`` cases and outcome total ``Y_i``, the mean per case is
+    ``m = sum w_i Y_i / sum w_i M_i`` and its linearised variance
+    ``n / (n - 1) * sum w_i^2 (Y_i - m M_i)^2 / (sum w_i M_i)^2``: the residual is summed per
+    unit before squaring, so correlated cases of one customer count once (Liang & Zeger 1986;
+    the ratio-estimator variance of cluster sampling, Cochran 1977, 6.13). With ``M_i = 1`` it
+    is the per-unit formula.
     """
+    if cases is None or cases_sq is None or cross is None:
+        cases, cases_sq, cross = n, n, total
     onehot = cells.onehot()
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(live & (prob > 0), 1.0 / np.where(prob > 0, prob, 1.0), 0.0)
         w2 = w * w
         a, b, d, e, f, units = _stack_by_stratum(
-            onehot, n * w, total * w, n * w2, total * w2, total_sq * w2, n * (w > 0)
+            onehot, cases * w, total * w, cases_sq * w2, cross * w2, total_sq * w2, n * (w > 0)
         )
         mean = np.where(a > 0, b / np.where(a > 0, a, 1.0), np.nan)
         m = np.nan_to_num(mean)
-        # sum_i w_i^2 (y_i - m)^2, expanded so that it needs cell sums only; clipped because
-        # the expansion can dip below 0 by rounding.
+        # sum_i w_i^2 (Y_i - m M_i)^2, expanded so that it needs cell sums only; clipped
+        # because the expansion can dip below 0 by rounding.
         resid = np.maximum(f - 2.0 * m * e + m * m * d, 0.0)
         several = units >= 2
         own = np.where(several, resid / np.where(d > 0, d, 1.0) * units / (units - 1.0), np.nan)
@@ -86,7 +100,7 @@ def arm_strata(
             # No stratum with two units: the arm's overall rate, shrunk by half a unit towards
             # 1/2 so that an arm whose few units all paid still has some variance.
             rate = (total.sum(axis=-2, keepdims=True) * 1.0 + 0.5) / (
-                n.sum(axis=-2, keepdims=True) + 1.0
+                cases.sum(axis=-2, keepdims=True) + 1.0
             )
             pooled = np.where(np.isnan(pooled), rate * (1.0 - rate), pooled)
             degenerate = several & (own <= 0.0)
@@ -251,15 +265,19 @@ def compare(cells: Cells, *, champion: int, small_stratum: int = SMALL_STRATUM) 
         return result
 
     live = _pair_mask(cells, champion)
+    cases, cases_sq, cross = cells.case_sums()
     own = arm_strata(
         cells, n=cells.n, total=cells.total, total_sq=cells.total_sq, prob=cells.prob,
-        live=live, small_stratum=small_stratum,
+        live=live, cases=cases, cases_sq=cases_sq, cross=cross, small_stratum=small_stratum,
     )  # fmt: skip
     champ = arm_strata(
         cells, n=repeat(cells.n), total=repeat(cells.total), total_sq=repeat(cells.total_sq),
-        prob=repeat(cells.prob), live=live, small_stratum=small_stratum,
+        prob=repeat(cells.prob), live=live, cases=repeat(cases), cases_sq=repeat(cases_sq),
+        cross=repeat(cross), small_stratum=small_stratum,
     )  # fmt: skip
-    everyone = cells.n.sum(axis=-1)  # (..., C): the randomised units of each cell, all arms
+    # (..., C): the randomised cases of each cell, all arms (units when one case per unit),
+    # so that the estimand is the mean per case of the population.
+    everyone = cases.sum(axis=-1)
     population = everyone.sum(axis=-1)[..., None]  # (..., 1)
     covered = (own.population > 0) & (champ.population > 0)
     weights, share = _stratum_weights(
@@ -277,7 +295,7 @@ def compare(cells: Cells, *, champion: int, small_stratum: int = SMALL_STRATUM) 
     mine = cells.prob > 0
     alone = arm_strata(
         cells, n=cells.n, total=cells.total, total_sq=cells.total_sq, prob=cells.prob,
-        live=mine, small_stratum=small_stratum,
+        live=mine, cases=cases, cases_sq=cases_sq, cross=cross, small_stratum=small_stratum,
     )  # fmt: skip
     has = alone.population > 0
     own_weights, level_share = _stratum_weights(

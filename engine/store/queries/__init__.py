@@ -15,7 +15,7 @@ from engine.store.queries.assignments import (
     recent_contacts,
     segment_values,
 )
-from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
+from engine.store.queries.cells import Maturity, OutcomeCell, as_date, maturity, outcome_cells
 from engine.store.queries.snapshots import (
     Snapshot,
     coarsen,
@@ -25,6 +25,7 @@ from engine.store.queries.snapshots import (
     fresh_snapshot,
     write_snapshot,
 )
+from engine.store.queries.traffic import DailyTraffic, daily_traffic
 from engine.store.queries.versions import (
     RULE_ACTIONS,
     STATUS_ACTION,
@@ -49,14 +50,17 @@ __all__ = [
     "STATUS_ACTION",
     "AssignedRow",
     "AssignmentOutcome",
+    "DailyTraffic",
     "Maturity",
     "OutcomeCell",
     "Snapshot",
     "allocations",
     "arms_in_use",
+    "as_date",
     "assigned_arms",
     "assignment_outcomes",
     "coarsen",
+    "daily_traffic",
     "decisions_on",
     "experiment_versions",
     "fingerprint",

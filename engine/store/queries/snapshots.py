@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
+from typing import Any, Literal
 
 from sqlalchemy import func, inspect, select
 from sqlmodel import Session, col
 
 from engine.metrics import ArmTotals
 from engine.store.queries.assignments import segment_values
-from engine.store.queries.cells import Maturity, OutcomeCell, maturity, outcome_cells
+from engine.store.queries.cells import Maturity, OutcomeCell, as_date, maturity, outcome_cells
+from engine.store.queries.traffic import DailyTraffic, daily_traffic
 from engine.store.tables import Assignment, CellSnapshot, OutcomeEvent
 
 FIELDS = [f.name for f in fields(ArmTotals)]
@@ -39,9 +41,12 @@ class Snapshot:
     as_of: datetime
     min_experiment_version: int | None
     assigned: int
-    #: Split by allocation period, segment and holdout (and contact rule, like every cell).
+    #: Split by allocation period, segment, holdout (and contact rule, like every cell) and
+    #: the day the pay window closes; ``churn_cells`` by the day the churn horizon closes.
     cells: list[OutcomeCell]
+    churn_cells: list[OutcomeCell]
     maturity: list[Maturity]
+    traffic: list[DailyTraffic]
 
 
 def fingerprint(session: Session) -> Fingerprint:
@@ -56,16 +61,21 @@ def write_snapshot(
     session: Session, *, experiment_key: str, now: datetime, min_experiment_version: int | None
 ) -> None:
     """Aggregate the experiment's cells as of ``now`` and replace its snapshot with them."""
-    cells = outcome_cells(
-        session,
-        experiment_key=experiment_key,
-        now=now,
-        by_period=True,
-        by_segment=True,
-        by_holdout=True,
-        net_value=True,
-        min_experiment_version=min_experiment_version,
-    )
+
+    def split(due: Literal["pay", "churn"]) -> list[OutcomeCell]:
+        return outcome_cells(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            by_period=True,
+            by_segment=True,
+            by_holdout=True,
+            net_value=True,
+            min_experiment_version=min_experiment_version,
+            by_due_day=due,
+        )
+
+    cells, churn_cells = split("pay"), split("churn")
     arms = maturity(
         session,
         experiment_key=experiment_key,
@@ -85,14 +95,42 @@ def write_snapshot(
     row.assigned = int(assigned or 0)
     row.segments = segment_values(session, experiment_key=experiment_key)
     row.fields = FIELDS
-    row.cells = [
-        [c.arm, c.allocation_version, c.segment, c.holdout, c.constrained, list(_values(c.totals))]
-        for c in cells
+    row.cells = [_cell_row(c) for c in cells]
+    row.churn_cells = [_cell_row(c) for c in churn_cells]
+    row.traffic = [
+        [t.day.isoformat(), t.arm, t.assigned]
+        for t in daily_traffic(session, experiment_key=experiment_key, now=now)
     ]
     row.maturity = [[m.arm, _iso(m.first_pay_due), _iso(m.first_churn_due)] for m in arms]
     row.created_at = now
     session.add(row)
     session.flush()
+
+
+def _cell_row(c: OutcomeCell) -> list[Any]:
+    due = None if c.due_day is None else c.due_day.isoformat()
+    return [
+        c.arm,
+        c.allocation_version,
+        c.segment,
+        c.holdout,
+        c.constrained,
+        due,
+        [*_values(c.totals)],
+    ]
+
+
+def _cell(values: list[Any]) -> OutcomeCell:
+    arm, version, segment, holdout, constrained, due, totals = values
+    return OutcomeCell(
+        arm=arm,
+        allocation_version=version,
+        segment=segment,
+        holdout=holdout,
+        constrained=bool(constrained),
+        due_day=None if due is None else as_date(due),
+        totals=ArmTotals(*totals),
+    )
 
 
 def _row(session: Session, experiment_key: str) -> CellSnapshot | None:
@@ -145,18 +183,10 @@ def fresh_snapshot(
         as_of=row.as_of,
         min_experiment_version=row.min_experiment_version,
         assigned=row.assigned,
-        cells=[
-            OutcomeCell(
-                arm=arm,
-                allocation_version=version,
-                segment=segment,
-                holdout=holdout,
-                constrained=bool(constrained),
-                totals=ArmTotals(*totals),
-            )
-            for arm, version, segment, holdout, constrained, totals in row.cells
-        ],
+        cells=[_cell(values) for values in row.cells],
+        churn_cells=[_cell(values) for values in row.churn_cells],
         maturity=[Maturity(arm, _time(pay), _time(churn)) for arm, pay, churn in row.maturity],
+        traffic=[DailyTraffic(as_date(day), arm, int(n)) for day, arm, n in row.traffic],
     )
 
 
@@ -167,6 +197,7 @@ def coarsen(
     by_segment: bool,
     by_holdout: bool,
     segments: Sequence[str] | None = None,
+    by_due_day: bool = False,
 ) -> list[OutcomeCell]:
     """The cells :func:`outcome_cells` returns for these arguments, summed from finer ones
     (restricted to ``segments`` if given), in its order (NULL first, as SQLite sorts)."""
@@ -182,6 +213,7 @@ def coarsen(
             c.segment if by_segment else None,
             c.holdout if by_holdout else None,
             c.constrained,
+            c.due_day if by_due_day else None,
         )
         merged.setdefault(key, []).append(_values(c.totals))
 
@@ -195,9 +227,10 @@ def coarsen(
             segment=segment,  # type: ignore[arg-type]
             holdout=holdout,  # type: ignore[arg-type]
             constrained=bool(constrained),
+            due_day=due,  # type: ignore[arg-type]
             totals=ArmTotals(*(sum(column) for column in zip(*parts, strict=True))),
         )
-        for (arm, version, segment, holdout, constrained), parts in sorted(
+        for (arm, version, segment, holdout, constrained, due), parts in sorted(
             merged.items(), key=lambda item: order(item[0])
         )
     ]
