@@ -165,6 +165,8 @@ class Visit:
     exceptions: list[str]
     screenshot: Path
     seconds: float
+    #: Streamlit's "Deploy" buttons shown (the repository's config hides them).
+    deploy_buttons: int = 0
 
 
 def render(page: Page, url: str) -> float:
@@ -220,6 +222,8 @@ def visit_every_page(browser: Browser, server: Server, name: str) -> dict[str, V
                 exceptions=page.locator('[data-testid="stException"]').all_inner_texts(),
                 screenshot=shot,
                 seconds=seconds,
+                deploy_buttons=page.locator('[data-testid="stAppDeployButton"]').count()
+                + page.get_by_role("button", name="Deploy").count(),
             )
         return visits
     finally:

@@ -9,12 +9,13 @@ import re
 import pytest
 
 from engine import service
+from engine.service.manager import decided
 from tests.browser.conftest import BrowserSession, Visit
 
 pytestmark = pytest.mark.browser
 
 #: The pages of the navigation, in order.
-PAGES = ["Overview", "Experiment", "Analysis", "Segments"]
+PAGES = ["Overview", "Experiment", "Trends", "History", "Analysis", "Segments"]
 #: What gives an exception away: Streamlit's exception block shows "Traceback" and the
 #: exception's class ("ValueError", "KeyError"...). A plain "error" in a sentence is fine.
 EXCEPTION_TEXT = re.compile(r"Traceback|\b[A-Z][A-Za-z]*Error\b|\bError\b")
@@ -31,6 +32,7 @@ def _clean(visit: Visit) -> None:
         f"{visit.title}: {found and visit.text[max(0, found.start() - 200) :][:400]}"
     )
     assert visit.screenshot.stat().st_size > 10_000, "an empty screenshot"
+    assert visit.deploy_buttons == 0, f"{visit.title}: Streamlit's Deploy button is shown"
 
 
 def test_every_page_is_in_the_navigation(demo_session: BrowserSession) -> None:
@@ -60,29 +62,82 @@ def test_the_dashboard_never_writes(
         assert session.wal_after == 0
 
 
-def test_overview_lists_the_experiment(
+def test_overview_lists_the_experiment_and_its_alarm(
     demo_session: BrowserSession, demo_database: tuple[object, service.ExperimentReport]
 ) -> None:
     _path, report = demo_database
     text = demo_session.visits["Overview"].text
     assert "Dunning experiments" in text
-    assert report.name in text
-    assert report.key in text
-    assert _labels(report)[report.champion] in text or report.champion in text
+    assert f"{report.name} ({report.key})" in text  # the link to its page
+    assert f"{sum(k.assigned for k in report.kpis):,}" in text  # debtors, with separators
+    assert "With alarms\n\n1" in text  # the stopped arm (the table itself is a canvas)
 
 
-def test_experiment_page_shows_every_arm_and_the_stopped_one(
+def test_experiment_page_opens_with_the_scorecard(
     demo_session: BrowserSession, demo_database: tuple[object, service.ExperimentReport]
 ) -> None:
     _path, report = demo_database
+    labels = _labels(report)
     text = demo_session.visits["Experiment"].text
     assert report.name in text
-    for label in _labels(report).values():
+    # The recommendation first, in words: what to do, the effect with its interval, and why.
+    assert text.index("Recommendation") < text.index("Guardrails") < text.index("Money")
+    assert text.index("Money") < text.index("KPIs per arm")
+    scorecard = text[text.index("Recommendation") : text.index("Guardrails")]
+    assert any(
+        action in scorecard for action in ("Keep running", "Promote", "Inconclusive", "Stop")
+    )
+    assert "95% interval" in scorecard
+    assert labels["discount_nudge"] in scorecard
+    assert "discount_nudge" not in scorecard, "labels, not arm keys"
+    assert "0.0167" not in text, "no raw alpha"
+    for label in labels.values():
         assert label in text
+
+
+def test_the_guardrail_panel_shows_the_stopped_arm(
+    demo_session: BrowserSession, demo_database: tuple[object, service.ExperimentReport]
+) -> None:
+    _path, report = demo_database
+    labels = _labels(report)
     # The demo's guardrail stops the collection agency once churn has matured (day 60+).
     stops = [p for p in report.promotions if p.action == "stop_arm"]
     assert [p.numbers["stopped_arms"] for p in stops] == [["direct_collection"]]
-    assert "arm stopped" in text
+    text = demo_session.visits["Experiment"].text
+    panel = text[text.index("Guardrails") : text.index("Money")]
+    assert f"Arm stopped: {labels['direct_collection']}" in text
+    for column in ("Guardrail", "Challenger", "Margin", "Status", "Outcome known"):
+        assert column in panel
+    # Its row (the cells of a row follow each other in the text): the status says so.
+    row = panel[panel.index(labels["direct_collection"]) :][:300]
+    assert "arm stopped" in row
+    assert "pp" in panel
+    assert "[" in panel
+    money = text[text.index("Money") : text.index("KPIs per arm")]
+    assert "Monthly impact of switching" in money
+    assert "€" in money
+    assert "today's volume" in money
+
+
+def test_trends_page_shows_the_uplift_and_the_traffic(
+    demo_session: BrowserSession, demo_database: tuple[object, service.ExperimentReport]
+) -> None:
+    _path, report = demo_database
+    visit = demo_session.visits["Trends"]
+    assert "Cumulative uplift: Pay on time" in visit.text
+    assert "Traffic" in visit.text
+    assert "95% interval as the band" in visit.text
+    assert "stopped " + _labels(report)["direct_collection"] in visit.text  # the stop's marker
+
+
+def test_history_page_lists_every_decision_and_version(
+    demo_session: BrowserSession, demo_database: tuple[object, service.ExperimentReport]
+) -> None:
+    _path, report = demo_database
+    text = demo_session.visits["History"].text
+    assert text.index("Decisions") < text.index("Experiment versions")
+    assert f"{len(decided(report.promotions))} decisions, newest first" in text
+    assert "(first version)" in text
 
 
 def test_analysis_page_shows_the_comparison_and_the_srm_check(
