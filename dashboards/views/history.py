@@ -35,7 +35,11 @@ else:
         decisions,
         hide_index=True,
         width="stretch",
-        column_config={"Reason": st.column_config.TextColumn(width="large")},
+        column_config={
+            "Date": st.column_config.TextColumn(width="small"),
+            "Action": st.column_config.TextColumn(width="small"),
+            "Reason": st.column_config.TextColumn(width="large"),
+        },
     )
 
 st.subheader("Experiment versions")

@@ -193,7 +193,7 @@ def demo(
         best_clv = max(clv_note, key=lambda row: row.clv_uplift)
         cur = result.report.currency
         console.print(
-            f"Highest CLV uplift vs champion: {best_clv.arm}, {best_clv.clv_uplift:+,.2f} {cur} "
+            f"Highest CLV uplift vs champion: {best_clv.label}, {best_clv.clv_uplift:+,.2f} {cur} "
             f"per debtor (95% interval {best_clv.clv_uplift_low:+,.2f} to "
             f"{best_clv.clv_uplift_high:+,.2f}). {result.analysis.clv.statement}",
             highlight=False,

@@ -3,11 +3,13 @@ against the demo database; the texts a browser test asserts are stable."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from engine import service
+from engine import loader, service
 from engine.service.manager import ManagerView, manager_view
-from tests.test_dashboard import _run, table_with
+from tests.test_dashboard import EXPERIMENT_FILE, PAGES, _run, table_with
 from tests.test_dashboard import demo_db as demo_db  # the fixture: a small demo database
 
 Demo = tuple[str, service.ExperimentReport]
@@ -99,3 +101,20 @@ def test_history_page_lists_every_decision_and_version(
     versions = table_with(at, "Changes from the previous version")
     assert list(versions.index) == ["v1"]
     assert versions.loc["v1", "Changes from the previous version"] == "(first version)"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_an_experiment_without_debtors_says_not_enough_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str | None
+) -> None:
+    url = f"sqlite:///{tmp_path / 'synced.sqlite3'}"
+    engine = service.open_db(url)
+    service.sync_experiment(engine, loader.load_experiment(EXPERIMENT_FILE), now=service.utc_now())
+    engine.dispose()
+    at = _run(url, monkeypatch, page=page)
+    assert not at.exception
+    shown = " ".join(str(e.value) for e in [*at.markdown, *at.info, *at.caption, *at.error])
+    if page in ("views/experiment.py", "views/trends.py"):
+        assert "not enough data" in shown.lower()
+    if page == "views/history.py":
+        assert any("No scheduled decision yet" in i.value for i in at.info)
