@@ -25,6 +25,8 @@ page = st.navigation(
             default=True,
         ),
         st.Page(_HERE / "views" / "experiment.py", title="Experiment", icon=":material/science:"),
+        st.Page(_HERE / "views" / "trends.py", title="Trends", icon=":material/show_chart:"),
+        st.Page(_HERE / "views" / "history.py", title="History", icon=":material/history:"),
         st.Page(_HERE / "views" / "analysis.py", title="Analysis", icon=":material/analytics:"),
         st.Page(_HERE / "views" / "segments.py", title="Segments", icon=":material/grid_view:"),
     ],

@@ -5,9 +5,51 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+#: Okabe & Ito (2008) colour-blind-safe palette, black left out (the event rules use it).
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
+#: Dash pattern per marked event, so a stop and a promotion differ without colour.
+EVENT_DASH = {"promoted": [6, 3], "arm stopped": [2, 2], "rolled back": [8, 2, 2, 2]}
+
+
+def arm_scale(arms: list[str]) -> alt.Scale:
+    """One fixed colour per arm on every chart (the experiment's arm order)."""
+    return alt.Scale(domain=arms, range=OKABE_ITO[: len(arms)] or OKABE_ITO)
+
+
+def event_rules(events: pd.DataFrame) -> alt.LayerChart:
+    """A vertical rule per promotion, stop and rollback, dashed by kind, labelled."""
+    rules = (
+        alt.Chart(events)
+        .mark_rule(color="black", strokeWidth=1.5)
+        .encode(
+            x="when:T",
+            strokeDash=alt.StrokeDash(
+                "event:N",
+                title="Event",
+                scale=alt.Scale(domain=list(EVENT_DASH), range=list(EVENT_DASH.values())),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                alt.Tooltip("when:T", title="Decided", format="%Y-%m-%d"),
+                alt.Tooltip("what:N", title="Event"),
+            ],
+        )
+    )
+    text = (
+        alt.Chart(events)
+        .mark_text(align="left", dx=4, dy=-6, fontSize=11)
+        .encode(x="when:T", y=alt.value(0), text="what:N")
+    )
+    layered: alt.LayerChart = rules + text
+    return layered
+
 
 def traffic_chart(
-    weights: pd.DataFrame, promotions: pd.DataFrame | None = None
+    weights: pd.DataFrame,
+    promotions: pd.DataFrame | None = None,
+    *,
+    arms: list[str] | None = None,
+    events: pd.DataFrame | None = None,
 ) -> alt.Chart | alt.LayerChart:
     """Stacked traffic share per arm over allocation versions.
 
@@ -30,7 +72,10 @@ def traffic_chart(
                 scale=alt.Scale(domain=[0, 1]),
             ),
             color=alt.Color(
-                "arm:N", title="Arm", legend=alt.Legend(orient="bottom", labelLimit=0, columns=2)
+                "arm:N",
+                title="Arm",
+                scale=arm_scale(arms or sorted(set(weights["arm"]))),
+                legend=alt.Legend(orient="bottom", labelLimit=0, columns=2),
             ),
             order=alt.Order("arm:N"),
             tooltip=[
@@ -41,6 +86,12 @@ def traffic_chart(
             ],
         )
     )
+    if events is not None:
+        if events.empty:
+            only: alt.Chart = area.properties(height=320)
+            return only
+        with_events: alt.LayerChart = (area + event_rules(events)).properties(height=320)
+        return with_events
     if promotions is None or promotions.empty:
         single: alt.Chart = area.properties(height=320)
         return single
@@ -141,4 +192,111 @@ def segment_heatmap(cells: pd.DataFrame, arms: list[str]) -> alt.LayerChart:
         .encode(text="text:N", color=ink)
     )
     chart: alt.LayerChart = (rect + frame + text + best).properties(height=alt.Step(30))
+    return chart
+
+
+def assigned_chart(
+    traffic: pd.DataFrame, *, arms: list[str], events: pd.DataFrame
+) -> alt.Chart | alt.LayerChart:
+    """Debtors assigned per day, stacked by arm (columns day, arm, assigned)."""
+    bars = (
+        alt.Chart(traffic)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)", axis=alt.Axis(format="%b %d")),
+            y=alt.Y("assigned:Q", stack="zero", title="Debtors assigned per day"),
+            color=alt.Color(
+                "arm:N",
+                title="Arm",
+                scale=arm_scale(arms),
+                legend=alt.Legend(orient="bottom", labelLimit=0, columns=2),
+            ),
+            tooltip=[
+                alt.Tooltip("day:T", title="Day", format="%Y-%m-%d"),
+                alt.Tooltip("arm:N", title="Arm"),
+                alt.Tooltip("assigned:Q", title="Debtors", format=","),
+            ],
+        )
+    )
+    if events.empty:
+        single: alt.Chart = bars.properties(height=280)
+        return single
+    layered: alt.LayerChart = (bars + event_rules(events)).properties(height=280)
+    return layered
+
+
+def trend_chart(
+    trend: pd.DataFrame, *, arms: list[str], title: str, events: pd.DataFrame
+) -> alt.LayerChart:
+    """Cumulative uplift per challenger over time: a line and its 95% interval band, the zero
+    line (the champion) and the event rules (columns day, arm, uplift, low, high)."""
+    colour = alt.Color(
+        "arm:N",
+        title="Challenger",
+        scale=arm_scale(arms),
+        legend=alt.Legend(orient="bottom", labelLimit=0, columns=2),
+    )
+    x = alt.X("day:T", title="Outcomes known by (UTC)", axis=alt.Axis(format="%b %d"))
+    band = (
+        alt.Chart(trend)
+        .mark_area(opacity=0.18)
+        .encode(x=x, y=alt.Y("low:Q", title=title), y2="high:Q", color=colour)
+    )
+    line = (
+        alt.Chart(trend)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=x,
+            y="uplift:Q",
+            color=colour,
+            tooltip=[
+                alt.Tooltip("day:T", title="As of", format="%Y-%m-%d"),
+                alt.Tooltip("arm:N", title="Challenger"),
+                alt.Tooltip("uplift:Q", title="Uplift", format="+.2f"),
+                alt.Tooltip("low:Q", title="95% low", format="+.2f"),
+                alt.Tooltip("high:Q", title="95% high", format="+.2f"),
+                alt.Tooltip("units:Q", title="Debtors compared", format=","),
+            ],
+        )
+    )
+    zero = (
+        alt.Chart(pd.DataFrame({"y": [0.0]}))
+        .mark_rule(color="#555", strokeDash=[4, 3])
+        .encode(y="y:Q")
+    )
+    layers = band + line + zero
+    if not events.empty:
+        layers = layers + event_rules(events)
+    chart: alt.LayerChart = layers.properties(height=320)
+    return chart
+
+
+def guardrail_chart(points: pd.DataFrame, *, unit: str) -> alt.LayerChart:
+    """Each challenger's increase over the champion on a guardrail with its 95% interval, and
+    its margin as a red tick: an interval right of the tick is a breach."""
+    arms = list(dict.fromkeys(points["arm"]))
+    base = alt.Chart(points).encode(
+        y=alt.Y("arm:N", title=None, sort=arms, axis=alt.Axis(labelLimit=320, labelFontSize=13)),
+    )
+    x_title = f"Increase vs champion ({unit}; lower is better)"
+    rules = base.mark_rule(strokeWidth=3, color="#0072B2").encode(
+        x=alt.X("low:Q", title=x_title, scale=alt.Scale(zero=True, nice=True, padding=16)),
+        x2="high:Q",
+    )
+    dots = base.mark_point(filled=True, size=90, opacity=1, color="#0072B2").encode(
+        x="estimate:Q",
+        tooltip=[
+            alt.Tooltip("arm:N", title="Challenger"),
+            alt.Tooltip("estimate:Q", title="Increase", format="+.2f"),
+            alt.Tooltip("margin:Q", title="Margin", format="+.2f"),
+            alt.Tooltip("status:N", title="Status"),
+        ],
+    )
+    margin = base.mark_tick(color="#D55E00", thickness=3, size=30).encode(x="margin:Q")
+    zero = (
+        alt.Chart(pd.DataFrame({"x": [0.0]}))
+        .mark_rule(color="#555", strokeDash=[4, 3])
+        .encode(x="x:Q")
+    )
+    chart: alt.LayerChart = (zero + rules + dots + margin).properties(height=alt.Step(40))
     return chart

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -35,6 +36,12 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, service.Expe
     return url, result.report
 
 
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The page's one ``st.table`` that has ``column``."""
+    [table] = [t.value for t in at.table if column in t.value.columns]
+    return table
+
+
 def _run(url: str, monkeypatch: pytest.MonkeyPatch, page: str | None = None) -> AppTest:
     monkeypatch.setenv("DATABASE_URL", url)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
@@ -51,7 +58,11 @@ def test_overview_lists_the_experiments(
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["Key"]) == [report.key]
-    assert table.loc[0, "Champion"] == report.champion
+    labels = {k.arm: k.label for k in report.kpis}
+    assert table.loc[0, "Champion"] == labels[report.champion]  # labels, not arm keys
+    assert table.loc[0, "Leading arm"] in labels.values()
+    assert table.loc[0, "Recommendation"].startswith(("Keep running", "Promote", "Stop arm"))
+    assert isinstance(table.loc[0, "Alarms"], str)
     assert table.loc[0, "Status"] == "running"
     assert table.loc[0, "Owner"] == "collections-analytics@example.com"
     # Every assigned debtor: the simulated ones less the few the eligibility rule kept out.
@@ -68,7 +79,7 @@ def test_experiment_page_shows_kpis_champion_and_history(
     assert at.selectbox[0].value == report.key
     assert at.title[0].value == report.name
 
-    kpis = at.table[0].value
+    kpis = table_with(at, "Pay on time [95%]")
     labels = {k.arm: k.label for k in report.kpis}
     champion = labels[report.champion]
     assert len(kpis) == 4
@@ -77,13 +88,13 @@ def test_experiment_page_shows_kpis_champion_and_history(
     assert all("%" in str(v) and "[" in str(v) for v in kpis["Pay on time [95%]"])
     churn = next(c for c in kpis.columns if c.startswith("Churn"))
     assert set(kpis[churn]) == {"not matured yet"}
-    assert any("Current champion" in m.value and champion in m.value for m in at.markdown)
+    assert any(f"Current champion: ★ {champion}." in c.value for c in at.caption)
 
     history = at.dataframe[-1].value
     assert list(history["Version"]) == [a.version for a in reversed(report.allocations)]
     promotions = [p for p in report.promotions if p.action == "promote"]
     if promotions:
-        log = at.table[1].value
+        log = table_with(at, "Decision")
         assert len(log) == len(promotions)
     else:
         assert any("No promotion yet" in i.value for i in at.info)
@@ -219,9 +230,17 @@ def test_segments_page_shows_the_type_by_arm_view(
     assert any("partial pooling" in c.value for c in at.caption)
 
 
-@pytest.mark.parametrize(
-    "page", [None, "views/experiment.py", "views/analysis.py", "views/segments.py"]
-)
+PAGES = [
+    None,
+    "views/experiment.py",
+    "views/trends.py",
+    "views/history.py",
+    "views/analysis.py",
+    "views/segments.py",
+]
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_empty_database_shows_a_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str | None
 ) -> None:
@@ -266,7 +285,7 @@ def test_experiment_page_labels_a_new_definition_and_logs_status_changes(
     [warning] = [w.value for w in at.warning]
     assert "since experiment version 2 (metrics.pay_window_days: 14 -> 7)" in warning
     assert "not pooled" in warning
-    log = at.table[1].value
+    log = table_with(at, "Decision")
     assert list(log["Decision"]) == ["status changed"]
     assert list(log["Change"]) == ["running → paused by ana"]
     overview = _run(url, monkeypatch)

@@ -23,13 +23,13 @@ def pct(x: float | None, digits: int = 1) -> str:
     return DASH if _nan(x) else f"{x:.{digits}%}"
 
 
-def money(x: float | None, currency: str, *, signed: bool = False) -> str:
+def money(x: float | None, currency: str, *, signed: bool = False, digits: int = 2) -> str:
     if _nan(x):
         return DASH
     assert x is not None
     sign = MINUS if x < 0 else ("+" if x > 0 else "±") if signed else ""
     symbol = CURRENCY_SYMBOLS.get(currency)
-    amount = f"{abs(x):,.2f}"
+    amount = f"{abs(x):,.{digits}f}"
     return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency}"
 
 

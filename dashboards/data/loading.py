@@ -13,6 +13,8 @@ import streamlit as st
 
 from engine import service
 from engine.analysis import Analysis
+from engine.service.manager import ManagerView, manager_view
+from engine.service.trends import TrendPoint, uplift_trend
 from engine.stats.hierarchical import SegmentFit
 
 from .constants import DEFAULT_DATABASE_URL, EMPTY_HINT, RUN_HINT
@@ -66,6 +68,27 @@ def load_report(url: str, key: str) -> service.ExperimentReport:
     engine = get_engine(url)
     now = service.default_as_of(engine, experiment_key=key)
     return service.experiment_report(engine, experiment_key=key, now=now)
+
+
+@st.cache_data(ttl=60, show_spinner="Loading experiment…")
+def load_manager(url: str, key: str) -> ManagerView:
+    """The manager's view (scorecard, guardrails, money, alarms) as of the latest data."""
+    engine = get_engine(url)
+    now = service.default_as_of(engine, experiment_key=key)
+    return manager_view(engine, experiment_key=key, now=now)
+
+
+@st.cache_data(ttl=60, show_spinner="Loading the trend…")
+def load_trend(url: str, key: str, metric: str) -> list[TrendPoint]:
+    engine = get_engine(url)
+    now = service.default_as_of(engine, experiment_key=key)
+    return uplift_trend(engine, experiment_key=key, now=now, metric=metric)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_versions(url: str, key: str) -> list[service.VersionEntry]:
+    """The experiment's versions with their changes (``dunning history``)."""
+    return service.experiment_history(get_engine(url), experiment_key=key)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

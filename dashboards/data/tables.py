@@ -15,22 +15,6 @@ from .format import money, number, pct, points, share, when
 # -- tables --------------------------------------------------------------------------------
 
 
-def overview_frame(experiments: list[service.ExperimentSummary]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "Key": [e.key for e in experiments],
-            "Name": [e.name for e in experiments],
-            "Status": [e.status for e in experiments],
-            "Owner": [e.owner or DASH for e in experiments],
-            "Version": [e.version for e in experiments],
-            "Champion": [e.champion for e in experiments],
-            "Debtors": [e.assigned for e in experiments],
-            "Allocation version": [e.allocation_version for e in experiments],
-            "Last update": [when(e.updated_at) for e in experiments],
-        }
-    )
-
-
 def kpi_frame(report: service.ExperimentReport) -> pd.DataFrame:
     """One row per arm, formatted for reading; the champion's row is starred."""
     cur = report.currency
@@ -140,13 +124,14 @@ def promotion_frame(report: service.ExperimentReport) -> pd.DataFrame:
 
 
 def history_frame(report: service.ExperimentReport) -> pd.DataFrame:
+    labels = {k.arm: k.label for k in report.kpis}
     rows = [
         {
             "Version": a.version,
             "Created at": when(a.created_at),
             "Kind": a.kind,
-            "Champion": a.champion,
-            **{arm: pct(w) for arm, w in a.weights.items()},
+            "Champion": labels.get(a.champion, a.champion),
+            **{labels.get(arm, arm): pct(w) for arm, w in a.weights.items()},
             "Matured units": number(a.matured_units),
             "Reason": a.reason,
             # As text: a 63-bit seed would lose digits as a JavaScript number.

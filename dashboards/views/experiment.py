@@ -1,4 +1,5 @@
-"""One experiment: KPIs per arm, traffic over time, promotions and the allocation trail."""
+"""One experiment, for the manager first: the recommendation and why, guardrails, money; then
+the KPIs per arm, traffic over time and the promotion log."""
 
 from __future__ import annotations
 
@@ -7,42 +8,96 @@ import data
 import pandas as pd
 import streamlit as st
 
+from engine import service
+
 data.configure_page()
 url = data.database_url()
 experiments = data.experiments_or_stop(url)
-
-names = {e.key: e.name for e in experiments}
-keys = list(names)
-wanted = st.query_params.get("experiment")
-key = st.selectbox(
-    "Experiment",
-    keys,
-    index=keys.index(wanted) if wanted in names else 0,
-    format_func=lambda k: f"{names[k]} ({k})",
-)
-st.query_params["experiment"] = key
-report = data.load_report(url, key)
+key = data.select_experiment(experiments)
+try:
+    view = data.load_manager(url, key)
+except (service.StorageError, service.ServiceError) as exc:
+    st.error(data.database_error(exc), icon=":material/error:")
+    st.stop()
+report = view.report
 labels = {k.arm: k.label for k in report.kpis}
 champion = labels.get(report.champion, report.champion)
 
 st.title(report.name)
 st.caption(
-    f"`{report.key}` · experiment version {report.experiment_version} · "
-    f"amounts in {report.currency}"
+    f"`{report.key}` · experiment version {report.experiment_version} · {view.status} · "
+    f"amounts in {report.currency} · as of {data.when(report.as_of)}"
 )
 if report.description:
     st.markdown(report.description)
+if report.definition.label:
+    st.warning(f"Measured on the current outcome definition only: {report.definition.label}.")
 
-st.markdown(
-    f"**Current champion:** :orange-badge[★ {champion}] `{report.champion}`"
-    f"&emsp;**As of:** {data.when(report.as_of)}"
-)
-promoted = data.promotion_frame(report)
-cols = st.columns(4)
-cols[0].metric("Debtors assigned", data.number(sum(k.assigned for k in report.kpis)))
-cols[1].metric("Matured (pay window)", data.number(sum(k.pay_matured for k in report.kpis)))
-cols[2].metric("Promotions", int((promoted["Decision"] == "promoted").sum()))
-cols[3].metric("Allocation version", report.allocations[-1].version)
+st.subheader("Recommendation")
+card = view.scorecard
+colour = {"promote": "green", "stop_arm": "red", "rolled_back": "orange"}.get(card.verdict, "blue")
+with st.container(border=True):
+    st.markdown(f"### :{colour}[{card.headline}]")
+    for sentence in card.sentences:
+        st.markdown(sentence)
+    decided = (
+        f"Latest scheduled decision: {data.when(card.decided_at)}."
+        if card.decided_at
+        else "No scheduled decision yet."
+    )
+    st.caption(
+        f"{decided} Current champion: ★ {champion}. The effect is the challenger's difference "
+        "to the champion over the randomised debtors whose outcome is known, with its 95% "
+        "interval; the rule promotes only once its always-valid interval (valid although it "
+        "looks every day) excludes no effect."
+    )
+    if card.outlook is not None and card.verdict in ("keep_running", "no_data"):
+        st.caption(
+            "How the days are estimated: the variance of today's difference shrinks as 1/n as "
+            "each arm keeps its average daily intake of the last 7 days; the days are those "
+            "until the always-valid interval at today's estimate would exclude zero "
+            f"(today it would establish a difference of {100 * card.outlook.detectable:.1f} "
+            "points or more)."
+        )
+for alarm in view.alarms:
+    st.error(alarm, icon=":material/warning:")
+for note in card.notes:
+    st.info(note, icon=":material/block:")
+
+st.subheader("Guardrails")
+guardrails = data.guardrail_frame(view)
+if guardrails.empty:
+    st.info("This experiment has no guardrail.", icon=":material/info:")
+else:
+
+    def _status(value: str) -> str:
+        colours = {"ok": "#009E73", "unclear": "#E69F00", "breached": "#D55E00"}
+        return f"color: {colours[value]}; font-weight: 600" if value in colours else ""
+
+    st.table(guardrails.set_index(["Guardrail", "Challenger"]).style.map(_status, subset="Status"))
+    points = data.guardrail_points(view)
+    for name, group in points.groupby("guardrail", sort=False):
+        unit = "per 1,000" if name in ("collection cases", "reminders") else "pp"
+        st.altair_chart(charts.guardrail_chart(group, unit=unit), width="stretch")
+    st.caption(
+        "Increase over the champion with its 95% interval (bar) and the tolerated margin "
+        "(orange tick). ok: the always-valid upper bound is below the margin; breached: its "
+        "lower bound is above it (the rule then stops the arm); unclear: neither yet. As the "
+        "rule judged it at its latest decision."
+    )
+
+st.subheader("Money")
+st.caption("Per debtor and arm, with 95% intervals; a configured constant shows no interval.")
+st.table(data.money_frame(view))
+assumptions = data.money_assumptions(view)
+if assumptions:
+    st.caption(" ".join(f"**{item}:** {text.rstrip('.')}." for item, text in assumptions.items()))
+if view.switch is not None:
+    st.markdown(
+        f"**Monthly impact of switching to {view.switch.label}** instead of ★ {champion}, at "
+        f"today's volume of {data.number(view.switch.debtors_per_month)} debtors a month"
+    )
+    st.table(data.switch_frame(view))
 
 st.subheader("KPIs per arm")
 st.caption(
@@ -53,8 +108,6 @@ st.caption(
     "baseline moved (or differs by debtor type), the Analysis page's stratified estimates are "
     "the ones to compare arms on."
 )
-if report.definition.label:
-    st.warning(f"Measured on the current outcome definition only: {report.definition.label}.")
 kpis = data.kpi_frame(report)
 champion_row = f"★ {champion}"
 
@@ -76,9 +129,16 @@ weights = data.allocation_frame(report)
 if weights.empty:
     st.info("No allocation versions yet.")
 else:
-    marks = data.promotion_marks(report)
-    st.altair_chart(charts.traffic_chart(weights, marks), width="stretch")
-    st.caption("Dashed lines: promotions (champion changes).")
+    st.altair_chart(
+        charts.traffic_chart(
+            weights, arms=[k.label for k in report.kpis], events=data.event_marks(view)
+        ),
+        width="stretch",
+    )
+    st.caption(
+        "Share of new debtors per arm in each allocation version; vertical lines mark "
+        "promotions, stopped arms and rollbacks (dash pattern by kind, see the legend)."
+    )
 
 st.subheader("Promotion log")
 st.caption(
@@ -86,13 +146,17 @@ st.caption(
     "rollbacks; and status changes (`dunning pause`, `resume`, `stop`). `dunning promote` and "
     "`dunning run-cycle` audit every other decision too."
 )
+promoted = data.promotion_frame(report)
 if promoted.empty:
     st.info(f"No promotion yet: {champion} has been champion throughout.")
 else:
     st.table(promoted.set_index("Decided at"))
 last = report.promotions[-1] if report.promotions else None
 if last is not None and last.action not in ("promote", "stop_arm", "rollback", "status"):
-    st.caption(f"Latest decision ({data.when(last.decided_at)}): {last.explanation}")
+    st.caption(
+        f"The rule's own record of its latest decision ({data.when(last.decided_at)}): "
+        f"{last.explanation}"
+    )
 
 with st.expander(f"Allocation history ({len(report.allocations)} versions, newest first)"):
     st.caption("Traffic share per arm in each version; the seed reproduces its Monte Carlo draw.")

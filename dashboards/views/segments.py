@@ -68,8 +68,14 @@ pooled = ", ".join(
     f"{labels.get(arm, arm)} {data.pct(float(m))}"
     for arm, m in zip(fit.arms, fit.pooled_means, strict=True)
 )
-diagnostics = ", ".join(f"{k} {v:g}" for k, v in fit.diagnostics.items())
 st.caption(
     f"Population mean per arm (the estimate for a segment without data): {pooled}. "
-    f"Fit: {fit.method} method in {fit.seconds:.2f} s, seed {fit.seed}; {diagnostics}."
+    f"Fitted in {fit.seconds:.1f} s (seed {fit.seed})."
 )
+with st.expander("Model diagnostics (for analysts)"):
+    # The fit's own names (grid points, edge density, R-hat ...): for whoever checks the model.
+    st.caption(
+        f"Method {fit.method}; "
+        + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in fit.diagnostics.items())
+        + "."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -70,6 +71,22 @@ def _payload(result: DemoResult, **run: object) -> dict[str, Any]:
             if p.action in ("promote", "stop_arm", "rollback")
         ],
     }
+
+
+def closing_lines(engine: service.Database, report: service.ExperimentReport) -> list[str]:
+    """The scorecard in words, as the dashboard shows it (one sentence builder for both)."""
+    from engine.service.manager import manager_view
+
+    view = manager_view(engine, experiment_key=report.key, now=report.as_of, report=report)
+    card = view.scorecard
+    return [f"Recommendation: {card.headline}.", *card.sentences, *card.notes]
+
+
+def dashboard_command(url: str) -> str:
+    """The command that opens the dashboard on ``url`` (the password masked)."""
+    if url == DEMO_DATABASE_URL:
+        return "make dashboard"
+    return f"DATABASE_URL={shlex.quote(service.display_url(url))} make dashboard"
 
 
 @app.command(
@@ -163,9 +180,8 @@ def demo(
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
     if changes:
         console.print(promotion_table(changes))
-    if not any(p.action == "promote" for p in decisions):
-        last = f" Last decision: {escape(decisions[-1].explanation)}." if decisions else ""
-        console.print(f"No promotion: the champion kept its title.{last}", highlight=False)
+    for line in closing_lines(engine, result.report):
+        console.print(escape(line), highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"
     best_rate = result.true_pay_on_time[result.true_best]
@@ -178,7 +194,7 @@ def demo(
         best_clv = max(clv_note, key=lambda row: row.clv_uplift)
         cur = result.report.currency
         console.print(
-            f"Highest CLV uplift vs champion: {best_clv.arm}, {best_clv.clv_uplift:+,.2f} {cur} "
+            f"Highest CLV uplift vs champion: {best_clv.label}, {best_clv.clv_uplift:+,.2f} {cur} "
             f"per debtor (95% interval {best_clv.clv_uplift_low:+,.2f} to "
             f"{best_clv.clv_uplift_high:+,.2f}). {result.analysis.clv.statement}",
             highlight=False,
@@ -186,5 +202,7 @@ def demo(
     console.print(
         f"{result.debtors:,} debtors ({result.ineligible:,} not eligible), "
         f"{result.events:,} events in {result.seconds:.1f} s. "
-        "See it in the dashboard: make dashboard"
+        f"See it in the dashboard: {dashboard_command(db)}",
+        highlight=False,
+        soft_wrap=True,
     )

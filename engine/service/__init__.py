@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         experiment_report,
         latest_activity,
         list_experiments,
+        refresh_snapshot,
     )
     from engine.service.rollback import (
         RollbackResult,
@@ -113,6 +114,7 @@ if TYPE_CHECKING:
 
 #: Each public name and the module defining it.
 _EXPORTS: dict[str, str] = {
+    "refresh_snapshot": "engine.service.reports",
     "AssignmentJob": "engine.service.assignments",
     "assignment_job": "engine.service.assignments",
     "IngestionJob": "engine.service.events",
@@ -238,6 +240,7 @@ __all__ = [
     "open_db",
     "policy_ope",
     "redact",
+    "refresh_snapshot",
     "reset_database",
     "rollback_allocation",
     "run_cycle",

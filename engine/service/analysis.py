@@ -20,7 +20,7 @@ from engine.service.common import (
     load_current,
 )
 from engine.service.definitions import pooled_since
-from engine.service.strata import arm_maturity, stratified_totals
+from engine.service.strata import arm_maturity, maturity_of, stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 
@@ -62,6 +62,11 @@ def analyze_experiment(
                 )
         # Never pool two outcome definitions (engine.versioning.epochs).
         since = pooled_since(session, experiment_key=experiment_key)
+        # The scheduled cycle's snapshot of the cells, while nothing was written since: the
+        # same sums without a scan of every assignment (engine.store.queries.snapshots).
+        snapshot = queries.fresh_snapshot(
+            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        )
         strata = stratified_totals(
             session,
             experiment_key=experiment_key,
@@ -70,9 +75,22 @@ def analyze_experiment(
             segments=segments,
             net_value=True,
             min_experiment_version=since,
+            cells=None
+            if snapshot is None
+            else queries.coarsen(
+                snapshot.cells,
+                by_period=True,
+                by_segment=any(row.segment_weights for row in history),
+                by_holdout=True,
+                segments=segments,
+            ),
         )
-        maturity = arm_maturity(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        maturity = (
+            arm_maturity(
+                session, experiment_key=experiment_key, now=now, min_experiment_version=since
+            )
+            if snapshot is None
+            else maturity_of(snapshot.maturity)
         )
     current = history[-1]
     value = None
@@ -166,12 +184,20 @@ def segment_model(
     """
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
-        cells = queries.outcome_cells(
-            session,
-            experiment_key=experiment_key,
-            now=now,
-            by_segment=True,
-            min_experiment_version=pooled_since(session, experiment_key=experiment_key),
+        since = pooled_since(session, experiment_key=experiment_key)
+        snapshot = queries.fresh_snapshot(
+            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        )
+        cells = (
+            queries.outcome_cells(
+                session,
+                experiment_key=experiment_key,
+                now=now,
+                by_segment=True,
+                min_experiment_version=since,
+            )
+            if snapshot is None
+            else queries.coarsen(snapshot.cells, by_period=False, by_segment=True, by_holdout=False)
         )
     segments = sorted({c.segment for c in cells if c.segment is not None})
     if not segments:
@@ -192,4 +218,7 @@ def experiment_segments(engine: Engine, *, experiment_key: str) -> list[str]:
     """The segment values seen among an experiment's debtors."""
     with Session(engine) as session:
         load_current(session, experiment_key)
+        cached = queries.fresh_segments(session, experiment_key=experiment_key)
+        if cached is not None:  # the cycle's snapshot, while nothing was written since
+            return cached
         return queries.segment_values(session, experiment_key=experiment_key)

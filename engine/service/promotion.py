@@ -342,6 +342,11 @@ def run_cycle(
             ess_share=ess_share,
             cells=cells,
         )
+        # The dashboard's read model of the day, as of this cycle (engine.store.queries.
+        # snapshots): it reads it until the next write instead of scanning every assignment.
+        queries.write_snapshot(
+            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        )
         return CycleResult(allocation, promotion)
 
 

@@ -17,8 +17,9 @@ from engine.service.common import (
     load_current,
     utc_now,
 )
-from engine.service.definitions import Definition, describe_definition
+from engine.service.definitions import Definition, describe_definition, pooled_since
 from engine.store import queries
+from engine.store.db import transaction
 from engine.store.tables import (
     AllocationVersion,
     Assignment,
@@ -189,7 +190,9 @@ def list_experiments(engine: Engine) -> list[ExperimentSummary]:
         for key in keys:
             experiment, version = load_current(session, key)
             allocation = queries.latest_allocation(session, experiment_key=key)
-            assigned = session.scalar(select(func.count()).where(a.experiment_key == key)) or 0
+            assigned = queries.fresh_assigned(session, experiment_key=key)
+            if assigned is None:  # written to since the last cycle: count them
+                assigned = session.scalar(select(func.count()).where(a.experiment_key == key)) or 0
             result.append(
                 ExperimentSummary(
                     key=key,
@@ -227,7 +230,9 @@ def latest_activity(engine: Engine, *, experiment_key: str) -> datetime | None:
             session.scalar(
                 select(func.max(al.created_at)).where(al.experiment_key == experiment_key)
             ),
-            session.scalar(select(func.max(e.ingested_at))),
+            # The newest event's ingestion time is the latest (ingestions never go back in
+            # time: engine.service.clock), found by primary key instead of a scan of them all.
+            session.scalar(select(e.ingested_at).order_by(e.id.desc()).limit(1)),
         ]
     known = [t for t in times if t is not None]
     return max(known) if known else None
@@ -238,3 +243,18 @@ def default_as_of(engine: Engine, *, experiment_key: str) -> datetime:
     latest = latest_activity(engine, experiment_key=experiment_key)
     now = utc_now()
     return now if latest is None else min(now, latest)
+
+
+def refresh_snapshot(engine: Engine, *, experiment_key: str, now: datetime) -> None:
+    """Take the experiment's cell snapshot as of ``now`` (what every scheduled cycle does at
+    its end, :func:`engine.service.promotion.run_cycle`), for a database written to by other
+    means, e.g. loaded in bulk. The dashboard reads it while nothing is written after it."""
+    with transaction(engine) as session:
+        queries.lock_experiment(session, experiment_key=experiment_key)
+        load_current(session, experiment_key)
+        queries.write_snapshot(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=pooled_since(session, experiment_key=experiment_key),
+        )

@@ -131,6 +131,11 @@ def arm_maturity(
         now=now,
         min_experiment_version=min_experiment_version,
     )
+    return maturity_of(rows)
+
+
+def maturity_of(rows: Sequence[queries.Maturity]) -> Maturity:
+    """The analysis' maturity from the per-arm rows of :func:`queries.maturity`."""
     return Maturity(
         pay={r.arm: r.first_pay_due for r in rows if r.first_pay_due is not None},
         churn={r.arm: r.first_churn_due for r in rows if r.first_churn_due is not None},

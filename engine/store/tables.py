@@ -165,3 +165,39 @@ class PromotionAudit(SQLModel, table=True):
     rule: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     numbers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     explanation: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CellSnapshot(SQLModel, table=True):
+    """The outcome cells of an experiment as the scheduled cycle left them: a derived read
+    model (not a fact), so it is replaced, never appended to. One row per experiment.
+
+    The dashboard reads it instead of scanning every assignment when nothing was written since
+    (``last_assignment_id`` and ``last_event_id`` are still the newest ids: every write of an
+    assignment or of its outcomes adds one of them) and it asks for the same ``as_of`` and
+    definition epoch; otherwise it aggregates the assignments as before.
+    """
+
+    __tablename__ = "cell_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64, unique=True)
+    as_of: datetime
+    min_experiment_version: int | None = None
+    last_assignment_id: int = 0
+    last_event_id: int = 0
+    assigned: int = 0  # every assignment of the experiment (the overview's count)
+    #: The distinct segments of every assignment (the analysis' segment filter).
+    segments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: The names of ``ArmTotals``' fields, in the order of each cell's ``totals``; a snapshot
+    #: of another field list (an older engine) is not used.
+    fields: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    #: [arm, allocation_version, segment, holdout, constrained, due day, [totals...]] per cell,
+    #: split by allocation period, segment, holdout and the day the pay window closes (every
+    #: coarser read sums them); ``churn_cells`` the same by the day the churn horizon closes.
+    cells: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    churn_cells: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: [UTC day, arm, debtors assigned] (the traffic chart and today's volume).
+    traffic: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    #: [arm, first pay due, first churn due] (ISO times) per arm.
+    maturity: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime

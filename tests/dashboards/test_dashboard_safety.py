@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine import service
-from tests.test_dashboard import REPO, _run
+from tests.test_dashboard import PAGES, REPO, _run
 from tests.test_dashboard import demo_db as demo_db  # the fixture: a small demo database
-
-PAGES = [None, "views/experiment.py", "views/analysis.py", "views/segments.py"]
 
 
 def digest(path: Path) -> str:

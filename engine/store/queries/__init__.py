@@ -27,9 +27,20 @@ if TYPE_CHECKING:
     from engine.store.queries.cells import (
         Maturity,
         OutcomeCell,
+        as_date,
         maturity,
         outcome_cells,
     )
+    from engine.store.queries.snapshots import (
+        Snapshot,
+        coarsen,
+        fingerprint,
+        fresh_assigned,
+        fresh_segments,
+        fresh_snapshot,
+        write_snapshot,
+    )
+    from engine.store.queries.traffic import DailyTraffic, daily_traffic
     from engine.store.queries.versions import (
         RULE_ACTIONS,
         STATUS_ACTION,
@@ -49,6 +60,16 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "as_date": "engine.store.queries.cells",
+    "Snapshot": "engine.store.queries.snapshots",
+    "coarsen": "engine.store.queries.snapshots",
+    "fingerprint": "engine.store.queries.snapshots",
+    "fresh_assigned": "engine.store.queries.snapshots",
+    "fresh_segments": "engine.store.queries.snapshots",
+    "fresh_snapshot": "engine.store.queries.snapshots",
+    "write_snapshot": "engine.store.queries.snapshots",
+    "DailyTraffic": "engine.store.queries.traffic",
+    "daily_traffic": "engine.store.queries.traffic",
     "insert_assignments": "engine.store.queries.bulk",
     "insert_events": "engine.store.queries.bulk",
     "stored_assignments": "engine.store.queries.bulk",
@@ -85,15 +106,24 @@ __all__ = [
     "STATUS_ACTION",
     "AssignedRow",
     "AssignmentOutcome",
+    "DailyTraffic",
     "Maturity",
     "OutcomeCell",
+    "Snapshot",
     "allocations",
     "arms_in_use",
+    "as_date",
     "assigned_arms",
     "assignment_outcomes",
+    "coarsen",
+    "daily_traffic",
     "decisions_on",
     "experiment_versions",
+    "fingerprint",
     "first_assignment_time",
+    "fresh_assigned",
+    "fresh_segments",
+    "fresh_snapshot",
     "insert_assignments",
     "insert_events",
     "latest_allocation",
@@ -108,6 +138,7 @@ __all__ = [
     "refresh_outcomes",
     "segment_values",
     "stored_assignments",
+    "write_snapshot",
 ]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from sqlalchemy import Float, and_, case, cast, func, literal, select
 from sqlmodel import Session
@@ -34,6 +34,17 @@ class OutcomeCell:
     #: The debtors of the cell were sent to the fallback arm's side by a contact rule (quiet
     #: hours, contact cap): not randomised, so no comparison may use them.
     constrained: bool = False
+    #: With ``by_due_day``: the UTC day the cell's units' window closes (pay or churn).
+    due_day: date | None = None
+
+
+def as_date(value: Any) -> date:
+    """A SQL ``date(...)``: SQLite returns text, PostgreSQL a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def outcome_cells(
@@ -47,6 +58,7 @@ def outcome_cells(
     by_holdout: bool = False,
     net_value: bool = False,
     min_experiment_version: int | None = None,
+    by_due_day: Literal["pay", "churn"] | None = None,
 ) -> list[OutcomeCell]:
     """Outcome sums of an experiment as known at ``now``, per arm and optionally per allocation
     period and segment (restricted to ``segments`` if given): one scan, no join.
@@ -56,14 +68,22 @@ def outcome_cells(
     ``min_experiment_version`` keeps only debtors assigned under that experiment version or a
     later one: the current definition epoch (:mod:`engine.versioning.epochs`), so outcomes
     measured on two definitions (a 14-day and a 7-day pay window) are never summed together.
+    ``by_due_day`` also splits by the day the pay (or churn) window closes: the trends sum the
+    cells due by each day to get the comparison as it stood then.
     """
     a = Assignment.__table__.c  # type: ignore[attr-defined]
+    due = (
+        func.date(a.pay_due_at if by_due_day == "pay" else a.churn_due_at)
+        if by_due_day is not None
+        else None
+    )
     keys = [
         a.arm,
         a.allocation_version if by_period else literal(None),
         a.segment if by_segment else literal(None),
         a.holdout if by_holdout else literal(None),
         a.constrained,
+        due if due is not None else literal(None),
     ]
     groups = (
         [a.arm]
@@ -71,6 +91,7 @@ def outcome_cells(
         + ([a.segment] if by_segment else [])
         + ([a.holdout] if by_holdout else [])
         + [a.constrained]
+        + ([due] if due is not None else [])
     )
     pay_mature = a.pay_due_at <= now
     churn_mature = a.churn_due_at <= now
@@ -130,27 +151,28 @@ def outcome_cells(
             segment=row[2],
             holdout=None if row[3] is None else bool(row[3]),
             constrained=bool(row[4]),
+            due_day=None if row[5] is None else as_date(row[5]),
             totals=ArmTotals(
-                assigned=int(row[5]),
-                pay_matured=int(row[6]),
-                paid=int(row[7]),
-                collected=float(row[8]),
-                churn_matured=int(row[9]),
-                churned=int(row[10]),
-                reminders=int(row[11]),
-                collection_cases=int(row[12]),
-                inquiries=int(row[13]),
-                collected_sq=float(row[14]),
-                reminders_sq=int(row[15]),
-                collection_cases_sq=int(row[16]),
-                cost=float(row[17]),
-                nv_collected=float(row[18]),
-                nv_collected_sq=float(row[19]),
-                nv_cost=float(row[20]),
-                nv_cost_sq=float(row[21]),
-                nv_collected_cost=float(row[22]),
-                nv_collected_churned=float(row[23]),
-                nv_cost_churned=float(row[24]),
+                assigned=int(row[6]),
+                pay_matured=int(row[7]),
+                paid=int(row[8]),
+                collected=float(row[9]),
+                churn_matured=int(row[10]),
+                churned=int(row[11]),
+                reminders=int(row[12]),
+                collection_cases=int(row[13]),
+                inquiries=int(row[14]),
+                collected_sq=float(row[15]),
+                reminders_sq=int(row[16]),
+                collection_cases_sq=int(row[17]),
+                cost=float(row[18]),
+                nv_collected=float(row[19]),
+                nv_collected_sq=float(row[20]),
+                nv_cost=float(row[21]),
+                nv_cost_sq=float(row[22]),
+                nv_collected_cost=float(row[23]),
+                nv_collected_churned=float(row[24]),
+                nv_cost_churned=float(row[25]),
             ),
         )
         for row in session.execute(statement)

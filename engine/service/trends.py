@@ -1,0 +1,153 @@
+"""Cumulative uplift against the champion over time: the one comparison, as it stood each day.
+
+A unit's outcome is fixed once its window closes, so the comparison "as of day d" is the
+comparison over the units whose window closed by d. One grouped query returns the outcome sums
+per (arm, allocation period, window-closing day) cell; each day's comparison sums the cells due
+by then and runs :func:`engine.stats.comparison.compare` on them, the estimator every other
+surface reads. The work after the query depends on days x periods, not on the debtors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from engine.analysis.grid import METRICS
+from engine.service.common import load_current
+from engine.service.definitions import pooled_since
+from engine.service.strata import stratified_totals
+from engine.stats.comparison import Cells, compare
+from engine.store import queries
+
+#: Most points a trend shows; longer runs keep every n-th day (and the last).
+MAX_POINTS = 120
+#: The metrics whose outcome is known when the churn horizon closes; the others at the pay
+#: window's end.
+_CHURN_METRICS = ("churn",)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The cumulative uplift of ``arm`` over the champion as of the end of ``day``, in the
+    metric's unit (NaN while the pair has no comparison)."""
+
+    day: date
+    arm: str
+    uplift: float
+    low: float
+    high: float
+    units: int
+
+
+def _thin(days: list[int]) -> list[int]:
+    if len(days) <= MAX_POINTS:
+        return days
+    step = -(-len(days) // MAX_POINTS)
+    kept = days[::step]
+    return kept if kept[-1] == days[-1] else [*kept, days[-1]]
+
+
+def uplift_trend(
+    engine: Engine, *, experiment_key: str, now: datetime, metric: str
+) -> list[TrendPoint]:
+    """Per day and challenger, the uplift against the current champion on ``metric`` (a
+    metric of :data:`engine.analysis.grid.METRICS`) over the units matured by then."""
+    if metric not in METRICS:
+        raise ValueError(f"no trend for metric {metric!r}; metrics: {', '.join(METRICS)}")
+    with Session(engine) as session:
+        experiment, _ = load_current(session, experiment_key)
+        history = queries.allocations(session, experiment_key=experiment_key)
+        since = pooled_since(session, experiment_key=experiment_key)
+        due: Literal["pay", "churn"] = "churn" if metric in _CHURN_METRICS else "pay"
+        # The scheduled cycle's snapshot, while nothing was written since: the same cells
+        # without a scan of every assignment (engine.store.queries.snapshots).
+        snapshot = queries.fresh_snapshot(
+            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+        )
+        cells = (
+            queries.outcome_cells(
+                session,
+                experiment_key=experiment_key,
+                now=now,
+                by_period=True,
+                by_segment=any(row.segment_weights for row in history),
+                by_holdout=True,
+                min_experiment_version=since,
+                by_due_day=due,
+            )
+            if snapshot is None
+            else queries.coarsen(
+                snapshot.cells if due == "pay" else snapshot.churn_cells,
+                by_period=True,
+                by_segment=any(row.segment_weights for row in history),
+                by_holdout=True,
+                by_due_day=True,
+            )
+        )
+    champion = history[-1].champion
+    arms = experiment.arm_keys
+    champ = arms.index(champion)
+    by_segment = any(row.segment_weights for row in history)
+    weights = stratified_totals(
+        session, experiment_key=experiment_key, history=history, now=now, cells=cells
+    ).weights
+    keys = sorted(weights)
+    days = sorted({c.due_day for c in cells if c.due_day is not None and c.due_day < now.date()})
+    if not days or not keys:
+        return []
+    spec = METRICS[metric]
+    # Sums per (closing day, cell, arm); cells are not merged: merging equal splits changes no
+    # estimate (engine.analysis.grid), and the cumulative sums then share one layout.
+    shape = (len(days), len(keys), len(arms))
+    n, total, total_sq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    day_at = {d: i for i, d in enumerate(days)}
+    key_at = {k: i for i, k in enumerate(keys)}
+    arm_at = {a: i for i, a in enumerate(arms)}
+    for c in cells:
+        if c.constrained or c.due_day not in day_at:
+            continue  # a contact rule chose the arm (never compared); or not yet due
+        period = int(c.allocation_version or 0)
+        key = (c.segment or "", period) if by_segment else period
+        at = (day_at[c.due_day], key_at[key], arm_at[c.arm])
+        t = c.totals
+        n[at] += getattr(t, spec.units)
+        total[at] += getattr(t, spec.total) * spec.scale
+        total_sq[at] += (
+            getattr(t, spec.total) if spec.total_sq is None else getattr(t, spec.total_sq)
+        ) * spec.scale ** (1 if spec.total_sq is None else 2)
+    names = [k[0] if isinstance(k, tuple) else "" for k in keys]
+    strata = list(dict.fromkeys(names))
+    prob = np.array([[weights[k].get(a, 0.0) for a in arms] for k in keys])
+    cumulative = Cells(
+        np.cumsum(n, axis=0),
+        np.cumsum(total, axis=0),
+        np.cumsum(total_sq, axis=0),
+        np.broadcast_to(prob, shape),
+        np.array([strata.index(name) for name in names], dtype=np.int64),
+        binary=spec.total_sq is None,
+    )
+    comparison = compare(cumulative, champion=champ)
+    low, high = comparison.interval()
+    shown = comparison.informative
+    points = []
+    for i in _thin(list(range(len(days)))):
+        for k, arm in enumerate(arms):
+            if k == champ:
+                continue
+            ok = bool(shown[i, k])
+            points.append(
+                TrendPoint(
+                    day=days[i],
+                    arm=arm,
+                    uplift=float(comparison.estimate[i, k]) if ok else np.nan,
+                    low=float(low[i, k]) if ok else np.nan,
+                    high=float(high[i, k]) if ok else np.nan,
+                    units=int(comparison.pair_units[i, k]),
+                )
+            )
+    return points

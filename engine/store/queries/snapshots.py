@@ -1,0 +1,236 @@
+"""The cell snapshot (:class:`engine.store.tables.CellSnapshot`): the finest outcome cells of an
+experiment as of a time, written by the scheduled cycle, read back while nothing has changed.
+
+Reading it costs a primary-key lookup and the parse of a few thousand cells, however many
+debtors the experiment has; the live aggregation (:func:`outcome_cells`) reads every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, Literal
+
+from sqlalchemy import func, inspect, select
+from sqlmodel import Session, col
+
+from engine.metrics import ArmTotals
+from engine.store.queries.assignments import segment_values
+from engine.store.queries.cells import Maturity, OutcomeCell, as_date, maturity, outcome_cells
+from engine.store.queries.traffic import DailyTraffic, daily_traffic
+from engine.store.tables import Assignment, CellSnapshot, OutcomeEvent
+
+FIELDS = [f.name for f in fields(ArmTotals)]
+#: A cell's totals as a plain tuple, in the order of FIELDS (``dataclasses.astuple`` deep-copies).
+_values = attrgetter(*FIELDS)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The newest assignment and event ids: every write of an assignment or of its outcomes
+    (``refresh_outcomes`` runs only for the debtors of newly stored events) moves one."""
+
+    last_assignment_id: int
+    last_event_id: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    as_of: datetime
+    min_experiment_version: int | None
+    assigned: int
+    #: Split by allocation period, segment, holdout (and contact rule, like every cell) and
+    #: the day the pay window closes; ``churn_cells`` by the day the churn horizon closes.
+    cells: list[OutcomeCell]
+    churn_cells: list[OutcomeCell]
+    maturity: list[Maturity]
+    traffic: list[DailyTraffic]
+
+
+def fingerprint(session: Session) -> Fingerprint:
+    """Two ``max(id)`` over primary keys: an index lookup each."""
+    return Fingerprint(
+        int(session.scalar(select(func.max(col(Assignment.id)))) or 0),
+        int(session.scalar(select(func.max(col(OutcomeEvent.id)))) or 0),
+    )
+
+
+def write_snapshot(
+    session: Session, *, experiment_key: str, now: datetime, min_experiment_version: int | None
+) -> None:
+    """Aggregate the experiment's cells as of ``now`` and replace its snapshot with them."""
+
+    def split(due: Literal["pay", "churn"]) -> list[OutcomeCell]:
+        return outcome_cells(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            by_period=True,
+            by_segment=True,
+            by_holdout=True,
+            net_value=True,
+            min_experiment_version=min_experiment_version,
+            by_due_day=due,
+        )
+
+    cells, churn_cells = split("pay"), split("churn")
+    arms = maturity(
+        session,
+        experiment_key=experiment_key,
+        now=now,
+        min_experiment_version=min_experiment_version,
+    )
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    assigned = session.scalar(select(func.count()).where(a.experiment_key == experiment_key))
+    mark = fingerprint(session)
+    row = _row(session, experiment_key) or CellSnapshot(
+        experiment_key=experiment_key, as_of=now, fields=[], cells=[], maturity=[], created_at=now
+    )
+    row.as_of = now
+    row.min_experiment_version = min_experiment_version
+    row.last_assignment_id = mark.last_assignment_id
+    row.last_event_id = mark.last_event_id
+    row.assigned = int(assigned or 0)
+    row.segments = segment_values(session, experiment_key=experiment_key)
+    row.fields = FIELDS
+    row.cells = [_cell_row(c) for c in cells]
+    row.churn_cells = [_cell_row(c) for c in churn_cells]
+    row.traffic = [
+        [t.day.isoformat(), t.arm, t.assigned]
+        for t in daily_traffic(session, experiment_key=experiment_key, now=now)
+    ]
+    row.maturity = [[m.arm, _iso(m.first_pay_due), _iso(m.first_churn_due)] for m in arms]
+    row.created_at = now
+    session.add(row)
+    session.flush()
+
+
+def _cell_row(c: OutcomeCell) -> list[Any]:
+    due = None if c.due_day is None else c.due_day.isoformat()
+    return [
+        c.arm,
+        c.allocation_version,
+        c.segment,
+        c.holdout,
+        c.constrained,
+        due,
+        [*_values(c.totals)],
+    ]
+
+
+def _cell(values: list[Any]) -> OutcomeCell:
+    arm, version, segment, holdout, constrained, due, totals = values
+    return OutcomeCell(
+        arm=arm,
+        allocation_version=version,
+        segment=segment,
+        holdout=holdout,
+        constrained=bool(constrained),
+        due_day=None if due is None else as_date(due),
+        totals=ArmTotals(*totals),
+    )
+
+
+def _row(session: Session, experiment_key: str) -> CellSnapshot | None:
+    statement = select(CellSnapshot).where(col(CellSnapshot.experiment_key) == experiment_key)
+    return session.scalars(statement).first()
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _current(session: Session, experiment_key: str) -> CellSnapshot | None:
+    """The experiment's snapshot if nothing was written since it was taken."""
+    # A database created before snapshots existed has no table (read-only, it never gets one).
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    row = _row(session, experiment_key)
+    if row is None or row.fields != FIELDS:
+        return None
+    if fingerprint(session) != Fingerprint(row.last_assignment_id, row.last_event_id):
+        return None
+    return row
+
+
+def fresh_assigned(session: Session, *, experiment_key: str) -> int | None:
+    """The experiment's count of assignments from its snapshot, if nothing was written since."""
+    row = _current(session, experiment_key)
+    return None if row is None else row.assigned
+
+
+def fresh_segments(session: Session, *, experiment_key: str) -> list[str] | None:
+    """The experiment's distinct segments from its snapshot, if nothing was written since."""
+    row = _current(session, experiment_key)
+    return None if row is None else list(row.segments)
+
+
+def fresh_snapshot(
+    session: Session, *, experiment_key: str, now: datetime, min_experiment_version: int | None
+) -> Snapshot | None:
+    """The experiment's snapshot if it still describes the data: nothing written since, taken
+    as of ``now`` over the same definition epoch. Else None: the caller aggregates live."""
+    row = _current(session, experiment_key)
+    if row is None or row.min_experiment_version != min_experiment_version or row.as_of != now:
+        return None
+    return Snapshot(
+        as_of=row.as_of,
+        min_experiment_version=row.min_experiment_version,
+        assigned=row.assigned,
+        cells=[_cell(values) for values in row.cells],
+        churn_cells=[_cell(values) for values in row.churn_cells],
+        maturity=[Maturity(arm, _time(pay), _time(churn)) for arm, pay, churn in row.maturity],
+        traffic=[DailyTraffic(as_date(day), arm, int(n)) for day, arm, n in row.traffic],
+    )
+
+
+def coarsen(
+    cells: Sequence[OutcomeCell],
+    *,
+    by_period: bool,
+    by_segment: bool,
+    by_holdout: bool,
+    segments: Sequence[str] | None = None,
+    by_due_day: bool = False,
+) -> list[OutcomeCell]:
+    """The cells :func:`outcome_cells` returns for these arguments, summed from finer ones
+    (restricted to ``segments`` if given), in its order (NULL first, as SQLite sorts)."""
+    # Plain tuples summed column by column: ArmTotals.__add__ per cell costs more than the
+    # rest of the read for a few thousand cells.
+    merged: dict[tuple[object, ...], list[tuple[float, ...]]] = {}
+    for c in cells:
+        if segments is not None and c.segment not in segments:
+            continue
+        key = (
+            c.arm,
+            c.allocation_version if by_period else None,
+            c.segment if by_segment else None,
+            c.holdout if by_holdout else None,
+            c.constrained,
+            c.due_day if by_due_day else None,
+        )
+        merged.setdefault(key, []).append(_values(c.totals))
+
+    def order(key: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(p for v in key for p in (v is not None, v if v is not None else 0))
+
+    return [
+        OutcomeCell(
+            arm=str(arm),
+            allocation_version=version,  # type: ignore[arg-type]
+            segment=segment,  # type: ignore[arg-type]
+            holdout=holdout,  # type: ignore[arg-type]
+            constrained=bool(constrained),
+            due_day=due,  # type: ignore[arg-type]
+            totals=ArmTotals(*(sum(column) for column in zip(*parts, strict=True))),
+        )
+        for (arm, version, segment, holdout, constrained, due), parts in sorted(
+            merged.items(), key=lambda item: order(item[0])
+        )
+    ]
