@@ -26,17 +26,20 @@ from tests.store.landed_rows import LANDED_ROWS
 
 LANDED_DDL = Path(__file__).parents[1] / "fixtures" / "landed_schema"
 #: A second revision, as a developer adds one (README "Migrations").
-REVISION_0002 = '''"""Promotion notes.
+#: Today's newest revision and the one a newer engine would add after it.
+TODAY = migrate.head_revision()
+NEXT = f"{int(TODAY) + 1:04d}"
+REVISION_NEXT = f'''"""Promotion notes.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {NEXT}
+Revises: {TODAY}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{TODAY}"
 branch_labels = None
 depends_on = None
 
@@ -63,13 +66,13 @@ def empty_url(db_url: str) -> str:
 
 @pytest.fixture
 def newer_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """The engine with one more revision than today's (0002 adds ``promotion.note``)."""
+    """The engine with one more revision than today's (it adds ``promotion.note``)."""
     folder = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_promotion_note.py").write_text(REVISION_0002)
+    (folder / "versions" / f"{NEXT}_promotion_note.py").write_text(REVISION_NEXT)
     monkeypatch.setattr(migrate, "MIGRATIONS", folder)
     monkeypatch.setattr(migrate, "VERSIONS", folder / "versions")
-    return "0002"
+    return NEXT
 
 
 def landed_database(url: str) -> None:
@@ -142,7 +145,7 @@ def test_the_newest_revision_is_the_highest_number_in_one_line() -> None:
     )
 
 
-@pytest.mark.parametrize("revisions", ["today", "with a revision 0002"])
+@pytest.mark.parametrize("revisions", ["today", "with one more revision"])
 def test_a_landed_database_upgrades_with_every_row_intact(
     empty_url: str, revisions: str, request: pytest.FixtureRequest
 ) -> None:
@@ -185,13 +188,13 @@ def test_a_database_behind_the_engine_is_refused_until_upgraded(
         code, output = invoke(*verb, "--db", url)
         assert code == 1
         assert output.strip().count("\n") == 0, output  # one line
-        assert "schema revision 0001; this dunning needs 0002" in output
+        assert f"schema revision {TODAY}; this dunning needs {NEXT}" in output
         assert f"`dunning db upgrade --db {service.display_url(url)}`" in output
         assert "hunter2" not in output
 
     code, output = invoke("db", "upgrade", "--db", url, "--json")
     assert code == 0, output
-    assert '"applied": [\n    "0002"\n  ]' in output
+    assert f'"applied": [\n    "{NEXT}"\n  ]' in output
     assert "hunter2" not in output
     assert invoke("history", "dunning-channels", "--db", url)[0] == 0
 
