@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from engine import service
@@ -18,6 +19,7 @@ from engine.service import demo
 from engine.service.definitions import pooled_since
 from engine.store import queries
 from engine.store.queries.cells import OutcomeCell
+from engine.store.tables import Assignment
 
 KEY = "dunning-channels"
 
@@ -171,3 +173,34 @@ def test_any_write_makes_the_snapshot_stale(db: Engine, channels: LoadedExperime
     with Session(db) as session:
         assert queries.fresh_assigned(session, experiment_key=KEY) is None
         assert queries.fresh_segments(session, experiment_key=KEY) is None
+
+
+def test_a_snapshot_waits_for_a_batch_still_in_flight(
+    db: Engine, channels: LoadedExperiment
+) -> None:
+    """An assigner that has taken its ids but not committed: the snapshot beside it would miss
+    its rows under a fingerprint they never move, so taking it waits for the commit."""
+    _run(db, channels)
+    now = service.default_as_of(db, experiment_key=KEY)
+    with Session(db) as session:
+        before = session.scalar(select(func.count()).select_from(Assignment))
+    taken: list[BaseException | None] = []
+
+    def snapshot() -> None:
+        try:
+            service.refresh_snapshot(db, experiment_key=KEY, now=now)
+            taken.append(None)
+        except BaseException as exc:  # reported by the main thread
+            taken.append(exc)
+
+    with service.assignment_job(db, experiment_key=KEY, now=now) as job:
+        job.assign([f"late-{i}" for i in range(50)])
+        thread = threading.Thread(target=snapshot)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the snapshot did not wait for the writer"
+    thread.join(timeout=60.0)
+    assert taken == [None]
+    with Session(db) as session:
+        assigned = queries.fresh_assigned(session, experiment_key=KEY)
+    assert assigned == before + 50

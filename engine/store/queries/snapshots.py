@@ -20,6 +20,7 @@ from engine.metrics import ArmTotals
 from engine.store.queries.assignments import segment_values
 from engine.store.queries.cells import Maturity, OutcomeCell, as_date, maturity, outcome_cells
 from engine.store.queries.traffic import DailyTraffic, daily_traffic
+from engine.store.queries.writes import lock_writes
 from engine.store.tables import Assignment, CellSnapshot, OutcomeEvent
 
 FIELDS = [f.name for f in fields(ArmTotals)]
@@ -60,7 +61,14 @@ def fingerprint(session: Session) -> Fingerprint:
 def write_snapshot(
     session: Session, *, experiment_key: str, now: datetime, min_experiment_version: int | None
 ) -> None:
-    """Aggregate the experiment's cells as of ``now`` and replace its snapshot with them."""
+    """Aggregate the experiment's cells as of ``now`` and replace its snapshot with them.
+
+    Takes the batch writers' outcome lock first (exclusively): on PostgreSQL an assigner or an
+    ingester still in flight holds ids below the newest committed one, and a snapshot taken
+    beside it would record a fingerprint that its rows, committed later, never move. With the
+    lock, every id up to the fingerprint is committed and in the cells.
+    """
+    lock_writes(session, experiment_key=None)
 
     def split(due: Literal["pay", "churn"]) -> list[OutcomeCell]:
         return outcome_cells(
