@@ -18,6 +18,7 @@ from engine.loader import load_experiment
 from engine.service import demo
 from engine.service.manager import STALE_DAYS, ManagerView, alarms, manager_view
 from engine.service.trends import uplift_trend
+from engine.store.db import create_schema, drop_schema
 from tests.conftest import CHANNELS
 
 DAYS = 70  # past the 60-day churn horizon: churn and CLV have matured cohorts
@@ -41,6 +42,11 @@ def db(
         engine, channels, days=DAYS, debtors_per_day=120, seed=3, start=demo.default_start(DAYS)
     )
     yield engine
+    if request.param == "postgres":
+        # The session's PostgreSQL database is shared: leave it as empty as conftest's
+        # ``db_url`` leaves it (a later test that decides "today" must not find our decisions).
+        drop_schema(engine)
+        create_schema(engine)
     engine.dispose()
 
 
