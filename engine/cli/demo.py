@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine import service
 from engine.cli.common import (
@@ -22,6 +21,7 @@ from engine.cli.common import (
 )
 from engine.cli.render import kpi_table, promotion_table
 from engine.loader import load_experiment
+from engine.progress import progress
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # the demo's module imports the simulator: only when the verb runs
@@ -128,22 +128,17 @@ def demo(
         f"into {escape(shown_db)} (seed {seed})",
         highlight=False,
     )
-    with Progress(
-        TextColumn("day"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=out,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("demo", total=days, status="")
+    # Progress on stderr (stdout carries the report or the --json document).
+    with progress("demo") as shown:
+        assigned = 0
 
         def on_day(day: DayProgress) -> None:
-            progress.update(
-                task,
-                completed=day.day,
-                status=f"champion {day.champion}, most traffic {day.leader}",
+            nonlocal assigned
+            assigned += day.assigned
+            shown.update(
+                done=day.day / days,
+                rows=assigned,
+                status=f"day {day.day}/{days}: champion {day.champion}, most traffic {day.leader}",
             )
 
         result = run_demo(
