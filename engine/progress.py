@@ -21,8 +21,9 @@ INTERVAL_S = 10.0
 
 
 class Progress(Protocol):
-    def update(self, *, done: float, rows: int) -> None:
-        """``done``: the share of the work finished, in [0, 1]; ``rows``: records so far."""
+    def update(self, *, done: float, rows: int, status: str = "") -> None:
+        """``done``: the share of the work finished, in [0, 1]; ``rows``: records so far;
+        ``status``: a few words on where the work stands (optional)."""
 
 
 class _JsonLines:
@@ -30,17 +31,19 @@ class _JsonLines:
         self.label, self.stream, self.interval = label, stream, interval
         self.start = self.last = time.monotonic()
 
-    def update(self, *, done: float, rows: int) -> None:
+    def update(self, *, done: float, rows: int, status: str = "") -> None:
         now = time.monotonic()
         if now - self.last < self.interval:
             return
         self.last = now
-        line = {
+        line: dict[str, object] = {
             "progress": self.label,
             "done": round(min(max(done, 0.0), 1.0), 4),
             "rows": rows,
             "elapsed_s": round(now - self.start, 1),
         }
+        if status:
+            line["status"] = status
         self.stream.write(json.dumps(line) + "\n")
         self.stream.flush()
 
@@ -49,8 +52,9 @@ class _Bar:
     def __init__(self, bar: Any, task: Any) -> None:
         self.bar, self.task = bar, task
 
-    def update(self, *, done: float, rows: int) -> None:
-        self.bar.update(self.task, completed=min(max(done, 0.0), 1.0), rows=f"{rows:,}")
+    def update(self, *, done: float, rows: int, status: str = "") -> None:
+        share = min(max(done, 0.0), 1.0)
+        self.bar.update(self.task, completed=share, rows=f"{rows:,}", status=status)
 
 
 def _interval() -> float:
@@ -75,6 +79,7 @@ def progress(label: str, *, stream: TextIO | None = None) -> Iterator[Progress]:
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%  {task.fields[rows]} rows"),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
     )
     with Progress(*columns, console=Console(file=out), transient=True) as bar:
-        yield _Bar(bar, bar.add_task(label, total=1.0, rows="0"))
+        yield _Bar(bar, bar.add_task(label, total=1.0, rows="0", status=""))

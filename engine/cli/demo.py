@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine import service
 from engine.cli.common import (
@@ -127,6 +126,7 @@ def demo(
     """Simulate days of overdue debtors through the real loop and report what happened."""
     from engine.cli.render import kpi_table, promotion_table
     from engine.loader import load_experiment
+    from engine.progress import progress
     from engine.service.demo import DayProgress, default_start, run_demo
 
     loaded = load_experiment(experiment, model_dirs=Settings.from_env().model_dirs)
@@ -145,22 +145,17 @@ def demo(
         f"into {escape(shown_db)} (seed {seed})",
         highlight=False,
     )
-    with Progress(
-        TextColumn("day"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=out,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("demo", total=days, status="")
+    # Progress on stderr (stdout carries the report or the --json document).
+    with progress("demo") as shown:
+        assigned = 0
 
         def on_day(day: DayProgress) -> None:
-            progress.update(
-                task,
-                completed=day.day,
-                status=f"champion {day.champion}, most traffic {day.leader}",
+            nonlocal assigned
+            assigned += day.assigned
+            shown.update(
+                done=day.day / days,
+                rows=assigned,
+                status=f"day {day.day}/{days}: champion {day.champion}, most traffic {day.leader}",
             )
 
         result = run_demo(

@@ -65,6 +65,10 @@ def refresh_outcomes(session: Session, debtor_ids: Sequence[str] = ()) -> None:
     session.execute(text("DELETE FROM _touched"))
 
 
+#: How long a batch writer waits for the one ahead of it on SQLite (ms), and the connection's
+#: usual busy timeout (:mod:`engine.store.db`) it returns to once it holds the lock.
+BATCH_WAIT_MS = 30 * 60 * 1000
+SQLITE_BUSY_MS = 30_000
 #: Advisory lock keys (PostgreSQL, two-int form) of the batch writers: one for the outcome
 #: tables, and a namespace for per-experiment assignment.
 _OUTCOMES_LOCK = (0x64756E, 1)
@@ -84,7 +88,11 @@ def lock_writes(session: Session, *, experiment_key: str | None) -> None:
     anything is read, so a second writer waits (busy_timeout), then reads what the first wrote.
     """
     if session.get_bind().dialect.name != "postgresql":
+        # A batch holds the lock for its whole file: wait for the writer ahead as long as a
+        # large file takes, not the connection's usual busy timeout.
+        session.execute(text(f"PRAGMA busy_timeout = {BATCH_WAIT_MS}"))
         session.execute(text("UPDATE allocation SET version = version WHERE 1 = 0"))
+        session.execute(text(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}"))
         return
     if experiment_key is None:
         session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), _lock_params(_OUTCOMES_LOCK))
