@@ -92,6 +92,7 @@ def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
             conn.execute("CREATE TABLE floor_event (LIKE outcome_event INCLUDING ALL)")
             rows = _copy_out(conn, f"SELECT {_COLUMNS} FROM assignment")
             floor = _timed(copy_assignments_on(conn, rows))
+            conn.execute("ANALYZE floor_assignment")  # the planner knows the engine's table
         # Ingestion: the engine, then the floor on the copy (COPY + one set-based refresh).
         run = dunning(
             "ingest", str(events), "--db", url, "--as-of", EVENTS_AS_OF, "--overwrite",
@@ -105,6 +106,7 @@ def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
             def copy_events() -> None:
                 with conn.transaction():
                     _copy_in(conn, "floor_event", _EVENT_COLUMNS, stored)
+                    conn.execute("ANALYZE floor_event")
                     conn.execute(refresh)
 
             event_floor = _timed(copy_events)

@@ -137,7 +137,7 @@ def test_four_concurrent_assigners_of_overlapping_files(db_url: str, tmp_path: P
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(assign, range(4)))
     assert [code for code, _ in results] == [0, 0, 0, 0], results
-    outputs = pd.concat([pd.read_csv(tmp_path / f"t{i}.csv") for i in range(4)])
+    outputs = pd.concat([pd.read_csv(tmp_path / f"t{i}.csv", low_memory=False) for i in range(4)])
     assigned = outputs[outputs["status"] == "assigned"]
     expected = assigned["debtor_id"].nunique()
     assert _count(db_url, "SELECT count(*) FROM assignment") == expected  # 0 lost, 0 doubled
