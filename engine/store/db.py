@@ -35,7 +35,10 @@ def make_db(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # The driver's own busy timeout covers the pragmas themselves: switching a new file to
+        # WAL waits for a concurrent first command creating the schema (it holds the write
+        # lock while the migrations run) instead of failing after the default 5 s.
+        engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
