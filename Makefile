@@ -21,8 +21,9 @@ demo: $(STAMP)  ## the main job: 90 simulated days through the real loop, into v
 
 test: lint pytest  ## everything CI checks: lint, types, and the whole test suite
 
+# A test file per worker keeps each module's fixtures (a demo database, a server) built once.
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 dashboard: $(STAMP)  ## the Streamlit dashboard (http://localhost:8501)
 	DATABASE_URL="$(DASHBOARD_DB)" $(BIN)/streamlit run dashboards/app.py

@@ -27,6 +27,7 @@ ENGINE_TEXT = {
     "allocation.champion",
     "allocation.reason",
     "assignment.experiment_key",
+    "cell_snapshot.experiment_key",
     "assignment.arm",
     "assignment.reason",
     "assignment.treatment",
