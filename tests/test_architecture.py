@@ -35,6 +35,7 @@ CORE_NAMES = (
     "eligibility",
     "crosscheck",
     "lifecycle",
+    "lazy",
 )
 
 

@@ -48,6 +48,8 @@ from .loading import (
     load_trend,
     load_versions,
     missing_database,
+    page_experiment,
+    read_or_stop,
     select_experiment,
 )
 from .manager import (
@@ -124,9 +126,11 @@ __all__ = [
     "nan",
     "number",
     "p_value",
+    "page_experiment",
     "pct",
     "promotion_frame",
     "promotion_marks",
+    "read_or_stop",
     "segment_cells",
     "segment_frame",
     "select_experiment",

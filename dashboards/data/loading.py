@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
@@ -149,3 +151,23 @@ def experiments_or_stop(url: str) -> list[service.ExperimentSummary]:
         st.info(EMPTY_HINT, icon=":material/info:")
         st.stop()
     return experiments
+
+
+def page_experiment() -> tuple[str, str]:
+    """Every experiment page's start: the page set up, the database URL and the experiment
+    chosen in the selectbox; the page ends with a message when there is none to show."""
+    configure_page()
+    url = database_url()
+    return url, select_experiment(experiments_or_stop(url))
+
+
+Read = TypeVar("Read")
+
+
+def read_or_stop(read: Callable[[], Read]) -> Read:
+    """``read()``; a database or service error ends the page run with it in one line."""
+    try:
+        return read()
+    except (service.StorageError, service.ServiceError) as exc:
+        st.error(database_error(exc), icon=":material/error:")
+        st.stop()

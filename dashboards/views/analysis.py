@@ -9,10 +9,7 @@ import streamlit as st
 
 from engine import service
 
-data.configure_page()
-url = data.database_url()
-experiments = data.experiments_or_stop(url)
-key = data.select_experiment(experiments)
+url, key = data.page_experiment()
 
 try:
     segment_values = data.load_segment_values(url, key)

@@ -8,17 +8,8 @@ import data
 import pandas as pd
 import streamlit as st
 
-from engine import service
-
-data.configure_page()
-url = data.database_url()
-experiments = data.experiments_or_stop(url)
-key = data.select_experiment(experiments)
-try:
-    view = data.load_manager(url, key)
-except (service.StorageError, service.ServiceError) as exc:
-    st.error(data.database_error(exc), icon=":material/error:")
-    st.stop()
+url, key = data.page_experiment()
+view = data.read_or_stop(lambda: data.load_manager(url, key))
 report = view.report
 labels = {k.arm: k.label for k in report.kpis}
 champion = labels.get(report.champion, report.champion)

@@ -5,18 +5,9 @@ from __future__ import annotations
 import data
 import streamlit as st
 
-from engine import service
-
-data.configure_page()
-url = data.database_url()
-experiments = data.experiments_or_stop(url)
-key = data.select_experiment(experiments)
-try:
-    view = data.load_manager(url, key)
-    versions = data.load_versions(url, key)
-except (service.StorageError, service.ServiceError) as exc:
-    st.error(data.database_error(exc), icon=":material/error:")
-    st.stop()
+url, key = data.page_experiment()
+view = data.read_or_stop(lambda: data.load_manager(url, key))
+versions = data.read_or_stop(lambda: data.load_versions(url, key))
 report = view.report
 
 st.title(f"History: {report.name}")

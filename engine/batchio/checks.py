@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from engine.batchio.rejects import Rejects
+from engine.batchio.stream import TableStream
 from engine.batchio.tables import RowIssue, TextTable
 
 
@@ -71,3 +77,32 @@ def numbers(table: TextTable, column: str) -> npt.NDArray[np.float64]:
     """The column as floats; NaN where empty or not a number."""
     values = pd.to_numeric(table.frame[column], errors="coerce")
     return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+Checked = TypeVar("Checked")
+
+
+class CheckedStream(ABC, Generic[Checked]):
+    """A batch file read chunk by chunk (:meth:`chunks`), each chunk checked into what is
+    written and what is rejected; :attr:`rejects` and :attr:`records` are complete once the
+    chunks are exhausted. A subclass says how a chunk is checked (:meth:`_check`)."""
+
+    def __init__(self, table: TableStream) -> None:
+        self.table = table
+        self.records = 0
+        self._rejects: list[Rejects] = []
+        self._seen = FirstSeen()  # ids repeated across chunks are rejected like any repeat
+
+    @property
+    def rejects(self) -> Rejects:
+        return Rejects.concat(self._rejects)
+
+    def chunks(self) -> Iterator[Checked]:
+        for table in self.table.chunks():
+            checked, rejects = self._check(table)
+            self._rejects.append(rejects)
+            self.records += len(table.frame) + len(table.malformed)
+            yield checked
+
+    @abstractmethod
+    def _check(self, table: TextTable) -> tuple[Checked, Rejects]: ...

@@ -17,7 +17,7 @@ every column an ``eligibility`` rule names (required when the experiment has suc
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +67,7 @@ def segment_values(frame: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[n
     return segment
 
 
-class DebtorStream:
+class DebtorStream(checks.CheckedStream[DebtorFile]):
     """A debtor file read chunk by chunk (:meth:`chunks`); :attr:`rejects` and :attr:`records`
     are complete once the chunks are exhausted."""
 
@@ -86,26 +86,14 @@ class DebtorStream:
             eligibility,
             id_column,
         )
-        self.table = stream.open_table(
-            path,
-            [id_column, *self.used],
-            columns=[*segment_columns, AMOUNT_COLUMN, *self.used],
-            rows=stream.CHUNK_ROWS if rows is None else rows,
+        super().__init__(
+            stream.open_table(
+                path,
+                [id_column, *self.used],
+                columns=[*segment_columns, AMOUNT_COLUMN, *self.used],
+                rows=stream.CHUNK_ROWS if rows is None else rows,
+            )
         )
-        self.records = 0
-        self._rejects: list[Rejects] = []
-        self._seen = checks.FirstSeen()
-
-    @property
-    def rejects(self) -> Rejects:
-        return Rejects.concat(self._rejects)
-
-    def chunks(self) -> Iterator[DebtorFile]:
-        for table in self.table.chunks():
-            debtors, rejects = self._check(table)
-            self._rejects.append(rejects)
-            self.records += len(table.frame) + len(table.malformed)
-            yield debtors
 
     def _check(self, table: TextTable) -> tuple[DebtorFile, Rejects]:
         frame, id_column, used = table.frame, self.id_column, self.used

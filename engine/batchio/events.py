@@ -15,7 +15,6 @@ Columns (CSV or Parquet; extra columns are ignored):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,31 +36,19 @@ class EventRead:
     records: int  # data records in the file, good and rejected
 
 
-class EventStream:
+class EventStream(checks.CheckedStream[EventBatch]):
     """An event file read chunk by chunk (:meth:`chunks`); :attr:`rejects` and :attr:`records`
     are complete once the chunks are exhausted."""
 
     def __init__(self, path: str | Path, *, rows: int | None = None) -> None:
-        self.table = stream.open_table(
-            path,
-            EVENT_COLUMNS,
-            columns=[*EVENT_COLUMNS, "amount"],
-            rows=stream.CHUNK_ROWS if rows is None else rows,
+        super().__init__(
+            stream.open_table(
+                path,
+                EVENT_COLUMNS,
+                columns=[*EVENT_COLUMNS, "amount"],
+                rows=stream.CHUNK_ROWS if rows is None else rows,
+            )
         )
-        self.records = 0
-        self._rejects: list[Rejects] = []
-        self._seen = checks.FirstSeen()
-
-    @property
-    def rejects(self) -> Rejects:
-        return Rejects.concat(self._rejects)
-
-    def chunks(self) -> Iterator[EventBatch]:
-        for table in self.table.chunks():
-            events, rejects = self._check(table)
-            self._rejects.append(rejects)
-            self.records += len(table.frame) + len(table.malformed)
-            yield events
 
     def _check(self, table: TextTable) -> tuple[EventBatch, Rejects]:
         frame = table.frame
