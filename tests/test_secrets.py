@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from engine.cli import app
 from engine.simulate import randomised_log
+from engine.store.db import drop_schema
 from tests.conftest import CHANNELS
 from tests.safety import runner
 
@@ -31,6 +32,9 @@ def secret_pg_url(pg_server_url: str) -> Iterator[str]:
     server may or may not check it: trust or password authentication)."""
     role = f"dunning_secret_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    # The session's database may hold what another module of this worker left: the sweep
+    # starts from nothing (its first write creates the schema), as on SQLite.
+    drop_schema(admin)
     with admin.connect() as connection:
         connection.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{DB_SECRET}'"))
     yield (
