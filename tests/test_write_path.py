@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -28,6 +30,7 @@ from benchmarks.write_path import (
 )
 from engine.batchio import DebtorStream, EventStream, read_debtors, read_events
 from engine.batchio import stream as batch_stream
+from engine.store.queries.bulk import _sqlite_rows, _sqlite_value
 
 DEBTORS = """debtor_id,debtor_type,amount_owed
 a,WAOE,10
@@ -204,3 +207,12 @@ def test_kill_during_a_large_ingest_leaves_the_database_as_before(
                    "--db", clean, "--as-of", AS_OF).code == 0  # fmt: skip
     assert dunning(*ingest[:2], "--db", clean, "--as-of", EVENTS_AS_OF, "--overwrite").code == 0
     assert _state(clean) == after
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_sqlite_times_are_stored_in_one_text_form(unit: str) -> None:
+    """SQLite compares stored times as text: a staged event time must have the six decimals
+    of a bound constant, or an event at the very second of its assignment sorts before it."""
+    when = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
+    staged = _sqlite_rows(pa.table({"at": pa.array([when], pa.timestamp(unit, tz="UTC"))}))
+    assert staged == [(_sqlite_value(when),)]

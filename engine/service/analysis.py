@@ -75,15 +75,7 @@ def analyze_experiment(
             segments=segments,
             net_value=True,
             min_experiment_version=since,
-            cells=None
-            if snapshot is None
-            else queries.coarsen(
-                snapshot.cells,
-                by_period=True,
-                by_segment=any(row.segment_weights for row in history),
-                by_holdout=True,
-                segments=segments,
-            ),
+            snapshot=snapshot,
         )
         maturity = (
             arm_maturity(

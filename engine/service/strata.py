@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Session
 
@@ -41,22 +42,41 @@ def stratum_cells(
     segments: Sequence[str] | None = None,
     net_value: bool = False,
     min_experiment_version: int | None = None,
+    by_due_day: Literal["pay", "churn"] | None = None,
+    snapshot: queries.Snapshot | None = None,
 ) -> list[queries.OutcomeCell]:
     """Outcome cells per (arm, period, holdout, constrained), and per segment too when the
     split depends on it; otherwise 16 debtor types would multiply the cells (and the time to
     read them). ``net_value``: with the sums net value needs (the analysis).
     ``min_experiment_version``: the current definition epoch's first version (see
-    :func:`engine.service.definitions.pooled_since`)."""
+    :func:`engine.service.definitions.pooled_since`). ``by_due_day``: split by the day the pay
+    window or the churn horizon closes (the trends).
+
+    ``snapshot``: the scheduled cycle's cells, fresh for this ``now`` and definition
+    (:func:`engine.store.queries.fresh_snapshot`); they are summed into the same cells instead
+    of a scan of every assignment (they carry the net-value sums).
+    """
+    by_segment = any(row.segment_weights for row in history)
+    if snapshot is not None:
+        return queries.coarsen(
+            snapshot.churn_cells if by_due_day == "churn" else snapshot.cells,
+            by_period=True,
+            by_segment=by_segment,
+            by_holdout=True,
+            segments=segments,
+            by_due_day=by_due_day is not None,
+        )
     return queries.outcome_cells(
         session,
         experiment_key=experiment_key,
         now=now,
         by_period=True,
-        by_segment=any(row.segment_weights for row in history),
+        by_segment=by_segment,
         by_holdout=True,
         segments=segments,
         net_value=net_value,
         min_experiment_version=min_experiment_version,
+        by_due_day=by_due_day,
     )
 
 
@@ -70,13 +90,14 @@ def stratified_totals(
     cells: Sequence[queries.OutcomeCell] | None = None,
     net_value: bool = False,
     min_experiment_version: int | None = None,
+    snapshot: queries.Snapshot | None = None,
 ) -> StratifiedTotals:
     """Cells are allocation periods; under per-segment allocation, where the split differs by
     segment within a period, they are (segment, period) pairs, each with its own weights, and
     the segments are the estimand's strata.
 
     ``cells`` are :func:`stratum_cells` already read in the same transaction (the scheduled
-    cycle reads them once for the update and the promotion rule).
+    cycle reads them once for the update and the promotion rule); ``snapshot`` as there.
     """
     by_segment = any(row.segment_weights for row in history)
     if cells is None:
@@ -88,6 +109,7 @@ def stratified_totals(
             segments=segments,
             net_value=net_value,
             min_experiment_version=min_experiment_version,
+            snapshot=snapshot,
         )
     rows = {row.version: row for row in history}
     totals: dict[tuple[str, Stratum], ArmTotals] = {}

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from engine.analysis.grid import METRICS
 from engine.service.common import load_current
 from engine.service.definitions import pooled_since
-from engine.service.strata import stratified_totals
+from engine.service.strata import stratified_totals, stratum_cells
 from engine.stats.comparison import Cells, compare
 from engine.store import queries
 
@@ -69,25 +69,14 @@ def uplift_trend(
         snapshot = queries.fresh_snapshot(
             session, experiment_key=experiment_key, now=now, min_experiment_version=since
         )
-        cells = (
-            queries.outcome_cells(
-                session,
-                experiment_key=experiment_key,
-                now=now,
-                by_period=True,
-                by_segment=any(row.segment_weights for row in history),
-                by_holdout=True,
-                min_experiment_version=since,
-                by_due_day=due,
-            )
-            if snapshot is None
-            else queries.coarsen(
-                snapshot.cells if due == "pay" else snapshot.churn_cells,
-                by_period=True,
-                by_segment=any(row.segment_weights for row in history),
-                by_holdout=True,
-                by_due_day=True,
-            )
+        cells = stratum_cells(
+            session,
+            experiment_key=experiment_key,
+            history=history,
+            now=now,
+            min_experiment_version=since,
+            by_due_day=due,
+            snapshot=snapshot,
         )
     champion = history[-1].champion
     arms = experiment.arm_keys

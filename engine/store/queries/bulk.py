@@ -50,15 +50,16 @@ EVENT_STAGE: dict[str, str] = {
     "amount": "double precision",
     "occurred_at": "timestamptz",
 }
-#: Columns the same for every row of one assign call (bound once as parameters).
-ASSIGNMENT_CONSTANTS = (
-    "experiment_key",
-    "experiment_version",
-    "allocation_version",
-    "assigned_at",
-    "pay_due_at",
-    "churn_due_at",
-)
+#: Columns the same for every row of one assign call (bound once as parameters), with their
+#: PostgreSQL type.
+ASSIGNMENT_CONSTANTS: dict[str, str] = {
+    "experiment_key": "text",
+    "experiment_version": "integer",
+    "allocation_version": "integer",
+    "assigned_at": "timestamptz",
+    "pay_due_at": "timestamptz",
+    "churn_due_at": "timestamptz",
+}
 #: The outcome columns of a new assignment: nothing observed yet.
 _NO_OUTCOMES = {"collected": 0.0, "reminders": 0, "collection_cases": 0, "inquiries": 0}
 
@@ -102,7 +103,10 @@ def _sqlite_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     columns = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type):
-            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S", locale="C")
+            # Microseconds, so that ``%S`` prints six decimals like :func:`_sqlite_value`: the
+            # stored text is compared as text, and "10:00:00" sorts before "10:00:00.000000".
+            micro = column.cast(pa.timestamp("us", tz="UTC"))
+            column = pc.strftime(micro, format="%Y-%m-%d %H:%M:%S", locale="C")
         columns.append(column.to_pylist())
     return list(zip(*columns, strict=True))
 
@@ -144,7 +148,7 @@ def insert_assignments(
     if is_postgres(session):
         _ensure_temp(session, "_stage_assignment", ASSIGNMENT_STAGE)
         _copy(session, "_stage_assignment", rows.select(stage))
-        values = [f"CAST(:{c} AS {_pg_type(c)})" for c in ASSIGNMENT_CONSTANTS]
+        values = [f"CAST(:{c} AS {t})" for c, t in ASSIGNMENT_CONSTANTS.items()]
         values += stage + [repr(v) for v in _NO_OUTCOMES.values()]
         statement = text(
             f"WITH ins AS (INSERT INTO assignment ({', '.join(target)}) "
@@ -305,14 +309,6 @@ def stored_assignments(
             name: pa.array([bool(v) for v in values] if name == "holdout" else values, type=kind)
             for (name, kind), values in zip(STORED_COLUMNS.items(), columns, strict=True)
         }
-    )
-
-
-def _pg_type(constant: str) -> str:
-    return (
-        "text"
-        if constant == "experiment_key"
-        else ("integer" if constant.endswith("version") else "timestamptz")
     )
 
 
