@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,25 +28,41 @@ class Progress(Protocol):
 
 
 class _JsonLines:
+    """Prints the latest state every ``interval`` seconds from a heartbeat thread, so a log
+    shows the job alive also while one long step (a large SQL aggregate) runs between two
+    updates. Nothing before the first update, nothing when the work ends within the interval.
+    """
+
     def __init__(self, label: str, stream: TextIO, interval: float) -> None:
         self.label, self.stream, self.interval = label, stream, interval
-        self.start = self.last = time.monotonic()
+        self.start = time.monotonic()
+        self._state: dict[str, object] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._run, name=f"progress-{label}", daemon=True)
+        self._beat.start()
 
     def update(self, *, done: float, rows: int, status: str = "") -> None:
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            return
-        self.last = now
-        line: dict[str, object] = {
-            "progress": self.label,
-            "done": round(min(max(done, 0.0), 1.0), 4),
-            "rows": rows,
-            "elapsed_s": round(now - self.start, 1),
-        }
+        state: dict[str, object] = {"done": round(min(max(done, 0.0), 1.0), 4), "rows": rows}
         if status:
-            line["status"] = status
-        self.stream.write(json.dumps(line) + "\n")
-        self.stream.flush()
+            state["status"] = status
+        with self._lock:
+            self._state = state
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                state = self._state
+                if state is None:
+                    continue
+                line = {"progress": self.label, **state}
+                line["elapsed_s"] = round(time.monotonic() - self.start, 1)
+                self.stream.write(json.dumps(line) + "\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._beat.join()
 
 
 class _Bar:
@@ -57,11 +74,16 @@ class _Bar:
         self.bar.update(self.task, completed=share, rows=f"{rows:,}", status=status)
 
 
+#: The shortest interval honoured (``DUNNING_PROGRESS_INTERVAL=0`` in tests: as often as this).
+MIN_INTERVAL_S = 0.05
+
+
 def _interval() -> float:
     try:
-        return float(os.environ.get("DUNNING_PROGRESS_INTERVAL", INTERVAL_S))
+        seconds = float(os.environ.get("DUNNING_PROGRESS_INTERVAL", INTERVAL_S))
     except ValueError:
         return INTERVAL_S
+    return max(seconds, MIN_INTERVAL_S)
 
 
 @contextmanager
@@ -69,7 +91,11 @@ def progress(label: str, *, stream: TextIO | None = None) -> Iterator[Progress]:
     """Report the progress of ``label`` (e.g. ``"assign"``) on ``stream`` (default stderr)."""
     out = stream if stream is not None else sys.stderr
     if not out.isatty():
-        yield _JsonLines(label, out, _interval())
+        lines = _JsonLines(label, out, _interval())
+        try:
+            yield lines
+        finally:
+            lines.close()
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -27,6 +27,7 @@ from engine.cli.common import (
     report_time,
     user_errors,
 )
+from engine.progress import progress
 from engine.settings import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
@@ -234,15 +235,17 @@ def analyze(
             raise service.ServiceError(
                 f"{tenure} has cohorts {', '.join(churn_model.cohorts)}: choose one with --cohort"
             )
-    result = service.analyze_experiment(
-        engine,
-        experiment_key=key,
-        now=now,
-        segments=segment,
-        churn_model=churn_model,
-        tenure=subscribers,
-        cohort=cohort,
-    )
+    with progress("analyze") as shown:
+        result = service.analyze_experiment(
+            engine,
+            experiment_key=key,
+            now=now,
+            segments=segment,
+            churn_model=churn_model,
+            tenure=subscribers,
+            cohort=cohort,
+            step=lambda done, rows, status: shown.update(done=done, rows=rows, status=status),
+        )
     definition = service.experiment_definition(engine, experiment_key=key)
     if as_json:
         emit_json(result.to_dict() | {"definition": definition.to_dict()})

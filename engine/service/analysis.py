@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -28,6 +28,14 @@ from engine.store import queries
 #: same figures, which is what a manager comparing two printouts expects.
 ANALYSIS_SEED = 20_260_101
 
+#: ``step(done, rows, status)``: the share of the work done, the assignments read so far and a
+#: few words on the step (what :class:`engine.progress.Progress` shows).
+Step = Callable[[float, int, str], None]
+
+
+def _quiet(done: float, rows: int, status: str) -> None:
+    """No one listens."""
+
 
 def analyze_experiment(
     engine: Engine,
@@ -40,6 +48,7 @@ def analyze_experiment(
     churn_model: SbgFit | None = None,
     tenure: pd.DataFrame | None = None,
     cohort: str | None = None,
+    step: Step | None = None,
 ) -> Analysis:
     """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
 
@@ -47,9 +56,12 @@ def analyze_experiment(
     :func:`engine.analysis.analyze`. With ``churn_model`` (see :func:`fit_churn_model`) fitted
     on ``tenure``, CLV values churn at the sBG residual value of ``cohort``'s active
     subscribers (their tenure), with the parameters' uncertainty, instead of the configured
-    constant retention.
+    constant retention. ``step(done, rows, status)`` hears where the work stands (the CLI's
+    progress): the aggregate over every assignment is the long part at scale.
     """
+    report = step if step is not None else _quiet
     with Session(engine) as session:
+        report(0.0, 0, "reading the experiment")
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
         if segments is not None:
@@ -67,6 +79,7 @@ def analyze_experiment(
         snapshot = queries.fresh_snapshot(
             session, experiment_key=experiment_key, now=now, min_experiment_version=since
         )
+        report(0.05, 0, "aggregating outcomes" if snapshot is None else "reading the snapshot")
         strata = stratified_totals(
             session,
             experiment_key=experiment_key,
@@ -77,6 +90,8 @@ def analyze_experiment(
             min_experiment_version=since,
             snapshot=snapshot,
         )
+        assigned = sum(t.assigned for t in strata.totals.values())
+        report(0.7, assigned, "maturity dates")
         maturity = (
             arm_maturity(
                 session, experiment_key=experiment_key, now=now, min_experiment_version=since
@@ -89,6 +104,7 @@ def analyze_experiment(
     if churn_model is not None:
         value = sbg_residual_value(experiment.clv, churn_model, tenure, cohort=cohort, seed=seed)
     groups = strata.holdout_groups
+    report(0.85, assigned, "estimating")
     return analyze(
         experiment,
         champion=current.champion,

@@ -52,13 +52,37 @@ for an experiment's own arms; imported on its own, as it reads :mod:`engine.conf
 
 from __future__ import annotations
 
-from engine.simulate.arms import ArmModel
-from engine.simulate.calibration import ARMS, DEBTOR_TYPES, PAY_ON_TIME_WINDOW_DAYS
-from engine.simulate.debtors import DebtorBatch, sample_debtors
-from engine.simulate.randomised import randomised_log
-from engine.simulate.responses import Responses, simulate_responses
-from engine.simulate.scenario import DEFAULT_SCENARIO, Scenario
-from engine.simulate.truth import true_churn_rate, true_pay_rate, would_have_paid_anyway_share
+from typing import TYPE_CHECKING
+
+from engine import lazy
+
+# Names are imported on first use (PEP 562): the config's uplift features need DEBTOR_TYPES,
+# not the response model and pandas (start-up time of `dunning validate`).
+if TYPE_CHECKING:
+    from engine.simulate.arms import ArmModel
+    from engine.simulate.calibration import ARMS, DEBTOR_TYPES, PAY_ON_TIME_WINDOW_DAYS
+    from engine.simulate.debtors import DebtorBatch, sample_debtors
+    from engine.simulate.randomised import randomised_log
+    from engine.simulate.responses import Responses, simulate_responses
+    from engine.simulate.scenario import DEFAULT_SCENARIO, Scenario
+    from engine.simulate.truth import true_churn_rate, true_pay_rate, would_have_paid_anyway_share
+
+_EXPORTS: dict[str, str] = {
+    "ArmModel": "engine.simulate.arms",
+    "ARMS": "engine.simulate.calibration",
+    "DEBTOR_TYPES": "engine.simulate.calibration",
+    "PAY_ON_TIME_WINDOW_DAYS": "engine.simulate.calibration",
+    "DebtorBatch": "engine.simulate.debtors",
+    "sample_debtors": "engine.simulate.debtors",
+    "randomised_log": "engine.simulate.randomised",
+    "Responses": "engine.simulate.responses",
+    "simulate_responses": "engine.simulate.responses",
+    "DEFAULT_SCENARIO": "engine.simulate.scenario",
+    "Scenario": "engine.simulate.scenario",
+    "true_churn_rate": "engine.simulate.truth",
+    "true_pay_rate": "engine.simulate.truth",
+    "would_have_paid_anyway_share": "engine.simulate.truth",
+}
 
 __all__ = [
     "ARMS",
@@ -76,3 +100,5 @@ __all__ = [
     "true_pay_rate",
     "would_have_paid_anyway_share",
 ]
+
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS)

@@ -9,11 +9,15 @@ covariates works; the model remembers its columns.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from engine.simulate import DEBTOR_TYPES
+
+if TYPE_CHECKING:  # pandas loads in ~0.5 s; the config (validate) needs none of it
+    import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -72,6 +76,8 @@ def debtor_covariates(
             for second in DIMENSIONS[i + 1 :]:
                 columns[f"{first}:{second}"] = columns[first] * columns[second]
     columns["log_amount"] = np.log(amount)
+    import pandas as pd
+
     return pd.DataFrame(columns)
 
 

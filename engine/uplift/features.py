@@ -18,14 +18,16 @@ of what is known, so the stored propensity stays the true probability.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.uplift.covariates import DIMENSIONS, FloatArray
+
+if TYPE_CHECKING:  # pandas loads in ~0.5 s; the config (validate) needs none of it
+    import pandas as pd
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -101,6 +103,8 @@ def check_features(features: Sequence[Feature]) -> None:
 
 
 def _strings(values: npt.ArrayLike) -> npt.NDArray[np.str_]:
+    import pandas as pd
+
     raw = pd.Series(np.asarray(values, dtype=object))
     return raw.where(raw.notna(), "").astype(str).to_numpy(dtype=np.str_)
 
@@ -125,6 +129,8 @@ def encode(
     tuple
         ``(covariates (n, d) with invalid rows set to 0, valid (n,))``.
     """
+    import pandas as pd
+
     valid = np.ones(n, dtype=bool)
     columns: dict[str, FloatArray] = {}
     for f in features:  # a dozen features, each vectorised over rows

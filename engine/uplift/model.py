@@ -15,12 +15,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from engine.uplift.covariates import FloatArray, IntArray
+
+if TYPE_CHECKING:  # pandas loads in ~0.5 s; the config (validate) needs none of it
+    import pandas as pd
 
 
 def _design(covariates: pd.DataFrame, columns: Sequence[str]) -> FloatArray:
