@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +102,8 @@ start = time.perf_counter()
 child = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(child.pid, 0)
 seconds = time.perf_counter() - start
-os.write(int(sys.argv[1]), f"{os.waitstatus_to_exitcode(status)} {seconds} {usage.ru_maxrss}".encode())
+code = os.waitstatus_to_exitcode(status)
+os.write(int(sys.argv[1]), f"{code} {seconds} {usage.ru_maxrss}".encode())
 """
 _CLI = "import sys; from engine.cli import app; app(sys.argv[1:])"
 

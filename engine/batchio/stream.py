@@ -19,13 +19,14 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.batchio import fastcsv
 from engine.batchio.tables import (
     _NOT_UTF8,
     CSV_SUFFIXES,
@@ -146,28 +147,90 @@ def open_csv(path: str | Path, required: Sequence[str], *, rows: int = CHUNK_ROW
     except InputFileError:
         handle.close()
         raise
+    handle.close()
     done = [0]
-    chunks = _csv_chunks(path, handle, reader, header, start, rows, done)
+    chunks = _csv_records(path, header, start, rows, done)
     return TableStream(path, "line", header, size, chunks, done)
+
+
+def _csv_records(
+    path: Path, header: list[str], start: int, rows: int, done: list[int]
+) -> Iterator[TextTable]:
+    """The records after the header (which ends before line ``start``): by Arrow block by
+    block while its lines are plain (:mod:`engine.batchio.fastcsv`), by the ``csv`` module
+    from the first block that is not to the end of the file."""
+    raw = path.open("rb")
+    try:
+        prefix = b"".join(raw.readline() for _ in range(start - 1))
+        if b"\r" in prefix.replace(b"\r\n", b""):
+            # A lone CR ends a line for the csv module, not for readline(): it reads it all.
+            raw.seek(0)
+            yield from _csv_chunks(path, raw, header, start, rows, done, from_start=True)
+            return
+        yielded = False
+        while True:
+            offset = raw.tell()
+            block = raw.read(fastcsv.BLOCK_BYTES)
+            if block and not block.endswith(b"\n"):
+                block += raw.readline()  # whole lines only
+            if not block:
+                if not yielded:
+                    yield _chunk(path, header, [])
+                return
+            cells = fastcsv.parse_block(block, len(header))
+            if cells is None:
+                raw.seek(offset)
+                yield from _csv_chunks(path, raw, header, start, rows, done)
+                return
+            done[0] = raw.tell()
+            for first in range(0, len(cells[0]), rows):
+                part = [column.slice(first, rows) for column in cells]
+                yield _arrow_chunk(path, header, part, start + first)
+                yielded = True
+            start += len(cells[0])
+    finally:
+        raw.close()
+
+
+def _arrow_chunk(path: Path, header: list[str], cells: list[pa.Array], first: int) -> TextTable:
+    frame = pd.DataFrame(
+        {i: column.to_numpy(zero_copy_only=False) for i, column in enumerate(cells)},
+        dtype=object,
+    )
+    frame.columns = pd.Index(header, dtype=object)
+    lines = np.arange(first, first + len(frame), dtype=np.int64)
+    return TextTable(path, frame, lines, "line")
 
 
 def _csv_chunks(
     path: Path,
-    handle: IO[str],
-    reader: Any,  # the csv module's reader (its type is private)
+    raw: IO[bytes],
     header: list[str],
     start: int,
     rows: int,
     done: list[int],
+    *,
+    from_start: bool = False,
 ) -> Iterator[TextTable]:
-    raw = handle.buffer  # type: ignore[attr-defined]
+    """The records from line ``start`` on by the ``csv`` module: ``raw`` is at the start of
+    that line, or at the start of the file (``from_start``: its header is read again)."""
+    # Bytes that are not UTF-8 become lone surrogates (``surrogateescape``): only the records
+    # that hold them are set aside, with their lines, instead of the whole file.
+    encoding = "utf-8-sig" if from_start else "utf-8"
+    handle = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
+    reader = csv.reader(handle, skipinitialspace=True)
+    before = 0 if from_start else start - 1  # lines before the reader's first
     yielded = False
     try:
+        if from_start:
+            for _ in reader:  # the header's records, blank lines before it included
+                if reader.line_num >= start - 1:
+                    break
         while True:
             found: list[tuple[list[str], int]] = []
             try:
                 for record in reader:
-                    first_line, start = start, reader.line_num + 1
+                    first_line, start = start, before + reader.line_num + 1
                     if "".join(record).strip():  # else a blank line (or only empty cells)
                         found.append((record, first_line))
                         if len(found) >= rows:
@@ -184,7 +247,7 @@ def _csv_chunks(
             if not found:
                 return
     finally:
-        handle.close()
+        handle.detach()
 
 
 def _chunk(path: Path, header: list[str], found: list[tuple[list[str], int]]) -> TextTable:
