@@ -209,9 +209,9 @@ def assign(
         input,
         segment_columns=experiment.segment_columns,
         eligibility=experiment.eligibility,
-        id_column=experiment.unit,
+        id_column=experiment.customer_column,
     )
-    writer = _open_output(output, _treatments_schema(experiment.unit))
+    writer = _open_output(output, _treatments_schema(experiment.customer_column))
     total = new = ineligible = 0
     try:
         with (
@@ -222,7 +222,7 @@ def assign(
                 result = job.assign(
                     chunk.debtor_id, chunk.segment, chunk.amount_owed, chunk.attributes
                 )
-                writer.write(_treatments(result, experiment.unit))
+                writer.write(_treatments(result, experiment.customer_column))
                 total += len(result.debtor_id)
                 new += result.new_count
                 ineligible += result.ineligible_count
