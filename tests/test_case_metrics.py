@@ -20,7 +20,8 @@ from sqlmodel import Session
 
 from engine import service
 from engine.analysis.kpis import kpi_rows
-from engine.loader import load_experiment
+from engine.loader import ConfigError, load_experiment
+from engine.policy.rewards import late_again_draws
 from engine.store.tables import Assignment, DunningCase
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)
@@ -275,3 +276,46 @@ def test_an_experiment_without_cases_has_no_case_metrics(db: Engine, tmp_path: P
     assert "late_again_days" not in data
     assert "first_late_again_due" not in data
     assert all(row.cases is None for row in kpi_rows(analysis, p_best={}))
+
+
+def test_objective_late_again_steers_the_bandit_to_fewer_repeat_cases(
+    db: Engine, tmp_path: Path
+) -> None:
+    text = YAML.format(late=LATE_DAYS, margin=0.5).replace(
+        "allocation:\n  policy: fixed", "objective: late_again\nallocation:\n  policy: thompson"
+    )
+    _sync(db, tmp_path, text)
+    _store(
+        db, "repeat-cases", _customers(np.random.default_rng(5), 600, {"sms": 0.2, "agency": 0.6})
+    )
+    info = service.update_allocation(
+        db, experiment_key="repeat-cases", now=START + timedelta(days=130), seed=1
+    )
+    assert "thompson on late_again" in info.reason
+    assert info.p_best["sms"] > 0.99  # the arm with fewer customers late again
+
+
+def test_late_again_draws_are_centred_on_minus_the_share_with_the_clustered_spread() -> None:
+    rng = np.random.default_rng(2)
+    m = rng.choice([1, 2, 3], size=500).astype(float)
+    y = rng.binomial(m.astype(int), 0.3).astype(float)
+    draws = late_again_draws(
+        customers=[m.size, 1], cases=[m.sum(), 1], cases_sq=[(m * m).sum(), 1],
+        late=[y.sum(), 0], late_sq=[(y * y).sum(), 0], cross=[(y * m).sum(), 0],
+        rng=np.random.default_rng(3), draws=200_000,
+    )  # fmt: skip
+    rate = y.sum() / m.sum()
+    resid = ((y - rate * m) ** 2).sum() / m.sum() ** 2 * m.size / (m.size - 1)
+    assert draws[:, 0].mean() == pytest.approx(-rate, abs=4 * np.sqrt(resid / 200_000))
+    assert draws[:, 0].std() == pytest.approx(np.sqrt(resid), rel=0.01)
+    # One customer: no variance to estimate; the widest spread keeps it explored.
+    assert draws[:, 1].std() == pytest.approx(0.5, rel=0.01)
+
+
+def test_case_objective_without_a_case_column_is_an_error_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(PLAIN.replace("allocation:", "objective: late_again\nallocation:"))
+    with pytest.raises(ConfigError, match=r"objective.*late_again needs unit.case"):
+        load_experiment(path)
