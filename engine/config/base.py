@@ -89,7 +89,8 @@ MetricName = Literal[
 #: file with a case id), since with one case per debtor there is no "again".
 CASE_METRICS = frozenset({"late_again", "cases_per_customer"})
 PolicyName = Literal["fixed", "thompson", "top_two"]
-ObjectiveName = Literal["pay_on_time", "net_value"]
+#: ``late_again`` (fewer repeat cases) needs ``unit.case``, like the metric of that name.
+ObjectiveName = Literal["pay_on_time", "net_value", "late_again"]
 Status = Literal["draft", "running", "paused", "stopped"]
 Channel = Literal["none", "sms", "email", "letter", "phone", "agency"]
 Cadence = Literal["hourly", "daily", "weekly"]

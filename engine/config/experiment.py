@@ -141,7 +141,9 @@ class Experiment(_Frozen):
     objective: ObjectiveName = Field(
         default="pay_on_time",
         description="What the experiment maximises and the bandit learns: the pay-on-time rate, "
-        "or net value per debtor (collected - cost - churn x residual CLV, see clv).",
+        "net value per debtor (collected - cost - churn x residual CLV, see clv), or "
+        "late_again: fewer cases followed by another within metrics.late_again_days "
+        "(needs unit.case).",
     )
     clv: Clv
     allocation: Allocation = Allocation()
@@ -249,13 +251,18 @@ class Experiment(_Frozen):
     def _case_problems(self) -> list[tuple[str, str]]:
         if self.case_column is not None:
             return []
-        return [
+        problems = [
             (
                 f"metrics.{field}",
                 f"{metric} needs unit.case: the debtor file must carry a case id",
             )
             for field, metric in self.metrics.case_metric_fields()
         ]
+        if self.objective == "late_again":
+            problems.append(
+                ("objective", "late_again needs unit.case: the debtor file must carry a case id")
+            )
+        return problems
 
     def _date_problems(self) -> list[tuple[str, str]]:
         if self.start_date is None or self.end_date is None:

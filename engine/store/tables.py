@@ -152,6 +152,9 @@ class DunningCase(SQLModel, table=True):
         UniqueConstraint("experiment_key", "case_id"),
         # The customer's cases in order: the next case's entry time and the event matching.
         Index("ix_case_debtor_opened", "experiment_key", "debtor_id", "opened_at"),
+        # Events know their debtor, not the experiment: the outcome refresh of the debtors
+        # with new events, and the check of an event's case id, start from the debtor.
+        Index("ix_case_debtor", "debtor_id", "case_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         segment_values,
     )
     from engine.store.queries.bulk import insert_assignments, insert_events, stored_assignments
+    from engine.store.queries.case_sums import CaseMaturity, case_cells, case_maturity
     from engine.store.queries.cells import (
         Maturity,
         OutcomeCell,
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "as_date": "engine.store.queries.cells",
+    "CaseMaturity": "engine.store.queries.case_sums",
+    "case_cells": "engine.store.queries.case_sums",
+    "case_maturity": "engine.store.queries.case_sums",
     "Snapshot": "engine.store.queries.snapshots",
     "coarsen": "engine.store.queries.snapshots",
     "fingerprint": "engine.store.queries.snapshots",
@@ -107,6 +111,7 @@ __all__ = [
     "STATUS_ACTION",
     "AssignedRow",
     "AssignmentOutcome",
+    "CaseMaturity",
     "DailyTraffic",
     "Maturity",
     "OutcomeCell",
@@ -116,6 +121,8 @@ __all__ = [
     "as_date",
     "assigned_arms",
     "assignment_outcomes",
+    "case_cells",
+    "case_maturity",
     "coarsen",
     "daily_traffic",
     "decisions_on",

@@ -43,6 +43,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_case_debtor_opened", "dunning_case", ["experiment_key", "debtor_id", "opened_at"]
     )
+    op.create_index("ix_case_debtor", "dunning_case", ["debtor_id", "case_id"])
     with op.batch_alter_table("outcome_event") as batch:
         batch.add_column(sa.Column("case_id", sa.String(length=128), nullable=True))
 
@@ -50,5 +51,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("outcome_event") as batch:
         batch.drop_column("case_id")
+    op.drop_index("ix_case_debtor", table_name="dunning_case")
     op.drop_index("ix_case_debtor_opened", table_name="dunning_case")
     op.drop_table("dunning_case")
