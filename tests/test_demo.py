@@ -215,3 +215,40 @@ def test_one_case_experiments_have_no_repeat_cases(
     assert result.true_late_again == {}
     with Session(engine) as session:
         assert session.exec(select(DunningCase)).first() is None
+
+
+@pytest.mark.slow
+def test_repeat_case_demo_reports_cases_and_late_again_in_words_and_json(
+    repeat_demo: tuple[Engine, DemoResult],
+) -> None:
+    from engine.cli.demo import _payload, case_lines
+
+    _, result = repeat_demo
+    count, late = case_lines(result)
+    by = result.customers_by_cases
+    assert count.startswith(f"{result.cases:,} dunning cases of {sum(by.values()):,} customers")
+    assert f"{by[3]:,} three times or more" in count
+    assert late.startswith("Late again within 15 days")
+    for row in result.report.kpis:
+        assert row.cases is not None
+        truth = 100 * result.true_late_again[row.arm]
+        assert f"{row.label} {100 * row.cases.late_again:.1f}% (95% interval" in late
+        assert f"truth {truth:.1f})" in late
+    payload = _payload(result)
+    assert payload["cases"] == result.cases
+    assert payload["customers_by_cases"] == {str(k): v for k, v in by.items()}
+    for arm in payload["arms"]:
+        assert arm["late_again_low"] <= arm["late_again"] <= arm["late_again_high"]
+        assert arm["true_late_again"] == result.true_late_again[arm["arm"]]
+
+
+def test_one_case_demo_json_keeps_its_shape(tmp_path: Path, channels: LoadedExperiment) -> None:
+    from engine.cli.demo import _payload, case_lines
+
+    engine = service.open_db(f"sqlite:///{tmp_path / 'shape.sqlite3'}")
+    result = run_demo(engine, channels, days=2, debtors_per_day=30, start=default_start(2))
+    assert case_lines(result) == []
+    payload = _payload(result)
+    assert "cases" not in payload
+    assert "customers_by_cases" not in payload
+    assert all("late_again" not in arm for arm in payload["arms"])
