@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 # The dashboard shows the demo database unless DATABASE_URL points elsewhere.
 DASHBOARD_DB ?= $(or $(DATABASE_URL),sqlite:///var/demo.sqlite3)
 
-.PHONY: setup demo test pytest dashboard bench lint format clean
+.PHONY: setup demo demo-cases test pytest dashboard bench lint format clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ setup: $(STAMP)  ## create .venv and install the project with its dev tools
 
 demo: $(STAMP)  ## the main job: 90 simulated days through the real loop, into var/demo.sqlite3
 	$(BIN)/dunning demo
+
+demo-cases: $(STAMP)  ## the same with repeat cases: customers late again, the late_again KPI
+	$(BIN)/dunning demo --experiment experiments/dunning_repeat_cases.yaml
 
 test: lint pytest  ## everything CI checks: lint, types, and the whole test suite
 

@@ -43,6 +43,20 @@ class ArmTotals:
     nv_collected_cost: float = 0.0
     nv_collected_churned: float = 0.0
     nv_cost_churned: float = 0.0
+    # Repeat dunning cases (experiments with ``unit.case``), per customer (the randomised unit)
+    # and summed over the cell's customers: ``late_*`` over the customers with a case whose
+    # late-again window has closed (M of them matured, Y late again), for the clustered
+    # estimator (:meth:`engine.stats.comparison.Cells.clustered`); ``cpc_*`` over the
+    # churn-matured customers, their cases opened within the churn horizon.
+    late_customers: int = 0
+    late_cases: int = 0
+    late_cases_sq: int = 0
+    late_again: int = 0
+    late_again_sq: int = 0
+    late_cross: int = 0
+    cpc_customers: int = 0
+    cpc_cases: int = 0
+    cpc_cases_sq: int = 0
 
     def __add__(self, other: ArmTotals) -> ArmTotals:
         return ArmTotals(

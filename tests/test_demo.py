@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from engine import service
 from engine.loader import LoadedExperiment
-from engine.service.demo import default_start, run_demo
+from engine.service.demo import DemoResult, default_start, run_demo
+from engine.simulate import DEFAULT_SCENARIO
+from engine.store.tables import Assignment, DunningCase, OutcomeEvent
 
 
 @pytest.mark.slow
@@ -125,3 +131,124 @@ def test_per_type_demo_with_holdout_and_contact_rules(tmp_path: Path) -> None:
     assert not analysis.srm.flagged
     allocation = result.report.allocations[-1]
     assert allocation.segment_weights, "the last allocation has per-type weights"
+
+
+REPEAT_CASES = Path(__file__).parents[1] / "experiments" / "dunning_repeat_cases.yaml"
+
+
+@pytest.fixture(scope="module")
+def repeat_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, DemoResult]:
+    """36 days of the repeat-case experiment, billed every 10 days (not 30: three cases of a
+    customer fit in a short test), late again within 15 days: customers late once, twice,
+    three times and more, and repeat cases among the matured ones."""
+    from engine.loader import parse_experiment
+
+    text = REPEAT_CASES.read_text().replace("late_again_days: 45", "late_again_days: 15")
+    loaded = LoadedExperiment(REPEAT_CASES, parse_experiment(text, file="repeat.yaml"), text)
+    path = tmp_path_factory.mktemp("repeat") / "demo.sqlite3"
+    engine = service.open_db(f"sqlite:///{path}")
+    ten_days = dataclasses.replace(DEFAULT_SCENARIO, billing_period_days=10)
+    result = run_demo(
+        engine,
+        loaded,
+        days=36,
+        debtors_per_day=100,
+        seed=14,
+        start=default_start(36),
+        scenario=ten_days,
+    )
+    return engine, result
+
+
+@pytest.mark.slow
+def test_repeat_case_demo_keeps_one_arm_per_customer_and_a_row_per_case(
+    repeat_demo: tuple[Engine, DemoResult],
+) -> None:
+    engine, result = repeat_demo
+    by = result.customers_by_cases
+    assert by[1] > by[2] > by[3] > 0, by
+    assert sum(by.values()) == 36 * 100 - result.ineligible
+    with Session(engine) as session:
+        cases = session.exec(select(DunningCase)).all()
+        assigned = {a.debtor_id: a.arm for a in session.exec(select(Assignment)).all()}
+        case_events = session.exec(
+            select(OutcomeEvent).where(OutcomeEvent.case_id.is_not(None))  # type: ignore[union-attr]
+        ).all()
+    assert len(cases) == result.cases > sum(by.values())
+    assert len(assigned) == sum(by.values()), "one assignment row per customer"
+    assert all(case.arm == assigned[case.debtor_id] for case in cases), "sticky per customer"
+    per_customer = Counter(case.debtor_id for case in cases)
+    assert Counter(min(n, 3) for n in per_customer.values()) == Counter(by)
+    # Payments, reminders and agency cases name their case; churn names the customer only.
+    known = {case.case_id for case in cases}
+    assert case_events
+    assert {e.case_id for e in case_events} <= known
+    assert not any(e.kind == "churn" for e in case_events)
+
+
+@pytest.mark.slow
+def test_repeat_case_demo_estimates_late_again_near_the_truth(
+    repeat_demo: tuple[Engine, DemoResult],
+) -> None:
+    """Cases opened by day 21 have matured (15 days), repeat cases among them; the estimate,
+    customers the unit, is within 4 of its standard errors (from its 95% interval) of the
+    simulator's exact truth."""
+    _, result = repeat_demo
+    assert set(result.true_late_again) == {row.arm for row in result.report.kpis}
+    for row in result.report.kpis:
+        kpis = row.cases
+        assert kpis is not None
+        assert kpis.late_again_days == 15
+        se = (kpis.late_again_high - kpis.late_again_low) / (2 * 1.96)
+        assert 0 < se < 0.05, row.arm
+        truth = result.true_late_again[row.arm]
+        assert abs(kpis.late_again - truth) < 4 * se, (row.arm, kpis.late_again, truth)
+
+
+def test_one_case_experiments_have_no_repeat_cases(
+    tmp_path: Path, channels: LoadedExperiment
+) -> None:
+    engine = service.open_db(f"sqlite:///{tmp_path / 'one.sqlite3'}")
+    result = run_demo(engine, channels, days=3, debtors_per_day=50, start=default_start(3))
+    assert result.cases == 0
+    assert result.customers_by_cases == {}
+    assert result.true_late_again == {}
+    with Session(engine) as session:
+        assert session.exec(select(DunningCase)).first() is None
+
+
+@pytest.mark.slow
+def test_repeat_case_demo_reports_cases_and_late_again_in_words_and_json(
+    repeat_demo: tuple[Engine, DemoResult],
+) -> None:
+    from engine.cli.demo import _payload, case_lines
+
+    _, result = repeat_demo
+    count, late = case_lines(result)
+    by = result.customers_by_cases
+    assert count.startswith(f"{result.cases:,} dunning cases of {sum(by.values()):,} customers")
+    assert f"{by[3]:,} three times or more" in count
+    assert late.startswith("Late again within 15 days")
+    for row in result.report.kpis:
+        assert row.cases is not None
+        truth = 100 * result.true_late_again[row.arm]
+        assert f"{row.label} {100 * row.cases.late_again:.1f}% (95% interval" in late
+        assert f"truth {truth:.1f})" in late
+    payload = _payload(result)
+    assert payload["cases"] == result.cases
+    assert payload["customers_by_cases"] == {str(k): v for k, v in by.items()}
+    for arm in payload["arms"]:
+        assert arm["late_again_low"] <= arm["late_again"] <= arm["late_again_high"]
+        assert arm["true_late_again"] == result.true_late_again[arm["arm"]]
+
+
+def test_one_case_demo_json_keeps_its_shape(tmp_path: Path, channels: LoadedExperiment) -> None:
+    from engine.cli.demo import _payload, case_lines
+
+    engine = service.open_db(f"sqlite:///{tmp_path / 'shape.sqlite3'}")
+    result = run_demo(engine, channels, days=2, debtors_per_day=30, start=default_start(2))
+    assert case_lines(result) == []
+    payload = _payload(result)
+    assert "cases" not in payload
+    assert "customers_by_cases" not in payload
+    assert all("late_again" not in arm for arm in payload["arms"])

@@ -55,6 +55,17 @@ METRICS: dict[str, MetricInfo] = {
         "CLV / debtor",
         "{cur} of residual customer lifetime value per debtor, at the arm's retention",
     ),
+    "late_again": MetricInfo(
+        "Late again",
+        "Late again",
+        "share of matured dunning cases whose customer was late again within {late} days "
+        "(the customer, not the case, is the unit of the interval)",
+    ),
+    "cases_per_customer": MetricInfo(
+        "Dunning cases per customer",
+        "Cases / customer",
+        "dunning cases per customer opened within {churn} days of the first",
+    ),
 }
 
 
@@ -62,7 +73,10 @@ def metric_heading(analysis: Analysis, metric: str) -> tuple[str, str]:
     """Title and one-line description (with the unit) of ``metric``."""
     info = METRICS[metric]
     what = info.what.format(
-        pay=analysis.pay_window_days, churn=analysis.churn_horizon_days, cur=analysis.currency
+        pay=analysis.pay_window_days,
+        churn=analysis.churn_horizon_days,
+        cur=analysis.currency,
+        late=analysis.late_again_days,
     )
     return info.title, what
 

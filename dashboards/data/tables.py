@@ -22,6 +22,27 @@ def kpi_frame(report: service.ExperimentReport) -> pd.DataFrame:
     def matured(status: str, text: str) -> str:
         return "not matured yet" if status == "not_matured" else text
 
+    def cases(k: ArmKpis) -> dict[str, str]:
+        """Repeat-case columns, for an experiment with ``unit.case`` only."""
+        c = k.cases
+        if c is None:
+            return {}
+        late = f"Late{NBSP}again{NBSP}{c.late_again_days}{NBSP}d [95%]"
+        return {
+            late: matured(
+                c.late_again_status, share(c.late_again, c.late_again_low, c.late_again_high)
+            ),
+            "Late again vs ★ [95%]": "reference"
+            if k.champion
+            else matured(
+                c.late_again_status,
+                points(c.late_again_uplift, c.late_again_uplift_low, c.late_again_uplift_high),
+            ),
+            "Cases / customer": matured(
+                c.cases_per_customer_status, number(c.cases_per_customer, 2)
+            ),
+        }
+
     def row(k: ArmKpis) -> dict[str, str]:
         return {
             "Arm": f"★ {k.label}" if k.champion else k.label,
@@ -36,6 +57,7 @@ def kpi_frame(report: service.ExperimentReport) -> pd.DataFrame:
             "Not yet matured": pct(k.immature_share, 0),
             "Cases / 1,000": number(k.cases_per_1000, 1),
             "Reminders / 1,000": number(k.reminders_per_1000, 1),
+            **cases(k),
             f"Churn{NBSP}{report.churn_horizon_days}{NBSP}d [95%]": matured(
                 k.churn_status, share(k.churn, k.churn_low, k.churn_high)
             ),

@@ -36,7 +36,7 @@ from engine.analysis.clv import ResidualValue
 from engine.analysis.compute import Maturity, analyze
 from engine.analysis.grid import GUARDRAILS, METRICS, MetricSpec, StrataGrid, Stratum, strata_grid
 from engine.analysis.holdout import HoldoutComparison, compare_holdout
-from engine.analysis.kpis import ArmKpis, kpi_rows
+from engine.analysis.kpis import ArmKpis, CaseKpis, kpi_rows
 from engine.analysis.results import (
     LEVEL,
     SCHEMA_VERSION,
@@ -57,6 +57,7 @@ __all__ = [
     "Analysis",
     "ArmKpis",
     "ArmResult",
+    "CaseKpis",
     "ClvAssumption",
     "HoldoutComparison",
     "Maturity",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.analysis.clv import ClvFigures, ResidualValue, clv_figures
-from engine.analysis.grid import METRICS, StrataGrid, Stratum, strata_grid
+from engine.analysis.grid import CASE_METRICS, METRICS, StrataGrid, Stratum, strata_grid
 from engine.analysis.holdout import compare_holdout
 from engine.analysis.results import (
     LEVEL,
@@ -47,21 +47,29 @@ _MATURES: dict[str, str | None] = {
     "clv_per_debtor": "churn",
     "cases_per_1000": None,
     "reminders_per_1000": None,
+    # A case's late-again window closes late_again_days after it opened; cases per customer
+    # count the cases opened within the churn horizon.
+    "late_again": "late_again",
+    "cases_per_customer": "churn",
 }
-_LOWER_IS_BETTER = ("churn", "cases_per_1000", "reminders_per_1000")
+_LOWER_IS_BETTER = (
+    "churn", "cases_per_1000", "reminders_per_1000", "late_again", "cases_per_customer"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Maturity:
-    """Per arm, when its first assignment matures for payment and for churn."""
+    """Per arm, when its first assignment matures for payment and for churn, and (repeat
+    cases) when its first case's late-again window closes."""
 
     pay: Mapping[str, datetime]
     churn: Mapping[str, datetime]
+    late_again: Mapping[str, datetime] = field(default_factory=dict)
 
     def first(self, kind: str | None, arms: Sequence[str]) -> datetime | None:
         if kind is None:
             return None
-        table = self.pay if kind == "pay" else self.churn
+        table = {"pay": self.pay, "churn": self.churn, "late_again": self.late_again}[kind]
         times = [table[a] for a in arms if a in table]
         return max(times) if len(times) == len(arms) else None
 
@@ -126,7 +134,7 @@ def _rows(
     best = prob_best(comparison, champion=champion, higher_is_better=higher, rng=ctx.rng)
     p_value, p_holm = comparison.p_value(), holm_adjusted(comparison)
     units = comparison.units
-    pooled_n = cells.n.sum(axis=-2)
+    pooled_n = cells.case_sums()[0].sum(axis=-2)  # per case when a customer has several
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = np.where(pooled_n > 0, cells.total.sum(axis=-2) / pooled_n, np.nan)
     figures = {
@@ -204,11 +212,16 @@ def _metrics(
         "collected_per_debtor": currency,
         "cases_per_1000": "per 1,000 debtors",
         "reminders_per_1000": "per 1,000 debtors",
+        "late_again": "share",
+        "cases_per_customer": "per customer",
     }
     ctx = _Context(arms, champion, assigned, maturity, as_of, rng)
     result: dict[str, list[MetricResult]] = {}
     comparisons: dict[str, Comparison] = {}
-    for name, spec in METRICS.items():
+    # Repeat-case metrics exist only where the debtor file names a case: elsewhere every
+    # debtor is one case and the analysis is exactly as it was.
+    measured = METRICS | (CASE_METRICS if experiment.case_column is not None else {})
+    for name, spec in measured.items():
         cells = grid.cells(spec)
         comparisons[name] = compare(cells, champion=champion)
         result[name] = _rows(name, units[name], comparisons[name], cells, ctx)
@@ -342,4 +355,8 @@ def analyze(
         holdout=compare_holdout(*holdout) if holdout is not None else None,
         first_pay_due=min(when.pay.values(), default=None),
         first_churn_due=min(when.churn.values(), default=None),
+        late_again_days=(
+            experiment.metrics.late_again_days if experiment.case_column is not None else None
+        ),
+        first_late_again_due=min(when.late_again.values(), default=None),
     )

@@ -24,12 +24,21 @@ _FIELDS = tuple(f.name for f in fields(ArmTotals))
 @dataclass(frozen=True)
 class MetricSpec:
     """Where a metric's sums live in :class:`ArmTotals`: its units, sum and sum of squares
-    (None for a 0/1 rate), and the scale it is shown in (e.g. per 1,000 debtors)."""
+    (None for a 0/1 rate), and the scale it is shown in (e.g. per 1,000 debtors).
+
+    ``cases``/``cases_sq``/``cross``: a per-case metric whose unit (the customer) carries
+    several cases; the sums are per customer (:meth:`Cells.clustered`) and ``binary`` says
+    whether the per-case outcome is 0/1.
+    """
 
     units: str
     total: str
     total_sq: str | None = None
     scale: float = 1.0
+    cases: str | None = None
+    cases_sq: str | None = None
+    cross: str | None = None
+    binary: bool = False
 
 
 #: The metrics compared directly on their per-debtor outcome. Net value and CLV are derived
@@ -41,12 +50,24 @@ METRICS: dict[str, MetricSpec] = {
     "cases_per_1000": MetricSpec("assigned", "collection_cases", "collection_cases_sq", 1000.0),
     "reminders_per_1000": MetricSpec("assigned", "reminders", "reminders_sq", 1000.0),
 }
+#: The metrics of repeat dunning cases (experiments with ``unit.case`` only, see
+#: :data:`CASE_METRICS`): late again per case, clustered by customer; cases per churn-matured
+#: customer, a plain per-customer mean.
+LATE_AGAIN = MetricSpec(
+    "late_customers", "late_again", "late_again_sq",
+    cases="late_cases", cases_sq="late_cases_sq", cross="late_cross", binary=True,
+)  # fmt: skip
+CASE_METRICS: dict[str, MetricSpec] = {
+    "late_again": LATE_AGAIN,
+    "cases_per_customer": MetricSpec("cpc_customers", "cpc_cases", "cpc_cases_sq"),
+}
 #: Guardrail metrics of the experiment language -> their spec, per debtor (the margins of
 #: ``metrics.guardrails`` are per debtor: ``max_absolute_increase: 0.01`` is 10 per 1,000).
 GUARDRAILS: dict[str, MetricSpec] = {
     "churn": METRICS["churn"],
     "collection_cases": MetricSpec("assigned", "collection_cases", "collection_cases_sq"),
     "reminders": MetricSpec("assigned", "reminders", "reminders_sq"),
+    "late_again": LATE_AGAIN,
 }
 
 
@@ -68,6 +89,13 @@ class StrataGrid:
         """One metric's :class:`~engine.stats.comparison.Cells`."""
         sums = self.fields[spec.total] * spec.scale
         n = self.fields[spec.units]
+        if spec.cases is not None and spec.cases_sq is not None and spec.cross is not None:
+            f = self.fields
+            squares = f[spec.total_sq or spec.total] * spec.scale**2
+            return Cells.clustered(
+                n, f[spec.cases], f[spec.cases_sq], sums, squares, f[spec.cross] * spec.scale,
+                self.prob, self.stratum, binary=spec.binary,
+            )  # fmt: skip
         if spec.total_sq is None:
             return Cells(n, sums, sums, self.prob, self.stratum, binary=True)
         squares = self.fields[spec.total_sq] * spec.scale**2

@@ -10,6 +10,28 @@ from engine.analysis.results import NAN, Analysis, MetricResult
 
 
 @dataclass(frozen=True)
+class CaseKpis:
+    """The repeat-case KPIs of one arm (experiments with ``unit.case``): the share of its
+    matured cases late again within ``late_again_days`` with its interval and the uplift
+    against the champion (the customer the unit of both), and the cases per churn-matured
+    customer. NaN where nothing has matured (the statuses say why)."""
+
+    late_again_days: int
+    late_again_customers: int
+    late_again: float
+    late_again_low: float
+    late_again_high: float
+    late_again_uplift: float
+    late_again_uplift_low: float
+    late_again_uplift_high: float
+    late_again_status: str
+    cases_per_customer: float
+    cases_per_customer_low: float
+    cases_per_customer_high: float
+    cases_per_customer_status: str
+
+
+@dataclass(frozen=True)
 class ArmKpis:
     """One row of the KPI table: the arm's level of each KPI with its 95% interval, the uplift
     against the champion where it matters to a decision, and the traffic it gets now.
@@ -51,6 +73,8 @@ class ArmKpis:
     traffic_share: float
     p_best: float  # the bandit's, from the allocation in force
     constrained: int = 0
+    #: None when every debtor is one case (no ``unit.case``).
+    cases: CaseKpis | None = None
 
 
 def _level(m: MetricResult) -> tuple[float, float, float]:
@@ -59,6 +83,27 @@ def _level(m: MetricResult) -> tuple[float, float, float]:
 
 def _uplift(m: MetricResult) -> tuple[float, float, float]:
     return m.uplift, m.uplift_low, m.uplift_high
+
+
+def _cases(analysis: Analysis, metrics: Mapping[str, MetricResult]) -> CaseKpis | None:
+    if analysis.late_again_days is None or "late_again" not in metrics:
+        return None
+    late, per_customer = metrics["late_again"], metrics["cases_per_customer"]
+    return CaseKpis(
+        late_again_days=analysis.late_again_days,
+        late_again_customers=late.units,
+        late_again=late.estimate,
+        late_again_low=late.low,
+        late_again_high=late.high,
+        late_again_uplift=late.uplift,
+        late_again_uplift_low=late.uplift_low,
+        late_again_uplift_high=late.uplift_high,
+        late_again_status=late.status,
+        cases_per_customer=per_customer.estimate,
+        cases_per_customer_low=per_customer.low,
+        cases_per_customer_high=per_customer.high,
+        cases_per_customer_status=per_customer.status,
+    )
 
 
 def kpi_rows(analysis: Analysis, *, p_best: Mapping[str, float]) -> list[ArmKpis]:
@@ -105,6 +150,7 @@ def kpi_rows(analysis: Analysis, *, p_best: Mapping[str, float]) -> list[ArmKpis
                 traffic_share=arm.traffic_share,
                 p_best=float(p_best.get(arm.arm, NAN)),
                 constrained=arm.constrained,
+                cases=_cases(analysis, m),
             )
         )
     return rows

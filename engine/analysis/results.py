@@ -25,6 +25,8 @@ MetricName = Literal[
     "reminders_per_1000",
     "net_value_per_debtor",
     "clv_per_debtor",
+    "late_again",
+    "cases_per_customer",
 ]
 #: Why a metric of an arm has (or has no) figures: ``ok``; ``champion`` (the reference row);
 #: ``not_matured`` (debtors assigned, none matured yet: ``matures_on`` says when the first
@@ -139,6 +141,10 @@ class Analysis:
     metric_roles: dict[str, str] = field(default_factory=dict)
     first_pay_due: datetime | None = None
     first_churn_due: datetime | None = None
+    #: N of ``late_again`` (another case within N days) when the experiment has repeat cases
+    #: (``unit.case``); None, and absent from the JSON, when every debtor is one case.
+    late_again_days: int | None = None
+    first_late_again_due: datetime | None = None  # the first case's late-again window closes
 
     @property
     def clv_model(self) -> str:
@@ -154,6 +160,8 @@ class Analysis:
         """JSON-able shape, versioned by ``schema_version`` (NaN becomes null)."""
         data = asdict(self)
         data["segments"] = list(self.segments) if self.segments is not None else None
+        if self.late_again_days is None:  # one case per debtor: the shape of before
+            del data["late_again_days"], data["first_late_again_due"]
         return {"schema_version": SCHEMA_VERSION, **json_safe(data)}
 
 

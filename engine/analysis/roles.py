@@ -20,7 +20,11 @@ ANALYSIS_METRIC: dict[str, str] = {
     "reminders": "reminders_per_1000",
     "net_value": "net_value_per_debtor",
     "clv": "clv_per_debtor",
+    "late_again": "late_again",
+    "cases_per_customer": "cases_per_customer",
 }
+#: Measured only when the debtor file names a case (``unit.case``).
+CASE_ONLY = ("late_again", "cases_per_customer")
 
 _ORDER: tuple[Role, ...] = ("primary", "objective", "secondary", "guardrail", "other")
 
@@ -33,6 +37,8 @@ def metric_roles(experiment: Experiment) -> dict[str, Role]:
         roles.setdefault(ANALYSIS_METRIC[name], "secondary")
     for guardrail in experiment.metrics.guardrails:
         roles.setdefault(ANALYSIS_METRIC[guardrail.metric], "guardrail")
+    cases = experiment.case_column is not None
     for metric in ANALYSIS_METRIC.values():
-        roles.setdefault(metric, "other")
+        if cases or metric not in CASE_ONLY:
+            roles.setdefault(metric, "other")
     return dict(sorted(roles.items(), key=lambda item: _ORDER.index(item[1])))

@@ -8,7 +8,8 @@ import math
 MINUS = "\u2212"
 
 #: How a sentence says that an arm does better or worse on a metric: (verb phrase, unit kind).
-#: Unit kinds: ``share`` (percentage points), ``money`` (the currency), ``count`` (per 1,000).
+#: Unit kinds: ``share`` (percentage points), ``money`` (the currency), ``count`` (per 1,000),
+#: ``per_customer`` (dunning cases per customer, as they are).
 PHRASES: dict[str, tuple[str, str]] = {
     "pay_on_time": ("pays on time", "share"),
     "churn": ("churns", "share"),
@@ -19,6 +20,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "reminders_per_1000": ("sends reminders", "count"),
     "collection_cases": ("opens collection cases", "count"),
     "reminders": ("sends reminders", "count"),
+    "late_again": ("has customers late again", "share"),
+    "cases_per_customer": ("opens dunning cases", "per_customer"),
 }
 #: Guardrail metrics counted per debtor, shown per 1,000 debtors.
 PER_DEBTOR_COUNTS = ("collection_cases", "reminders")
@@ -46,6 +49,8 @@ def in_unit(x: float, kind: str, currency: str, *, sign: bool = True) -> str:
         return f"{signed(100 * x) if sign else f'{100 * x:.1f}'} points"
     if kind == "money":
         return amount(x, currency, sign=sign)
+    if kind == "per_customer":
+        return f"{signed(x, 2) if sign else f'{x:,.2f}'} cases per customer"
     return f"{signed(x) if sign else f'{x:,.1f}'} per 1,000 debtors"
 
 
@@ -58,7 +63,8 @@ def interval(low: float, high: float, kind: str, currency: str) -> str:
     if kind == "money":
         lo, hi = amount(low, currency, sign=True), amount(high, currency, sign=True)
         return f"95% interval {lo} to {hi}"
-    return f"95% interval {signed(low)} to {signed(high)}"
+    digits = 2 if kind == "per_customer" else 1
+    return f"95% interval {signed(low, digits)} to {signed(high, digits)}"
 
 
 def effect_sentence(
@@ -86,6 +92,9 @@ def effect_sentence(
     if kind == "money":
         size = f"{amount(abs(value), currency)} {'more' if more else 'less'} per debtor"
         return f"{arm} {verb} {size} than {champion} ({span})."
+    if kind == "per_customer":
+        size = f"{abs(value):,.2f} {'more' if more else 'fewer'} per customer"
+        return f"{arm} {verb}: {size} than {champion} ({span})."
     size = f"{abs(value):,.1f} {'more' if more else 'fewer'} per 1,000 debtors"
     return f"{arm} {verb}: {size} than {champion} ({span})."
 

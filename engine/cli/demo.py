@@ -33,7 +33,7 @@ def _payload(result: DemoResult, **run: object) -> dict[str, Any]:
         return None if math.isnan(value) else value
 
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
-    return {
+    payload: dict[str, Any] = {
         **run,
         "experiment": result.report.key,
         "debtors": result.debtors,
@@ -70,6 +70,17 @@ def _payload(result: DemoResult, **run: object) -> dict[str, Any]:
             if p.action in ("promote", "stop_arm", "rollback")
         ],
     }
+    if result.customers_by_cases:  # unit.case: the repeat cases and their KPI
+        payload["cases"] = result.cases
+        payload["customers_by_cases"] = {str(k): v for k, v in result.customers_by_cases.items()}
+        late = {row.arm: row.cases for row in result.report.kpis if row.cases is not None}
+        for arm in payload["arms"]:
+            kpis = late.get(arm["arm"])
+            arm["late_again"] = None if kpis is None else number(kpis.late_again)
+            arm["late_again_low"] = None if kpis is None else number(kpis.late_again_low)
+            arm["late_again_high"] = None if kpis is None else number(kpis.late_again_high)
+            arm["true_late_again"] = number(result.true_late_again.get(arm["arm"], math.nan))
+    return payload
 
 
 def closing_lines(engine: service.Database, report: service.ExperimentReport) -> list[str]:
@@ -79,6 +90,37 @@ def closing_lines(engine: service.Database, report: service.ExperimentReport) ->
     view = manager_view(engine, experiment_key=report.key, now=report.as_of, report=report)
     card = view.scorecard
     return [f"Recommendation: {card.headline}.", *card.sentences, *card.notes]
+
+
+def case_lines(result: DemoResult) -> list[str]:
+    """With repeat cases: how many cases of how many customers, and each arm's late-again share
+    with its 95% interval (customers the unit) next to the simulator's truth."""
+    by = result.customers_by_cases
+    if not by:
+        return []
+    lines = [
+        f"{result.cases:,} dunning cases of {sum(by.values()):,} customers: {by[1]:,} late "
+        f"once, {by[2]:,} twice, {by[3]:,} three times or more, each customer on one arm."
+    ]
+    shown = []
+    days = None
+    for row in result.report.kpis:
+        kpis = row.cases
+        if kpis is None or math.isnan(kpis.late_again):
+            continue
+        days = kpis.late_again_days
+        truth = result.true_late_again.get(row.arm, math.nan)
+        shown.append(
+            f"{row.label} {100 * kpis.late_again:.1f}% (95% interval "
+            f"{100 * kpis.late_again_low:.1f} to {100 * kpis.late_again_high:.1f}; truth "
+            f"{100 * truth:.1f})"
+        )
+    if shown:
+        lines.append(
+            f"Late again within {days} days (the customer's next case opens within {days} days "
+            f"of a case; the customer is the unit of the interval): {'; '.join(shown)}."
+        )
+    return lines
 
 
 def dashboard_command(url: str) -> str:
@@ -175,7 +217,7 @@ def demo(
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
     if changes:
         console.print(promotion_table(changes))
-    for line in closing_lines(engine, result.report):
+    for line in [*closing_lines(engine, result.report), *case_lines(result)]:
         console.print(escape(line), highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"

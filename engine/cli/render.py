@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from engine.analysis import Analysis
+    from engine.analysis import Analysis, ArmKpis
     from engine.service import ExperimentReport, PromotionRecord
     from engine.stats.hierarchical import SegmentFit
 
@@ -41,6 +41,26 @@ def _status_text(status: str, fallback: str) -> str:
     return {"not_matured": "not matured", "no_units": "no debtors"}.get(status, fallback)
 
 
+def _case_cells(row: ArmKpis) -> list[str]:
+    """Late again (level, uplift) and cases per customer, for an experiment with cases."""
+    c = row.cases
+    if c is None:
+        return []
+    late = _with_interval(
+        c.late_again, c.late_again_low, c.late_again_high, scale=100, digits=1, signed=False
+    )
+    gain = _with_interval(
+        c.late_again_uplift, c.late_again_uplift_low, c.late_again_uplift_high,
+        scale=100, digits=1, signed=True,
+    )  # fmt: skip
+    per = "—" if math.isnan(c.cases_per_customer) else f"{c.cases_per_customer:,.2f}"
+    return [
+        _status_text(c.late_again_status, late),
+        "ref." if row.champion else _status_text(c.late_again_status, gain),
+        _status_text(c.cases_per_customer_status, per),
+    ]
+
+
 def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = None) -> Table:
     """One row per arm: the KPIs managers read, the champion marked. Every figure is the
     analysis's (one estimate per question, :mod:`engine.stats.comparison`)."""
@@ -62,6 +82,11 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     table.add_column("not yet matured", justify="right")
     table.add_column("cases per\n1,000", justify="right")
     table.add_column("reminders\nper 1,000", justify="right", min_width=9)
+    cases = report.kpis[0].cases if report.kpis else None
+    if cases is not None:
+        table.add_column(f"late again\n{cases.late_again_days} days", justify="right", no_wrap=True)
+        table.add_column("vs champion", justify="right", no_wrap=True)
+        table.add_column("cases per\ncustomer", justify="right", no_wrap=True)
     table.add_column(f"churn {report.churn_horizon_days} days", justify="right", no_wrap=True)
     table.add_column(f"CLV vs champion, {report.currency}", justify="right", no_wrap=True)
     table.add_column("traffic", justify="right")
@@ -93,6 +118,7 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
             _pct(row.immature_share, 0),
             "—" if math.isnan(row.cases_per_1000) else f"{row.cases_per_1000:,.0f}",
             "—" if math.isnan(row.reminders_per_1000) else f"{row.reminders_per_1000:,.0f}",
+            *_case_cells(row),
             _status_text(row.churn_status, churn),
             "ref." if row.champion else _status_text(row.churn_status, clv),
             _pct(row.traffic_share),
@@ -155,6 +181,14 @@ _SHOW: dict[str, tuple[str, float, int]] = {
         2,
     ),
     "clv_per_debtor": ("CLV per debtor, {currency}", 1.0, 2),
+    # Repeat cases (unit.case): per case, the customer the unit of the interval.
+    "late_again": (
+        "late again within {late_days} days, % of matured cases (uplift in pp; the customer "
+        "is the unit of the interval)",
+        100.0,
+        1,
+    ),
+    "cases_per_customer": ("dunning cases per customer within the churn horizon", 1.0, 2),
 }
 
 
@@ -181,7 +215,8 @@ def analysis_tables(analysis: Analysis) -> list[Table]:
         label = "" if role == "other" else f" ({role})"
         table = Table(
             title=(
-                f"{title.format(currency=analysis.currency)}{label}; {better} is better; "
+                f"{title.format(currency=analysis.currency, late_days=analysis.late_again_days)}"
+                f"{label}; {better} is better; "
                 "[95% interval]"
             ),
             title_justify="left",

@@ -302,6 +302,15 @@ def analyze(
     )
 
 
+def _kpi_json(row: Any, json_safe: Any) -> dict[str, Any]:
+    """One KPI row; ``cases`` only for an experiment with repeat cases (``unit.case``), so a
+    file of one case per debtor reports exactly the keys it did."""
+    data = json_safe(asdict(row))
+    if data.get("cases") is None:
+        data.pop("cases", None)
+    return dict(data)
+
+
 def report_json(result: service.ExperimentReport) -> dict[str, Any]:
     """``dunning report --json``: the KPI rows, the CLV assumption and the promotion log."""
     from engine.analysis import SCHEMA_VERSION, json_safe
@@ -315,7 +324,7 @@ def report_json(result: service.ExperimentReport) -> dict[str, Any]:
         "champion": result.champion,
         "currency": result.currency,
         "clv": json_safe(asdict(result.analysis.clv)),
-        "kpis": [json_safe(asdict(row)) for row in result.kpis],
+        "kpis": [_kpi_json(row, json_safe) for row in result.kpis],
         "promotions": [
             json_safe({**asdict(p), "decided_at": p.decided_at.isoformat()})
             for p in result.promotions

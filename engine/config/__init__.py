@@ -11,6 +11,7 @@ field in ``docs/experiment-language.md``.
 from engine.config.allocation import Allocation
 from engine.config.arms import Arm, Router
 from engine.config.base import (
+    CASE_METRICS,
     COLUMN_PATTERN,
     CONTACT_CHANNELS,
     KEY_PATTERN,
@@ -28,11 +29,12 @@ from engine.config.base import (
 )
 from engine.config.compliance import Compliance, QuietHours
 from engine.config.eligibility import EligibilityRule
-from engine.config.experiment import Experiment, Layer
+from engine.config.experiment import CaseUnit, Experiment, Layer
 from engine.config.metrics import Clv, Metrics
 from engine.config.promotion import GUARDRAIL_METRICS, Guardrail, Promotion, PromotionMethod
 
 __all__ = [
+    "CASE_METRICS",
     "COLUMN_PATTERN",
     "CONTACT_CHANNELS",
     "GUARDRAIL_METRICS",
@@ -43,6 +45,7 @@ __all__ = [
     "Arm",
     "ArmKey",
     "Cadence",
+    "CaseUnit",
     "Channel",
     "Clv",
     "Compliance",

@@ -75,10 +75,22 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 PrimaryMetric = Literal["pay_on_time"]
 #: Every KPI the engine measures per arm (see :mod:`engine.metrics`).
 MetricName = Literal[
-    "pay_on_time", "collected", "collection_cases", "reminders", "churn", "net_value", "clv"
+    "pay_on_time",
+    "collected",
+    "collection_cases",
+    "reminders",
+    "churn",
+    "net_value",
+    "clv",
+    "late_again",
+    "cases_per_customer",
 ]
+#: Metrics measured per case of a customer: they need ``unit: {customer, case}`` (a debtor
+#: file with a case id), since with one case per debtor there is no "again".
+CASE_METRICS = frozenset({"late_again", "cases_per_customer"})
 PolicyName = Literal["fixed", "thompson", "top_two"]
-ObjectiveName = Literal["pay_on_time", "net_value"]
+#: ``late_again`` (fewer repeat cases) needs ``unit.case``, like the metric of that name.
+ObjectiveName = Literal["pay_on_time", "net_value", "late_again"]
 Status = Literal["draft", "running", "paused", "stopped"]
 Channel = Literal["none", "sms", "email", "letter", "phone", "agency"]
 Cadence = Literal["hourly", "daily", "weekly"]

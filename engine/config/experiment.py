@@ -59,6 +59,34 @@ class Layer(_Frozen):
         )
 
 
+class CaseUnit(_Frozen):
+    """``unit: {customer: debtor_id, case: invoice_id}``: the debtor file carries one row per
+    dunning case; the customer stays the randomisation unit (one arm per customer, sticky),
+    each case is an observation of its own (``dunning_case``)."""
+
+    customer: Annotated[
+        str,
+        Field(
+            pattern=COLUMN_PATTERN,
+            description="Input column that identifies the customer (one arm per value).",
+        ),
+    ]
+    case: Annotated[
+        str,
+        Field(
+            pattern=COLUMN_PATTERN,
+            description="Input column that identifies the case (an invoice or dunning-case id), "
+            "unique per file and never reused for another customer.",
+        ),
+    ]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CaseUnit:
+        if self.customer == self.case:
+            raise _invalid("case", f"case names the customer column {self.customer!r}")
+        return self
+
+
 class Experiment(_Frozen):
     """A champion/challenger experiment: one YAML file."""
 
@@ -81,13 +109,21 @@ class Experiment(_Frozen):
     salt: str | None = Field(
         default=None, description="Hash salt for assignment; defaults to the key. Never change it."
     )
-    unit: Annotated[
-        str,
-        Field(
-            pattern=COLUMN_PATTERN,
-            description="Input column that identifies a randomization unit (one arm per value).",
-        ),
-    ] = "debtor_id"
+    unit: (
+        Annotated[
+            str,
+            Field(
+                pattern=COLUMN_PATTERN,
+                description="Input column that identifies a randomization unit (one arm per "
+                "value), one case per unit.",
+            ),
+        ]
+        | CaseUnit
+    ) = Field(
+        default="debtor_id",
+        description="The debtor file's id column, or {customer, case} when a customer may be "
+        "late several times (one arm per customer, one outcome row per case).",
+    )
     segment: (
         Annotated[str, Field(pattern=COLUMN_PATTERN)]
         | Annotated[tuple[Annotated[str, Field(pattern=COLUMN_PATTERN)], ...], Field(min_length=1)]
@@ -105,7 +141,9 @@ class Experiment(_Frozen):
     objective: ObjectiveName = Field(
         default="pay_on_time",
         description="What the experiment maximises and the bandit learns: the pay-on-time rate, "
-        "or net value per debtor (collected - cost - churn x residual CLV, see clv).",
+        "net value per debtor (collected - cost - churn x residual CLV, see clv), or "
+        "late_again: fewer cases followed by another within metrics.late_again_days "
+        "(needs unit.case).",
     )
     clv: Clv
     allocation: Allocation = Allocation()
@@ -118,7 +156,12 @@ class Experiment(_Frozen):
 
     @model_validator(mode="after")
     def _cross_field(self) -> Experiment:
-        problems = [*self._arm_problems(), *self._allocation_problems(), *self._date_problems()]
+        problems = [
+            *self._arm_problems(),
+            *self._allocation_problems(),
+            *self._date_problems(),
+            *self._case_problems(),
+        ]
         if problems:
             raise _invalid_all(problems)
         return self
@@ -205,6 +248,22 @@ class Experiment(_Frozen):
                 )
         return problems
 
+    def _case_problems(self) -> list[tuple[str, str]]:
+        if self.case_column is not None:
+            return []
+        problems = [
+            (
+                f"metrics.{field}",
+                f"{metric} needs unit.case: the debtor file must carry a case id",
+            )
+            for field, metric in self.metrics.case_metric_fields()
+        ]
+        if self.objective == "late_again":
+            problems.append(
+                ("objective", "late_again needs unit.case: the debtor file must carry a case id")
+            )
+        return problems
+
     def _date_problems(self) -> list[tuple[str, str]]:
         if self.start_date is None or self.end_date is None:
             return []
@@ -242,6 +301,16 @@ class Experiment(_Frozen):
             for arm in self.arms
             if arm.router is not None and arm.router.fitted is not None
         }
+
+    @property
+    def customer_column(self) -> str:
+        """The debtor file's column naming the customer: the randomisation unit."""
+        return self.unit if isinstance(self.unit, str) else self.unit.customer
+
+    @property
+    def case_column(self) -> str | None:
+        """The debtor file's column naming the case; None with one case per customer."""
+        return None if isinstance(self.unit, str) else self.unit.case
 
     @property
     def arm_keys(self) -> tuple[str, ...]:

@@ -8,7 +8,14 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from engine.clv import residual_clv
-from engine.config.base import MetricName, PrimaryMetric, _Frozen, _invalid, did_you_mean
+from engine.config.base import (
+    CASE_METRICS,
+    MetricName,
+    PrimaryMetric,
+    _Frozen,
+    _invalid,
+    did_you_mean,
+)
 from engine.config.promotion import GUARDRAIL_METRICS, Guardrail
 
 
@@ -23,6 +30,11 @@ class Metrics(_Frozen):
     )
     pay_window_days: Annotated[int, Field(ge=1, le=365)] = 14
     churn_horizon_days: Annotated[int, Field(ge=1, le=730)] = 90
+    late_again_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=45,
+        description="N of late_again: a case is late again when its customer's next case "
+        "opens within N days of it.",
+    )
     guardrails: tuple[Guardrail, ...] = Field(
         default=(), description="KPIs a challenger must not worsen beyond a margin."
     )
@@ -50,6 +62,20 @@ class Metrics(_Frozen):
                 f"churn_horizon_days ({self.churn_horizon_days})",
             )
         return self
+
+    def case_metric_fields(self) -> list[tuple[str, str]]:
+        """(field, metric) of every metric named here that is measured per case."""
+        found: list[tuple[str, str]] = [
+            (f"secondary.{index}", name)
+            for index, name in enumerate(self.secondary)
+            if name in CASE_METRICS
+        ]
+        found.extend(
+            (f"guardrails.{index}.metric", guardrail.metric)
+            for index, guardrail in enumerate(self.guardrails)
+            if guardrail.metric in CASE_METRICS
+        )
+        return found
 
 
 class Clv(_Frozen):

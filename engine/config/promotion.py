@@ -16,9 +16,10 @@ from engine.cron import CronError, parse_cron
 PromotionMethod = Literal["sequential", "horizon"]
 
 #: KPIs a guardrail can watch: per matured debtor, lower is better for each (an increase is
-#: harm). ``churn`` is a rate among churn-matured debtors; the others are counts per assigned
-#: debtor (as ingested so far).
-GUARDRAIL_METRICS = ("churn", "collection_cases", "reminders")
+#: harm). ``churn`` is a rate among churn-matured debtors; ``late_again`` the share of matured
+#: cases whose customer is late again within ``metrics.late_again_days`` (needs ``unit.case``);
+#: the others are counts per assigned debtor (as ingested so far).
+GUARDRAIL_METRICS = ("churn", "collection_cases", "reminders", "late_again")
 
 
 class Guardrail(_Frozen):

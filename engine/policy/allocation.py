@@ -189,6 +189,7 @@ def decide_allocation(
     days_elapsed: float = float("inf"),
     reward_draws: npt.NDArray[np.float64] | None = None,
     stopped: Collection[str] = (),
+    reward_name: str = "net_value",
 ) -> AllocationDecision:
     """Weights for the next period from matured outcomes (holdout units excluded by the caller).
 
@@ -210,7 +211,8 @@ def decide_allocation(
         Days since the experiment started (for ``burn_in_days``).
     reward_draws
         Shape (draws, k): posterior draws of each arm's reward when the reward is not the
-        binary primary metric (``reward: net_value``); P(best) is then taken from them.
+        binary primary metric (``objective: net_value`` or ``late_again``, named by
+        ``reward_name`` in the reason); P(best) is then taken from them.
     stopped
         Arms stopped by a guardrail breach: they get no traffic, now or later, and the bandit,
         its floors and the starting split are computed over the other arms only.
@@ -233,6 +235,7 @@ def decide_allocation(
                 if reward_draws is None
                 else reward_draws[:, [list(arm_keys).index(k) for k in active]]
             ),
+            reward_name=reward_name,
         )
         return _with_stopped(inner, arm_keys, stopped)
     zero = BinomialStat(0, 0)
@@ -269,7 +272,7 @@ def decide_allocation(
         else:
             probs, name = p_best, "thompson"
         leader = arm_keys[int(np.argmax(p_best))]
-        target = "net_value" if reward_draws is not None else "pay_on_time"
+        target = reward_name if reward_draws is not None else "pay_on_time"
         reason = (
             f"{name} on {target}: P(best) from {config.draws} posterior draws over "
             f"{matured} matured units; leader {leader} (P(best)={p_best.max():.3f})"

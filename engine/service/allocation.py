@@ -19,7 +19,7 @@ from engine.policy import (
     decide_segment_allocation,
     update_due,
 )
-from engine.policy.rewards import net_value_draws
+from engine.policy.rewards import late_again_draws, net_value_draws
 from engine.service.clock import ensure_forward
 from engine.service.common import (
     ServiceError,
@@ -94,6 +94,15 @@ def arm_totals(
         by_holdout=True,
         min_experiment_version=since,
     )
+    if experiment.case_column is not None:  # repeat cases: their sums too (late_again reward)
+        cells += queries.case_cells(
+            session,
+            experiment_key=experiment.key,
+            now=now,
+            late_again_days=experiment.metrics.late_again_days,
+            by_holdout=True,
+            min_experiment_version=since,
+        )
     everyone = totals_by_arm(experiment.arm_keys, ((c.arm, c.totals) for c in cells))
     return everyone, training_totals(experiment, cells)
 
@@ -134,6 +143,37 @@ def _net_value_draws(
         rng=rng,
         draws=experiment.allocation.draws,
     )
+
+
+def _late_again_draws(
+    experiment: Experiment, totals: dict[str, ArmTotals], *, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """Posterior draws (draws, k) of each arm's reward for ``objective: late_again``: minus its
+    late-again share per matured case, customers the unit
+    (:func:`engine.policy.rewards.late_again_draws`)."""
+    t = [totals[a] for a in experiment.arm_keys]
+    return late_again_draws(
+        customers=[x.late_customers for x in t],
+        cases=[x.late_cases for x in t],
+        cases_sq=[x.late_cases_sq for x in t],
+        late=[x.late_again for x in t],
+        late_sq=[x.late_again_sq for x in t],
+        cross=[x.late_cross for x in t],
+        rng=rng,
+        draws=experiment.allocation.draws,
+    )
+
+
+def _reward_draws(
+    experiment: Experiment, totals: dict[str, ArmTotals], *, rng: np.random.Generator
+) -> npt.NDArray[np.float64] | None:
+    """The bandit's reward draws for the experiment's objective; None: pay on time (the
+    conjugate Beta posteriors of the policy)."""
+    if experiment.objective == "net_value":
+        return _net_value_draws(experiment, totals, rng=rng)
+    if experiment.objective == "late_again":
+        return _late_again_draws(experiment, totals, rng=rng)
+    return None
 
 
 def _plain(table: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
@@ -254,11 +294,7 @@ def write_update(
         held = _held_for_new_definition(experiment, stats, since)
         if held is not None:
             return replace(AllocationInfo.from_row(current), unchanged=held)
-    reward_draws = (
-        _net_value_draws(experiment, training, rng=rng)
-        if experiment.objective == "net_value"
-        else None
-    )
+    reward_draws = _reward_draws(experiment, training, rng=rng)
     decision = decide_allocation(
         config=experiment.allocation,
         arm_keys=experiment.arm_keys,
@@ -270,6 +306,7 @@ def write_update(
         days_elapsed=max(0.0, (now - history[0].created_at).total_seconds() / 86_400),
         reward_draws=reward_draws,
         stopped=stopped,
+        reward_name=experiment.objective,
     )
     by_segment = None
     if experiment.allocation.per_segment and not decision.burn_in:

@@ -20,7 +20,7 @@ from engine.service.common import (
     load_current,
 )
 from engine.service.definitions import pooled_since
-from engine.service.strata import arm_maturity, maturity_of, stratified_totals
+from engine.service.strata import arm_maturity, late_again_days, stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 
@@ -79,6 +79,7 @@ def analyze_experiment(
         snapshot = queries.fresh_snapshot(
             session, experiment_key=experiment_key, now=now, min_experiment_version=since
         )
+        cases = late_again_days(experiment)
         report(0.05, 0, "aggregating outcomes" if snapshot is None else "reading the snapshot")
         strata = stratified_totals(
             session,
@@ -89,15 +90,17 @@ def analyze_experiment(
             net_value=True,
             min_experiment_version=since,
             snapshot=snapshot,
+            cases=cases,
         )
         assigned = sum(t.assigned for t in strata.totals.values())
         report(0.7, assigned, "maturity dates")
-        maturity = (
-            arm_maturity(
-                session, experiment_key=experiment_key, now=now, min_experiment_version=since
-            )
-            if snapshot is None
-            else maturity_of(snapshot.maturity)
+        maturity = arm_maturity(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            snapshot=snapshot,
+            cases=cases,
         )
     current = history[-1]
     value = None

@@ -4,6 +4,11 @@ Nothing is short-cut: debtors go through :func:`engine.service.assign_debtors` u
 allocation in force, the simulator answers with payments, reminders, collection cases and churn
 at their own times, and the engine only learns of an event once its day has come. The bandit
 and the promotion rule see exactly what they would see in production.
+
+An experiment with ``unit: {customer, case}`` also sees repeat cases: the simulator bills each
+treated customer monthly (:class:`engine.simulate.Biller`), and an overdue invoice of a known
+customer is a new case in the morning's batch, with its invoice id; its events carry the case
+id. An experiment without a case id runs exactly as before (the same draws, one case each).
 """
 
 from __future__ import annotations
@@ -33,12 +38,16 @@ from engine.service import (
 )
 from engine.simulate import (
     DEFAULT_SCENARIO,
+    Biller,
+    CaseBatch,
     DebtorBatch,
     Responses,
     Scenario,
+    first_cases,
     sample_debtors,
     simulate_responses,
     true_churn_rate,
+    true_late_again_rate,
     true_pay_rate,
 )
 from engine.simulate.configured import scenario_for
@@ -68,12 +77,29 @@ class DemoResult:
     events: int
     seconds: float
     ineligible: int = 0  # simulated debtors the eligibility rules kept out
+    #: With ``unit.case``: cases treated (first and repeat), customers by their number of cases
+    #: (1, 2, 3 = three or more) and the true late-again rate per arm; else 0 and empty.
+    cases: int = 0
+    customers_by_cases: dict[int, int] = dataclasses.field(default_factory=dict)
+    true_late_again: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
-def _cohort_events(batch: DebtorBatch, responses: Responses, assigned_at: datetime) -> EventBatch:
-    """The events a cohort will produce, each stamped with the time it happens."""
+def _cohort_events(
+    batch: DebtorBatch,
+    responses: Responses,
+    assigned_at: datetime,
+    cases: CaseBatch | None = None,
+) -> EventBatch:
+    """The events a cohort will produce, each stamped with the time it happens.
+
+    With ``cases``, the rows are cases: an event's id and its ``case_id`` name the case, and
+    only a customer's first case draws the customer's churn (which names no case: it ends the
+    subscription, not an invoice).
+    """
     start = to_datetime64(assigned_at)
     ids = batch.debtor_id.astype(object)
+    keys = ids if cases is None else cases.case_id.astype(object)
+    churned = responses.churned if cases is None else responses.churned & (cases.customer < 0)
 
     def at(days: npt.NDArray[np.float64]) -> npt.NDArray[np.datetime64]:
         return start + np.round(days * 86_400_000_000).astype("timedelta64[us]")
@@ -84,16 +110,22 @@ def _cohort_events(batch: DebtorBatch, responses: Responses, assigned_at: dateti
         # The SMS goes out within the hour; the agency confirms the case the next day.
         ("reminder", responses.reminder_sent, np.full(len(ids), 1 / 24), None),
         ("collection_case", responses.collection_case, np.ones(len(ids)), None),
-        ("churn", responses.churned, responses.churn_delay_days, None),
+        ("churn", churned, responses.churn_delay_days, None),
     ):
         chosen = np.flatnonzero(mask)
+        case_id = None
+        if cases is not None:
+            case_id = np.full(chosen.size, None, dtype=object)
+            if kind != "churn":
+                case_id = keys[chosen]
         parts.append(
             EventBatch(
-                event_id=(ids[chosen] + f":{kind}").astype(object),
+                event_id=(keys[chosen] + f":{kind}").astype(object),
                 debtor_id=ids[chosen],
                 kind=np.full(chosen.size, kind, dtype=object),
                 amount=np.full(chosen.size, np.nan) if amount is None else amount[chosen],
                 occurred_at=at(delay[chosen]),
+                case_id=case_id,
             )
         )
     return EventBatch.concat(parts)
@@ -146,6 +178,9 @@ class DemoLoop:
         self.days = 0
         self.events = 0
         self.ineligible = 0
+        self.cases = 0
+        # Repeat cases only for an experiment whose debtor file names the case.
+        self.biller = Biller(self.scenario) if experiment.case_column is not None else None
         sync_experiment(engine, loaded, now=start)
 
     def day(self) -> tuple[AssignResult, int, CycleResult]:
@@ -159,9 +194,33 @@ class DemoLoop:
             start_index=day * self.debtors_per_day,
             scenario=scenario,
         )
-        result = assign_debtors(
+        if self.biller is None:
+            result, batch, responses, cases = self._assign_debtors(batch, assigned_at)
+        else:
+            result, batch, responses, cases = self._assign_cases(batch, day, assigned_at)
+        cohort = _cohort_events(batch, responses, assigned_at, cases)
+        pending = EventBatch.concat([self.pending, cohort])
+        due = pending.occurred_at < to_datetime64(midnight)
+        todays = pending.take(due)
+        self.pending = pending.take(~due)
+        ingest_events(self.engine, todays, now=midnight)
+        self.events += len(todays)
+        cycle = run_cycle(
             self.engine,
             experiment_key=experiment.key,
+            now=midnight,
+            update_seed=int(self.rng.integers(2**62)),
+        )
+        self.days += 1
+        return result, len(todays), cycle
+
+    def _assign_debtors(
+        self, batch: DebtorBatch, assigned_at: datetime
+    ) -> tuple[AssignResult, DebtorBatch, Responses, None]:
+        """One case per debtor: assign the morning's debtors, draw the eligible ones' answers."""
+        result = assign_debtors(
+            self.engine,
+            experiment_key=self.experiment.key,
             debtor_ids=batch.debtor_id,
             segments=batch.debtor_type,
             amounts_owed=batch.amount_owed,
@@ -177,23 +236,49 @@ class DemoLoop:
             batch,
             result.treatment[eligible].astype(str),
             rng=self.rng,
-            scenario=scenario,
-            churn_horizon_days=experiment.metrics.churn_horizon_days,
+            scenario=self.scenario,
+            churn_horizon_days=self.experiment.metrics.churn_horizon_days,
         )
-        pending = EventBatch.concat([self.pending, _cohort_events(batch, responses, assigned_at)])
-        due = pending.occurred_at < to_datetime64(midnight)
-        todays = pending.take(due)
-        self.pending = pending.take(~due)
-        ingest_events(self.engine, todays, now=midnight)
-        self.events += len(todays)
-        cycle = run_cycle(
+        return result, batch, responses, None
+
+    def _assign_cases(
+        self, batch: DebtorBatch, day: int, assigned_at: datetime
+    ) -> tuple[AssignResult, DebtorBatch, Responses, CaseBatch]:
+        """New customers' first cases and known customers' overdue invoices, one batch: the
+        engine gives a known customer their stored arm, and the simulator answers to the
+        treatment each case got."""
+        assert self.biller is not None
+        cases = CaseBatch.concat(first_cases(batch), self.biller.overdue(day, rng=self.rng))
+        result = assign_debtors(
             self.engine,
-            experiment_key=experiment.key,
-            now=midnight,
-            update_seed=int(self.rng.integers(2**62)),
+            experiment_key=self.experiment.key,
+            debtor_ids=cases.debtors.debtor_id,
+            case_ids=cases.case_id,
+            segments=cases.debtors.debtor_type,
+            amounts_owed=cases.debtors.amount_owed,
+            now=assigned_at,
         )
-        self.days += 1
-        return result, len(todays), cycle
+        eligible = result.eligible
+        self.ineligible += int((~eligible & (cases.customer < 0)).sum())
+        cases = cases.take(eligible)
+        treatment = result.treatment[eligible].astype(str)
+        responses = simulate_responses(
+            cases.debtors,
+            treatment,
+            rng=self.rng,
+            scenario=self.scenario,
+            churn_horizon_days=self.experiment.metrics.churn_horizon_days,
+        )
+        self.biller.record(cases, treatment, responses, day=day)
+        self.cases += len(cases)
+        return result, cases.debtors, responses, cases
+
+    def customers_by_cases(self) -> dict[int, int]:
+        """Treated customers by their number of cases so far: 1, 2 and 3 (three or more)."""
+        if self.biller is None:
+            return {}
+        counts = np.minimum(self.biller.column("cases"), 3)
+        return {k: int((counts == k).sum()) for k in (1, 2, 3)}
 
     @property
     def now(self) -> datetime:
@@ -242,6 +327,12 @@ def run_demo(
     plain = [arm for arm in experiment.arm_keys if arm not in experiment.routers]
     truth = {arm: true_pay_rate(arm, window_days=window, scenario=scenario) for arm in plain}
     churn = {arm: true_churn_rate(arm, horizon_days=horizon, scenario=scenario) for arm in plain}
+    late_again: dict[str, float] = {}
+    if loop.biller is not None:
+        n = experiment.metrics.late_again_days
+        late_again = {
+            arm: true_late_again_rate(arm, window_days=n, scenario=scenario) for arm in plain
+        }
     return DemoResult(
         report=report,
         analysis=analysis,
@@ -252,4 +343,7 @@ def run_demo(
         events=loop.events,
         seconds=time.perf_counter() - clock,
         ineligible=loop.ineligible,
+        cases=loop.cases,
+        customers_by_cases=loop.customers_by_cases(),
+        true_late_again=late_again,
     )

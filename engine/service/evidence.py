@@ -12,7 +12,7 @@ from sqlmodel import Session
 from engine.analysis import GUARDRAILS, METRICS
 from engine.config import Experiment
 from engine.promotion import Evidence
-from engine.service.strata import stratified_totals
+from engine.service.strata import late_again_days, stratified_totals
 from engine.stats.srm import srm_check
 from engine.store.queries import OutcomeCell
 from engine.store.tables import AllocationVersion
@@ -33,7 +33,12 @@ def promotion_evidence(
     every report shows."""
     arms = experiment.arm_keys
     totals = stratified_totals(
-        session, experiment_key=experiment.key, history=history, now=now, cells=cells
+        session,
+        experiment_key=experiment.key,
+        history=history,
+        now=now,
+        cells=cells,
+        cases=late_again_days(experiment),
     )
     grid = totals.grid(experiment)
     # Randomised debtors only: those a contact rule assigned are not part of the check.

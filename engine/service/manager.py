@@ -80,6 +80,7 @@ def _windows(experiment: Experiment) -> dict[str, int]:
         "churn": metrics.churn_horizon_days,
         "collection_cases": metrics.pay_window_days,
         "reminders": metrics.pay_window_days,
+        "late_again": metrics.late_again_days,
     }
 
 
@@ -161,6 +162,7 @@ def manager_view(
         "churn": analysis.first_churn_due,
         "collection_cases": analysis.first_pay_due,
         "reminders": analysis.first_pay_due,
+        "late_again": analysis.first_late_again_due,
     }
     rows = guardrail_rows(
         numbers=None if latest is None else latest.numbers,

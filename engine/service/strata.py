@@ -33,6 +33,12 @@ class StratifiedTotals:
         return strata_grid(experiment.arm_keys, self.totals, self.weights)
 
 
+def late_again_days(experiment: Experiment) -> int | None:
+    """N of the late-again metric when the experiment has repeat cases (``unit.case``), else
+    None: its debtors are one case each and no case sums are read."""
+    return experiment.metrics.late_again_days if experiment.case_column is not None else None
+
+
 def stratum_cells(
     session: Session,
     *,
@@ -44,6 +50,7 @@ def stratum_cells(
     min_experiment_version: int | None = None,
     by_due_day: Literal["pay", "churn"] | None = None,
     snapshot: queries.Snapshot | None = None,
+    cases: int | None = None,
 ) -> list[queries.OutcomeCell]:
     """Outcome cells per (arm, period, holdout, constrained), and per segment too when the
     split depends on it; otherwise 16 debtor types would multiply the cells (and the time to
@@ -55,8 +62,53 @@ def stratum_cells(
     ``snapshot``: the scheduled cycle's cells, fresh for this ``now`` and definition
     (:func:`engine.store.queries.fresh_snapshot`); they are summed into the same cells instead
     of a scan of every assignment (they carry the net-value sums).
+
+    ``cases``: the experiment's :func:`late_again_days` (None: no repeat cases); the cells then
+    also carry the repeat-case sums (:func:`engine.store.queries.case_cells`), read live: the
+    snapshot holds none, and a later case of a known customer moves no fingerprint.
     """
     by_segment = any(row.segment_weights for row in history)
+    extra: list[queries.OutcomeCell] = []
+    if cases is not None and by_due_day is None:
+        extra = queries.case_cells(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            late_again_days=cases,
+            by_period=True,
+            by_segment=by_segment,
+            segments=segments,
+            by_holdout=True,
+            min_experiment_version=min_experiment_version,
+        )
+    return (
+        _outcome_cells(
+            session,
+            experiment_key=experiment_key,
+            by_segment=by_segment,
+            now=now,
+            segments=segments,
+            net_value=net_value,
+            min_experiment_version=min_experiment_version,
+            by_due_day=by_due_day,
+            snapshot=snapshot,
+        )
+        + extra
+    )
+
+
+def _outcome_cells(
+    session: Session,
+    *,
+    experiment_key: str,
+    by_segment: bool,
+    now: datetime,
+    segments: Sequence[str] | None,
+    net_value: bool,
+    min_experiment_version: int | None,
+    by_due_day: Literal["pay", "churn"] | None,
+    snapshot: queries.Snapshot | None,
+) -> list[queries.OutcomeCell]:
     if snapshot is not None:
         return queries.coarsen(
             snapshot.churn_cells if by_due_day == "churn" else snapshot.cells,
@@ -91,13 +143,15 @@ def stratified_totals(
     net_value: bool = False,
     min_experiment_version: int | None = None,
     snapshot: queries.Snapshot | None = None,
+    cases: int | None = None,
 ) -> StratifiedTotals:
     """Cells are allocation periods; under per-segment allocation, where the split differs by
     segment within a period, they are (segment, period) pairs, each with its own weights, and
     the segments are the estimand's strata.
 
     ``cells`` are :func:`stratum_cells` already read in the same transaction (the scheduled
-    cycle reads them once for the update and the promotion rule); ``snapshot`` as there.
+    cycle reads them once for the update and the promotion rule); ``snapshot`` and ``cases``
+    as there.
     """
     by_segment = any(row.segment_weights for row in history)
     if cells is None:
@@ -110,6 +164,7 @@ def stratified_totals(
             net_value=net_value,
             min_experiment_version=min_experiment_version,
             snapshot=snapshot,
+            cases=cases,
         )
     rows = {row.version: row for row in history}
     totals: dict[tuple[str, Stratum], ArmTotals] = {}
@@ -144,21 +199,43 @@ def arm_maturity(
     experiment_key: str,
     now: datetime,
     min_experiment_version: int | None = None,
+    snapshot: queries.Snapshot | None = None,
+    cases: int | None = None,
 ) -> Maturity:
     """Per arm, when its first assignment (made by ``now``, in the current definition epoch)
-    matures for payment and churn."""
-    rows = queries.maturity(
-        session,
-        experiment_key=experiment_key,
-        now=now,
-        min_experiment_version=min_experiment_version,
+    matures for payment and churn (from ``snapshot`` when given), and with ``cases`` (as in
+    :func:`stratum_cells`) when its first case's late-again window closes."""
+    rows = (
+        queries.maturity(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=min_experiment_version,
+        )
+        if snapshot is None
+        else snapshot.maturity
     )
-    return maturity_of(rows)
+    late = (
+        queries.case_maturity(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            late_again_days=cases,
+            min_experiment_version=min_experiment_version,
+        )
+        if cases is not None
+        else []
+    )
+    return maturity_of(rows, late)
 
 
-def maturity_of(rows: Sequence[queries.Maturity]) -> Maturity:
-    """The analysis' maturity from the per-arm rows of :func:`queries.maturity`."""
+def maturity_of(
+    rows: Sequence[queries.Maturity], cases: Sequence[queries.CaseMaturity] = ()
+) -> Maturity:
+    """The analysis' maturity from the per-arm rows of :func:`queries.maturity` and
+    :func:`queries.case_maturity`."""
     return Maturity(
         pay={r.arm: r.first_pay_due for r in rows if r.first_pay_due is not None},
         churn={r.arm: r.first_churn_due for r in rows if r.first_churn_due is not None},
+        late_again={r.arm: r.first_late_again_due for r in cases},
     )

@@ -41,13 +41,20 @@ Assumptions (documented modelling choices, not published facts)
 * Effects act on the eventual-payment log-odds and on the delay distribution of each arm; the
   delay distribution does not depend on the debtor type.
 
+Repeat cases. Customers are billed monthly; after a case the next invoice is overdue (a new
+case of the same customer, who keeps the arm) with a per-type probability that the arms shift
+on the log-odds scale, as for payment; a churned customer is billed no more. Friction raises
+repeat lateness (an agency case), a reminder or a discount lowers it: assumptions stated in
+:mod:`~engine.simulate.cases` and :mod:`~engine.simulate.calibration`.
+
 Submodules: :mod:`~engine.simulate.calibration` (debtor types, arms, calibrated defaults),
 :mod:`~engine.simulate.arms` (:class:`ArmModel`), :mod:`~engine.simulate.configured` (models
 for an experiment's own arms; imported on its own, as it reads :mod:`engine.config`),
 :mod:`~engine.simulate.scenario` (:class:`Scenario`, validation),
 :mod:`~engine.simulate.debtors` (sampling debtors), :mod:`~engine.simulate.responses`
 (simulating responses), :mod:`~engine.simulate.truth` (analytic truths),
-:mod:`~engine.simulate.randomised` (a randomised phase's log).
+:mod:`~engine.simulate.randomised` (a randomised phase's log), :mod:`~engine.simulate.cases`
+(monthly bills and repeat cases: :class:`Biller`, :func:`case_log`).
 """
 
 from __future__ import annotations
@@ -61,17 +68,28 @@ from engine import lazy
 if TYPE_CHECKING:
     from engine.simulate.arms import ArmModel
     from engine.simulate.calibration import ARMS, DEBTOR_TYPES, PAY_ON_TIME_WINDOW_DAYS
+    from engine.simulate.cases import Biller, CaseBatch, CaseLog, case_log, first_cases
     from engine.simulate.debtors import DebtorBatch, sample_debtors
     from engine.simulate.randomised import randomised_log
     from engine.simulate.responses import Responses, simulate_responses
     from engine.simulate.scenario import DEFAULT_SCENARIO, Scenario
-    from engine.simulate.truth import true_churn_rate, true_pay_rate, would_have_paid_anyway_share
+    from engine.simulate.truth import (
+        true_churn_rate,
+        true_late_again_rate,
+        true_pay_rate,
+        would_have_paid_anyway_share,
+    )
 
 _EXPORTS: dict[str, str] = {
     "ArmModel": "engine.simulate.arms",
     "ARMS": "engine.simulate.calibration",
     "DEBTOR_TYPES": "engine.simulate.calibration",
     "PAY_ON_TIME_WINDOW_DAYS": "engine.simulate.calibration",
+    "Biller": "engine.simulate.cases",
+    "CaseBatch": "engine.simulate.cases",
+    "CaseLog": "engine.simulate.cases",
+    "case_log": "engine.simulate.cases",
+    "first_cases": "engine.simulate.cases",
     "DebtorBatch": "engine.simulate.debtors",
     "sample_debtors": "engine.simulate.debtors",
     "randomised_log": "engine.simulate.randomised",
@@ -80,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_SCENARIO": "engine.simulate.scenario",
     "Scenario": "engine.simulate.scenario",
     "true_churn_rate": "engine.simulate.truth",
+    "true_late_again_rate": "engine.simulate.truth",
     "true_pay_rate": "engine.simulate.truth",
     "would_have_paid_anyway_share": "engine.simulate.truth",
 }
@@ -90,13 +109,19 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "PAY_ON_TIME_WINDOW_DAYS",
     "ArmModel",
+    "Biller",
+    "CaseBatch",
+    "CaseLog",
     "DebtorBatch",
     "Responses",
     "Scenario",
+    "case_log",
+    "first_cases",
     "randomised_log",
     "sample_debtors",
     "simulate_responses",
     "true_churn_rate",
+    "true_late_again_rate",
     "true_pay_rate",
     "would_have_paid_anyway_share",
 ]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from engine.simulate.calibration import (
     DEBTOR_TYPES,
+    _collection_late_again_shift,
     _collection_shift,
+    _discount_late_again_shift,
     _discount_shift,
+    _sms_late_again_shift,
     _sms_shift,
 )
 
@@ -34,6 +37,9 @@ class ArmModel:
         decision to pay; no published effect size to calibrate a deterrent on).
     sends_reminder, opens_collection_case : bool
         Whether the arm sends a reminder / opens an agency case (collection counts KPI).
+    late_again_log_odds_shift : Mapping[str, float]
+        Per-type shift of the log-odds that the customer's next monthly invoice is overdue too
+        (a repeat case, :mod:`engine.simulate.cases`), relative to ``no_action``; missing means 0.
     """
 
     pay_log_odds_shift: Mapping[str, float]
@@ -44,10 +50,16 @@ class ArmModel:
     fee: float = 0.0
     sends_reminder: bool = False
     opens_collection_case: bool = False
+    late_again_log_odds_shift: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "pay_log_odds_shift", MappingProxyType(dict(self.pay_log_odds_shift))
+        )
+        object.__setattr__(
+            self,
+            "late_again_log_odds_shift",
+            MappingProxyType(dict(self.late_again_log_odds_shift)),
         )
 
 
@@ -60,6 +72,7 @@ def _default_arms() -> dict[str, ArmModel]:
             delay_median_days=5.0,
             delay_shape=1.8,
             churn_hazard_ratio=1.0,  # reference hazard
+            late_again_log_odds_shift=dict.fromkeys(DEBTOR_TYPES, 0.0),  # reference
         ),
         "friendly_sms": ArmModel(
             pay_log_odds_shift={t: _sms_shift(t) for t in DEBTOR_TYPES},
@@ -68,6 +81,7 @@ def _default_arms() -> dict[str, ArmModel]:
             delay_shape=2.0,
             churn_hazard_ratio=2.0,  # Billogram: churn ~2x after a post-due reminder (DOMAIN.md)
             sends_reminder=True,
+            late_again_log_odds_shift={t: _sms_late_again_shift(t) for t in DEBTOR_TYPES},
         ),
         "discount_nudge": ArmModel(
             pay_log_odds_shift={t: _discount_shift(t) for t in DEBTOR_TYPES},
@@ -77,6 +91,7 @@ def _default_arms() -> dict[str, ArmModel]:
             churn_hazard_ratio=1.8,
             discount=0.05,  # 5% for paying within the window (brief; Cadena & Schoar 2011)
             sends_reminder=True,
+            late_again_log_odds_shift={t: _discount_late_again_shift(t) for t in DEBTOR_TYPES},
         ),
         "direct_collection": ArmModel(
             pay_log_odds_shift={t: _collection_shift(t) for t in DEBTOR_TYPES},
@@ -86,5 +101,6 @@ def _default_arms() -> dict[str, ArmModel]:
             delay_shape=3.0,
             churn_hazard_ratio=5.0,  # Billogram: churn ~5x after a collection case (DOMAIN.md)
             opens_collection_case=True,
+            late_again_log_odds_shift={t: _collection_late_again_shift(t) for t in DEBTOR_TYPES},
         ),
     }

@@ -6,8 +6,9 @@ model its configuration resembles, so ``dunning demo --experiment FILE`` can sim
 
 * a collection agency (``channel: agency`` or ``opens_collection_case``) -> ``direct_collection``;
 * a contacting arm with a discount ``d`` -> ``discount_nudge`` with the offer's effect scaled by
-  ``d / 5%`` on the log-odds (assumption: a linear dose-response around the published 5% offer of
-  Cadena & Schoar 2011; no study pins the slope) and the discount ``d`` granted to early payers;
+  ``d / 5%`` on the log-odds of paying and of repeat lateness (assumption: a linear
+  dose-response around the published 5% offer of Cadena & Schoar 2011; no study pins the
+  slope) and the discount ``d`` granted to early payers;
 * a contacting arm without a discount -> ``friendly_sms``;
 * anything else -> ``no_action``.
 
@@ -24,7 +25,13 @@ import dataclasses
 
 from engine.config import Arm, Experiment
 from engine.simulate.arms import ArmModel
-from engine.simulate.calibration import DEBTOR_TYPES, _discount_shift, _sms_shift
+from engine.simulate.calibration import (
+    DEBTOR_TYPES,
+    _discount_late_again_shift,
+    _discount_shift,
+    _sms_late_again_shift,
+    _sms_shift,
+)
 from engine.simulate.scenario import Scenario
 
 #: The discount of the calibrated ``discount_nudge`` arm, the unit of the dose-response.
@@ -48,8 +55,17 @@ def _resembled(arm: Arm, scenario: Scenario) -> ArmModel:
         shift = {
             t: _sms_shift(t) + dose * (_discount_shift(t) - _sms_shift(t)) for t in DEBTOR_TYPES
         }
+        # The same dose-response on repeat lateness (engine.simulate.cases).
+        late_again = {
+            t: _sms_late_again_shift(t)
+            + dose * (_discount_late_again_shift(t) - _sms_late_again_shift(t))
+            for t in DEBTOR_TYPES
+        }
         return dataclasses.replace(
-            scenario.arms["discount_nudge"], pay_log_odds_shift=shift, discount=arm.discount
+            scenario.arms["discount_nudge"],
+            pay_log_odds_shift=shift,
+            late_again_log_odds_shift=late_again,
+            discount=arm.discount,
         )
     if arm.contacts_debtor:
         return scenario.arms["friendly_sms"]

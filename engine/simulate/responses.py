@@ -29,6 +29,9 @@ class Responses:
         Cancels the subscription within ``churn_horizon_days``.
     churn_delay_days : float64
         Days from assignment to churn; NaN when not churned.
+    churn_time_days : float64
+        Days from assignment to churn, also beyond the horizon (inf under a zero hazard): a
+        customer who has churned is billed no more (:mod:`engine.simulate.cases`).
     reminder_sent : bool
         An SMS/reminder went out (``friendly_sms``, ``discount_nudge``).
     collection_case : bool
@@ -40,6 +43,7 @@ class Responses:
     amount_paid: NDArray[np.float64]
     churned: NDArray[np.bool_]
     churn_delay_days: NDArray[np.float64]
+    churn_time_days: NDArray[np.float64]
     reminder_sent: NDArray[np.bool_]
     collection_case: NDArray[np.bool_]
 
@@ -153,6 +157,7 @@ def simulate_responses(
         amount_paid=amount_paid.astype(np.float64),
         churned=churned,
         churn_delay_days=churn_delay.astype(np.float64),
+        churn_time_days=churn_time.astype(np.float64),
         reminder_sent=reminder,
         collection_case=case,
     )

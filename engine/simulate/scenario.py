@@ -15,6 +15,7 @@ from engine.simulate.calibration import (
     DEBTOR_TYPES,
     PAY_ON_TIME_WINDOW_DAYS,
     _default_amount_multiplier,
+    _default_base_late_again_prob,
     _default_base_pay_prob,
     _default_type_shares,
     _expit,
@@ -52,6 +53,14 @@ class Scenario:
         Per-type multiplier of the amount median (missing type means 1).
     discount_window_days : float
         A discount arm grants its discount only to payers within this many days.
+    billing_period_days : int
+        Days between a customer's invoices (monthly); whole days, so a repeat case falls on a
+        daily batch.
+    base_late_again_prob : Mapping[str, float]
+        P(next invoice overdue | this one was) per type under ``no_action``, in (0, 1).
+    relapse_log_odds_gap : float
+        How much less likely (log-odds) an invoice is overdue when the one before it was paid
+        on time, than when the one before was overdue too; >= 0.
     """
 
     type_shares: Mapping[str, float] = field(default_factory=_default_type_shares)
@@ -71,10 +80,15 @@ class Scenario:
     amount_sigma: float = 0.72
     type_amount_multiplier: Mapping[str, float] = field(default_factory=_default_amount_multiplier)
     discount_window_days: float = PAY_ON_TIME_WINDOW_DAYS
+    billing_period_days: int = 30
+    base_late_again_prob: Mapping[str, float] = field(default_factory=_default_base_late_again_prob)
+    # Assumption (engine.simulate.calibration): a relapse is e^2 ~ 7x less likely in odds.
+    relapse_log_odds_gap: float = 2.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type_shares", _freeze(self.type_shares))
         object.__setattr__(self, "base_pay_prob", _freeze(self.base_pay_prob))
+        object.__setattr__(self, "base_late_again_prob", _freeze(self.base_late_again_prob))
         object.__setattr__(self, "type_churn_multiplier", _freeze(self.type_churn_multiplier))
         object.__setattr__(self, "type_amount_multiplier", _freeze(self.type_amount_multiplier))
         object.__setattr__(self, "arms", MappingProxyType(dict(self.arms)))
@@ -103,18 +117,24 @@ class Scenario:
             raise ValueError("type_shares: every share must be finite and >= 0")
         if not math.isclose(math.fsum(shares), 1.0, abs_tol=1e-6):
             raise ValueError(f"type_shares must sum to 1, got {math.fsum(shares):.6f}")
-        exact_keys("base_pay_prob", self.base_pay_prob)
-        for t, p in self.base_pay_prob.items():
-            if not 0.0 < p < 1.0:
-                raise ValueError(f"base_pay_prob[{t!r}] must be in (0, 1), got {p}")
+        for name, probs in (
+            ("base_pay_prob", self.base_pay_prob),
+            ("base_late_again_prob", self.base_late_again_prob),
+        ):
+            exact_keys(name, probs)
+            for t, p in probs.items():
+                if not 0.0 < p < 1.0:
+                    raise ValueError(f"{name}[{t!r}] must be in (0, 1), got {p}")
         if not self.arms:
             raise ValueError("arms: at least one arm is required")
         for key, arm in self.arms.items():
             if not isinstance(arm, ArmModel):
                 raise ValueError(f"arms[{key!r}] must be an ArmModel, got {type(arm).__name__}")
             subset_keys(f"arms[{key!r}].pay_log_odds_shift", arm.pay_log_odds_shift)
-            if any(not math.isfinite(v) for v in arm.pay_log_odds_shift.values()):
-                raise ValueError(f"arms[{key!r}].pay_log_odds_shift must be finite")
+            subset_keys(f"arms[{key!r}].late_again_log_odds_shift", arm.late_again_log_odds_shift)
+            for shifts in ("pay_log_odds_shift", "late_again_log_odds_shift"):
+                if any(not math.isfinite(v) for v in getattr(arm, shifts).values()):
+                    raise ValueError(f"arms[{key!r}].{shifts} must be finite")
             if not (arm.delay_median_days > 0.0 and arm.delay_shape > 0.0):
                 raise ValueError(f"arms[{key!r}]: delay median and shape must be > 0")
             if not (math.isfinite(arm.churn_hazard_ratio) and arm.churn_hazard_ratio >= 0.0):
@@ -140,6 +160,13 @@ class Scenario:
             raise ValueError("amount_median must be > 0 and amount_sigma >= 0")
         if not self.discount_window_days >= 0.0:
             raise ValueError("discount_window_days must be >= 0")
+        if not (isinstance(self.billing_period_days, int) and self.billing_period_days >= 1):
+            raise ValueError(
+                f"billing_period_days must be a whole number of days >= 1, got "
+                f"{self.billing_period_days!r}"
+            )
+        if not (math.isfinite(self.relapse_log_odds_gap) and self.relapse_log_odds_gap >= 0.0):
+            raise ValueError("relapse_log_odds_gap must be finite and >= 0")
 
     # Vectorised parameter tables --------------------------------------------------------------
 
@@ -158,6 +185,23 @@ class Scenario:
         return np.array(
             [
                 _expit(_logit(self.base_pay_prob[t]) + model.pay_log_odds_shift.get(t, 0.0))
+                for t in DEBTOR_TYPES
+            ],
+            dtype=np.float64,
+        )
+
+    def late_again_prob(self, arm: str, *, relapse: bool = False) -> NDArray[np.float64]:
+        """P(an invoice is overdue) under ``arm``, shape (16,) in DEBTOR_TYPES order: after an
+        overdue invoice, or after one paid on time (``relapse``)."""
+        model = self.arm_model(arm)
+        gap = self.relapse_log_odds_gap if relapse else 0.0
+        return np.array(
+            [
+                _expit(
+                    _logit(self.base_late_again_prob[t])
+                    + model.late_again_log_odds_shift.get(t, 0.0)
+                    - gap
+                )
                 for t in DEBTOR_TYPES
             ],
             dtype=np.float64,

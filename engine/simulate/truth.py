@@ -1,4 +1,5 @@
-"""Analytic truth of the simulation: exact pay and churn rates, "would have paid anyway" share."""
+"""Analytic truth of the simulation: exact pay, churn and late-again rates, "would have paid
+anyway" share."""
 
 from __future__ import annotations
 
@@ -77,3 +78,35 @@ def would_have_paid_anyway_share(
     if denom <= 0.0:
         raise ValueError("direct_collection has no payers within the horizon")
     return float(s @ np.minimum(p_dc, p_na)) * min(r_dc, r_na) / denom
+
+
+def true_late_again_rate(
+    arm: str,
+    *,
+    window_days: float,
+    scenario: Scenario = DEFAULT_SCENARIO,
+    debtor_type: str | None = None,
+) -> float:
+    """Exact P(a case is late again: the customer's next case opens within ``window_days``)
+    under ``arm`` (population or one type), for every case of a customer (see
+    :mod:`engine.simulate.cases`).
+
+    With ``S`` the chance to be alive at the next bill (constant hazard, so the same after every
+    case), ``q`` the overdue probability after an overdue invoice and ``p`` after one paid on
+    time, the next case is the k-th bill with probability ``S q`` for k = 1 and
+    ``S (1 - q) (S (1 - p))^(k - 2) S p`` for k >= 2; bills k <= ``window_days / period`` count.
+    """
+    period = scenario.billing_period_days
+    bills = int(max(window_days, 0.0) // period)
+    alive = np.exp(-scenario.daily_churn_hazard(arm) * period)
+    q = scenario.late_again_prob(arm)
+    p = scenario.late_again_prob(arm, relapse=True)
+    rate = np.zeros(len(DEBTOR_TYPES), dtype=np.float64)
+    reach = alive * (1.0 - q)  # alive at bill k - 1 and no case since: the relapse paths
+    for k in range(1, bills + 1):
+        if k == 1:
+            rate += alive * q
+        else:
+            rate += reach * alive * p
+            reach = reach * alive * (1.0 - p)
+    return float(_weights(scenario, debtor_type) @ rate)

@@ -5,7 +5,11 @@
 * ``assignment``: one row per debtor and experiment (sticky), with the arm's propensity, plus
   its outcome columns (first payment, amount collected in the window, churn, treatment counts),
   which are derived from ``outcome_event`` and refreshed whenever events of the debtor arrive.
-* ``outcome_event``: payments, reminders, collection cases, churn, inquiries; unique event id.
+* ``dunning_case``: with ``unit: {customer, case}``, one row per case (every case, the first
+  too): its entry time, due date and the customer's sticky arm, plus its outcome columns,
+  derived from the events matched to it (``engine.store.queries.cases``).
+* ``outcome_event``: payments, reminders, collection cases, churn, inquiries; unique event id,
+  and the case it names when the events file carries one.
 * ``promotion``: the audit trail: every evaluation of the promotion rule, every rollback and
   every status change (``action = 'status'``, the new status in ``reason``, who and what
   changed in ``numbers``).
@@ -134,6 +138,41 @@ class Assignment(SQLModel, table=True):
     inquiries: int = 0
 
 
+class DunningCase(SQLModel, table=True):
+    """One case of a customer in an experiment with ``unit.case``.
+
+    The customer's ``assignment`` row (created by the first case) holds the arm and the
+    propensity; a case copies the arm so that per-case outcomes aggregate by arm without a join.
+    Outcome columns follow the matching rule of ``engine.store.queries.cases``: derived, never
+    set by hand.
+    """
+
+    __tablename__ = "dunning_case"
+    __table_args__ = (
+        UniqueConstraint("experiment_key", "case_id"),
+        # The customer's cases in order: the next case's entry time and the event matching.
+        Index("ix_case_debtor_opened", "experiment_key", "debtor_id", "opened_at"),
+        # Events know their debtor, not the experiment: the outcome refresh of the debtors
+        # with new events, and the check of an event's case id, start from the debtor.
+        Index("ix_case_debtor", "debtor_id", "case_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_key: str = Field(max_length=64)
+    case_id: str = Field(max_length=128)
+    debtor_id: str = Field(max_length=128)
+    arm: str = Field(max_length=64)  # the customer's sticky arm, copied at insert
+    opened_at: datetime  # the as-of of the assign run that brought the case: its entry time
+    pay_due_at: datetime  # opened_at + pay window
+    amount_owed: float | None = None
+    paid_at: datetime | None = None  # first matched payment at or after opened_at
+    collected: float = 0.0  # matched payments up to pay_due_at
+    reminders: int = 0
+    collection_cases: int = 0
+    # opened_at of the same customer's next case in this experiment (late_again reads it).
+    next_opened_at: datetime | None = None
+
+
 class OutcomeEvent(SQLModel, table=True):
     __tablename__ = "outcome_event"
     __table_args__ = (Index("ix_event_debtor_kind_time", "debtor_id", "kind", "occurred_at"),)
@@ -145,6 +184,8 @@ class OutcomeEvent(SQLModel, table=True):
     amount: float | None = None
     occurred_at: datetime
     ingested_at: datetime
+    # The case the event names (events file column ``case_id``); NULL: matched by time.
+    case_id: str | None = Field(default=None, max_length=128)
 
 
 class PromotionAudit(SQLModel, table=True):

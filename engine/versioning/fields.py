@@ -86,7 +86,11 @@ FIELDS: dict[str, FieldSafety] = {
     "salt": _identity(
         "every debtor would hash to another arm, while the stored debtors keep theirs"
     ),
-    "unit": _identity("the stored assignments are per unit of the old column"),
+    "unit.customer": _identity("the stored assignments are per unit of the old column"),
+    "unit.case": _identity(
+        "the stored cases are per id of the old column; switching cases on or off changes "
+        "what a row of the debtor file is"
+    ),
     "segment": _identity(
         "each debtor's segment is stored at assignment; reports by segment and per-segment "
         "weights would mix values of two attributes"
@@ -130,6 +134,9 @@ FIELDS: dict[str, FieldSafety] = {
     "metrics.churn_horizon_days": _definition(
         "each debtor's churn horizon is fixed at assignment: earlier debtors are measured on "
         "the old horizon"
+    ),
+    "metrics.late_again_days": _live(
+        "late_again is computed when read, from each case's entry time, for every case alike"
     ),
     **{
         f"metrics.guardrails.*.{name}": _live(_RULE)

@@ -93,13 +93,16 @@ def landed_database(url: str) -> None:
 
 
 def stored_rows(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every landed table, read through today's models (the columns landed)."""
+    """Every row of every landed table, read through today's models (the columns landed:
+    a column a later revision adds does not exist before the upgrade)."""
     engine = make_db(url)
     with Session(engine) as session:
         found = {
             str(model.__tablename__): [
-                {column: getattr(row, column) for column in rows[0]}
-                for row in session.exec(select(model).order_by(model.id))  # type: ignore[attr-defined]
+                dict(row._mapping)
+                for row in session.exec(
+                    select(*(getattr(model, column) for column in rows[0])).order_by(model.id)  # type: ignore[attr-defined]
+                )
             ]
             for model, rows in LANDED_ROWS.items()
         }

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
         segment_values,
     )
     from engine.store.queries.bulk import insert_assignments, insert_events, stored_assignments
+    from engine.store.queries.case_sums import CaseMaturity, case_cells, case_maturity
+    from engine.store.queries.cases import foreign_cases, insert_cases, unmatched_cases
     from engine.store.queries.cells import (
         Maturity,
         OutcomeCell,
@@ -62,6 +64,9 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "as_date": "engine.store.queries.cells",
+    "CaseMaturity": "engine.store.queries.case_sums",
+    "case_cells": "engine.store.queries.case_sums",
+    "case_maturity": "engine.store.queries.case_sums",
     "Snapshot": "engine.store.queries.snapshots",
     "coarsen": "engine.store.queries.snapshots",
     "fingerprint": "engine.store.queries.snapshots",
@@ -74,6 +79,9 @@ _EXPORTS: dict[str, str] = {
     "insert_assignments": "engine.store.queries.bulk",
     "insert_events": "engine.store.queries.bulk",
     "stored_assignments": "engine.store.queries.bulk",
+    "foreign_cases": "engine.store.queries.cases",
+    "insert_cases": "engine.store.queries.cases",
+    "unmatched_cases": "engine.store.queries.cases",
     "lock_writes": "engine.store.queries.writes",
     "AssignedRow": "engine.store.queries.assignments",
     "AssignmentOutcome": "engine.store.queries.assignments",
@@ -107,6 +115,7 @@ __all__ = [
     "STATUS_ACTION",
     "AssignedRow",
     "AssignmentOutcome",
+    "CaseMaturity",
     "DailyTraffic",
     "Maturity",
     "OutcomeCell",
@@ -116,16 +125,20 @@ __all__ = [
     "as_date",
     "assigned_arms",
     "assignment_outcomes",
+    "case_cells",
+    "case_maturity",
     "coarsen",
     "daily_traffic",
     "decisions_on",
     "experiment_versions",
     "fingerprint",
     "first_assignment_time",
+    "foreign_cases",
     "fresh_assigned",
     "fresh_segments",
     "fresh_snapshot",
     "insert_assignments",
+    "insert_cases",
     "insert_events",
     "latest_allocation",
     "latest_status",
@@ -139,6 +152,7 @@ __all__ = [
     "refresh_outcomes",
     "segment_values",
     "stored_assignments",
+    "unmatched_cases",
     "write_snapshot",
 ]
 
