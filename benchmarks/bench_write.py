@@ -5,7 +5,11 @@ database's own bulk load of the same rows, engine and floor interleaved in one r
   assign 1M new debtors vs ``COPY`` of the same rows into a copy of ``assignment`` with its
   indexes (limit 3x); the sticky re-run of the same file vs the same ``COPY`` (2x); ingest 1M
   events vs ``COPY`` into a copy of ``outcome_event`` plus one set-based refresh (3x).
-* SQLite: assign and ingest 1M vs stdlib ``executemany`` into the same tables (3x).
+  With case ids (``unit: {customer, case}``): assign 1M cases of 500k customers vs ``COPY`` of
+  the rows it wrote into copies of ``assignment`` and ``dunning_case`` with their indexes (3x),
+  and its sticky re-run vs the same ``COPY`` (2x).
+* SQLite: assign and ingest 1M vs stdlib ``executemany`` into the same tables (3x); assign 1M
+  cases of 500k customers vs ``executemany`` of the rows it wrote into the same tables (3x).
 * Peak resident memory of assign on a 1M-row and a 5M-row file (<= 600 MB).
 
 The engine runs as a user runs it: the CLI in a child process, on a CSV file on disk. Ratios
@@ -26,10 +30,13 @@ from pathlib import Path
 from benchmarks.harness import Comparison
 from benchmarks.write_path import (
     AS_OF,
+    CASES_KEY,
     EVENTS_AS_OF,
     EXPERIMENT,
     KEY,
+    case_experiment,
     dunning,
+    write_cases,
     write_debtors,
     write_events,
 )
@@ -44,6 +51,10 @@ _COLUMNS = (
     "churned_at, reminders, collection_cases, inquiries"
 )
 _EVENT_COLUMNS = "event_id, debtor_id, kind, amount, occurred_at, ingested_at"
+_CASE_COLUMNS = (
+    "experiment_key, case_id, debtor_id, arm, opened_at, pay_due_at, amount_owed, paid_at, "
+    "collected, reminders, collection_cases, next_opened_at"
+)
 
 
 def _ok(run: object) -> None:
@@ -58,9 +69,9 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _assign(url: str, debtors: Path, out: Path) -> float:
+def _assign(url: str, debtors: Path, out: Path, key: str = KEY) -> float:
     run = dunning(
-        "assign", KEY, "-i", str(debtors), "-o", str(out), "--db", url, "--as-of", AS_OF,
+        "assign", key, "-i", str(debtors), "-o", str(out), "--db", url, "--as-of", AS_OF,
         "--overwrite",
     )  # fmt: skip
     _ok(run)
@@ -117,6 +128,7 @@ def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
         sticky_2 = _assign(url, debtors, out)
         with psycopg.connect(raw, autocommit=True) as conn:
             floor = min(floor, _timed(copy_assignments_on(conn, rows)))
+        cases = _postgres_cases(work, url, raw)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -130,7 +142,53 @@ def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
         Comparison(f"PostgreSQL ingest {n} events (CLI)", run.seconds,
                    "COPY into a copy of outcome_event + set-based refresh", event_floor,
                    limit=1 / 3),
+        *cases,
     ]  # fmt: skip
+
+
+def _postgres_cases(work: Path, url: str, raw: str) -> list[Comparison]:
+    """Assign ``ROWS`` cases of ``ROWS / 2`` customers (new, then the sticky re-run), twice
+    interleaved with the floor: ``COPY`` of the rows the engine wrote (the customers'
+    assignments and the cases) into copies of both tables with their indexes."""
+    import psycopg
+
+    debtors = write_cases(work / "cases.csv", ROWS // 2, ROWS)
+    _ok(dunning("sync", str(case_experiment(work)), "--db", url, "--as-of", "2026-03-01"))
+    out = work / "case_treatments.csv"
+    new, sticky = [], []
+    floor = float("inf")
+    where = f"WHERE experiment_key = '{CASES_KEY}'"
+    for _ in range(2):
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute(f"DELETE FROM dunning_case {where}")
+            conn.execute(f"DELETE FROM assignment {where}")
+            conn.execute("VACUUM ANALYZE assignment")
+            conn.execute("VACUUM ANALYZE dunning_case")
+        new.append(_assign(url, debtors, out, CASES_KEY))
+        sticky.append(_assign(url, debtors, out, CASES_KEY))
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS floor_case (LIKE dunning_case INCLUDING ALL)")
+            assignments = _copy_out(conn, f"SELECT {_COLUMNS} FROM assignment {where}")
+            cases = _copy_out(conn, f"SELECT {_CASE_COLUMNS} FROM dunning_case {where}")
+            floor = min(floor, _timed(_copy_cases_on(conn, assignments, cases)))
+    n, customers = f"{ROWS:,}", f"{ROWS // 2:,}"
+    return [
+        Comparison(f"PostgreSQL assign {n} cases of {customers} customers (CLI)", min(new),
+                   "COPY into copies of assignment and dunning_case with their indexes", floor,
+                   limit=1 / 3),
+        Comparison(f"PostgreSQL assign {n} cases again (sticky re-run)", min(sticky),
+                   "same COPY", floor, limit=1 / 2),
+    ]  # fmt: skip
+
+
+def _copy_cases_on(conn: object, assignments: bytes, cases: bytes) -> Callable[[], None]:
+    def run() -> None:
+        conn.execute("TRUNCATE floor_assignment, floor_case")  # type: ignore[attr-defined]
+        with conn.transaction():  # type: ignore[attr-defined]
+            _copy_in(conn, "floor_assignment", _COLUMNS, assignments)
+            _copy_in(conn, "floor_case", _CASE_COLUMNS, cases)
+
+    return run
 
 
 def copy_assignments_on(conn: object, rows: bytes) -> Callable[[], None]:
@@ -206,13 +264,56 @@ def _sqlite(work: Path, debtors: Path, events: Path) -> list[Comparison]:
         conn.close()
         return seconds
 
+    cases = _sqlite_cases(work)
     n = f"{ROWS:,}"
     return [
+        *cases,
         Comparison(f"SQLite assign {n} new debtors (CLI)", assign, "stdlib executemany into "
                    "the same table", insert("assignment", _COLUMNS, assignments), limit=1 / 3),
         Comparison(f"SQLite ingest {n} events (CLI)", run.seconds, "stdlib executemany into "
                    "the same table", insert("outcome_event", _EVENT_COLUMNS, stored),
                    limit=1 / 3),
+    ]  # fmt: skip
+
+
+def _sqlite_cases(work: Path) -> list[Comparison]:
+    """Assign ``ROWS`` cases of ``ROWS / 2`` customers vs ``executemany`` of the rows it wrote
+    into the same two tables (their indexes included) in a fresh file."""
+    debtors = write_cases(work / "cases.csv", ROWS // 2, ROWS)
+    engine_db = work / "cases.sqlite3"
+    url = f"sqlite:///{engine_db}"
+    _ok(dunning("sync", str(case_experiment(work)), "--db", url, "--as-of", "2026-03-01"))
+    seconds = _assign(url, debtors, work / "case_treatments.csv", CASES_KEY)
+    source = sqlite3.connect(engine_db)
+    assignments = source.execute(f"SELECT {_COLUMNS} FROM assignment").fetchall()
+    cases = source.execute(f"SELECT {_CASE_COLUMNS} FROM dunning_case").fetchall()
+    schema = [
+        sql for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name IN ('assignment', 'dunning_case') "
+            "AND sql IS NOT NULL"
+        )
+    ]  # fmt: skip
+    source.close()
+    floor_db = work / "cases_floor.sqlite3"
+    conn = sqlite3.connect(floor_db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    for sql in schema:
+        conn.execute(sql)
+    start = time.perf_counter()
+    with conn:
+        for table, columns, rows in (
+            ("assignment", _COLUMNS, assignments),
+            ("dunning_case", _CASE_COLUMNS, cases),
+        ):
+            marks = ", ".join("?" * len(columns.split(",")))
+            conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+    floor = time.perf_counter() - start
+    conn.close()
+    n, customers = f"{ROWS:,}", f"{ROWS // 2:,}"
+    return [
+        Comparison(f"SQLite assign {n} cases of {customers} customers (CLI)", seconds,
+                   "stdlib executemany into the same tables", floor, limit=1 / 3),
     ]  # fmt: skip
 
 

@@ -22,6 +22,7 @@ import pyarrow.csv as pa_csv
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "experiments" / "dunning_channels.yaml"
 KEY = "dunning-channels"
+CASES_KEY = "dunning-cases"
 TYPES = np.array(["WAOE", "WACE", "WAOR", "DICE", "DICR", "WIOE"], dtype=object)
 #: The assignment time of every benchmark batch, and the events a day later.
 AS_OF = "2026-03-02T09:00:00Z"
@@ -44,6 +45,40 @@ def write_debtors(path: Path, start: int, n: int, *, seed: int = 0) -> Path:
         }
     )
     _write(table, path)
+    return path
+
+
+def write_cases(path: Path, customers: int, cases: int, *, seed: int = 4) -> Path:
+    """``cases`` cases ``inv0`` ... of the customers ``d0`` ... ``d<customers - 1>`` (row i is
+    a case of customer i mod customers: the first cases of all, then the second ...), as CSV."""
+    rng = np.random.default_rng(seed)
+    who = pa.array(np.arange(cases, dtype=np.int64) % customers)
+    table = pa.table(
+        {
+            "debtor_id": debtor_ids(0, customers).take(who),
+            "invoice_id": pc.binary_join_element_wise(
+                "inv", pa.array(np.arange(cases, dtype=np.int64)).cast(pa.string()), ""
+            ),
+            "debtor_type": pa.array(TYPES[rng.integers(len(TYPES), size=cases)], pa.string()),
+            "amount_owed": pa.array(np.round(rng.gamma(2.0, 40.0, size=cases), 2)),
+        }
+    )
+    _write(table, path)
+    return path
+
+
+def case_experiment(folder: Path) -> Path:
+    """The benchmark's experiment with ``unit: {customer: debtor_id, case: invoice_id}``, under
+    the key :data:`CASES_KEY`."""
+    source = EXPERIMENT.read_text(encoding="utf-8")
+    path = folder / "cases.yaml"
+    path.write_text(
+        source.replace(f"key: {KEY}", f"key: {CASES_KEY}").replace(
+            "segment: debtor_type\n",
+            "segment: debtor_type\nunit: {customer: debtor_id, case: invoice_id}\n",
+        ),
+        encoding="utf-8",
+    )
     return path
 
 

@@ -43,6 +43,9 @@ class EventBatch:
         Shape (n,), currency amount for payments; NaN for other kinds.
     occurred_at
         Shape (n,), ``datetime64[us]``, naive UTC.
+    case_id
+        Shape (n,), the dunning case the event belongs to, None where the event names none
+        (it is then matched by debtor and time); None for the whole batch: no event names one.
     """
 
     event_id: npt.NDArray[np.object_]
@@ -50,10 +53,13 @@ class EventBatch:
     kind: npt.NDArray[np.object_]
     amount: npt.NDArray[np.float64]
     occurred_at: npt.NDArray[np.datetime64]
+    case_id: npt.NDArray[np.object_] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.event_id)
-        for name in ("debtor_id", "kind", "amount", "occurred_at"):
+        if self.case_id is None:
+            object.__setattr__(self, "case_id", np.full(n, None, dtype=object))
+        for name in ("debtor_id", "kind", "amount", "occurred_at", "case_id"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"EventBatch.{name} has {len(getattr(self, name))} rows, not {n}")
         unknown = set(self.kind.tolist()) - set(EVENT_KINDS)
@@ -79,10 +85,17 @@ class EventBatch:
             np.concatenate([b.kind for b in batches]),
             np.concatenate([b.amount for b in batches]),
             np.concatenate([b.occurred_at.astype("datetime64[us]") for b in batches]),
+            np.concatenate([b.cases for b in batches]),
         )
 
     def __len__(self) -> int:
         return len(self.event_id)
+
+    @property
+    def cases(self) -> npt.NDArray[np.object_]:
+        """``case_id``, never None (the constructor fills it)."""
+        assert self.case_id is not None
+        return self.case_id
 
     def take(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> EventBatch:
         """The sub-batch at ``index`` (integer positions or a boolean mask)."""
@@ -92,4 +105,5 @@ class EventBatch:
             self.kind[index],
             self.amount[index],
             self.occurred_at[index],
+            self.cases[index],
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -68,6 +68,38 @@ class FirstSeen:
         ]
 
 
+#: A check of case ids against the store, done by the caller inside its transaction:
+#: ``(case_ids, debtor_ids)`` of the records that passed the file's own checks -> which of them
+#: the store refuses (see :meth:`CheckedStream.chunks`).
+CaseCheck = Callable[[npt.NDArray[np.object_], npt.NDArray[np.object_]], npt.NDArray[np.bool_]]
+
+
+def refused_cases(
+    table: TextTable,
+    issues: list[RowIssue],
+    check: CaseCheck | None,
+    *,
+    case_column: str,
+    debtor_column: str,
+    message: Callable[[str, str], str],
+) -> list[RowIssue]:
+    """The records whose case id ``check`` refuses, among those with a case id and no problem
+    yet (a record already rejected is not looked up); ``message(case_id, debtor_id)``."""
+    if check is None or not len(table.frame):
+        return []
+    cases = table.frame[case_column].to_numpy(dtype=object)
+    debtors = table.frame[debtor_column].to_numpy(dtype=object)
+    bad_lines = {issue.line for issue in issues}
+    candidate = (cases != "") & ~np.isin(table.lines, list(bad_lines))
+    at = np.flatnonzero(candidate)
+    if not len(at):
+        return []
+    refused = at[np.asarray(check(cases[at], debtors[at]), dtype=bool)]
+    return [
+        table.issue(int(i), case_column, message(str(cases[i]), str(debtors[i]))) for i in refused
+    ]
+
+
 def duplicates(table: TextTable, column: str) -> list[RowIssue]:
     """Every repeat of a non-empty value after its first record."""
     return FirstSeen().repeats(table, column)
@@ -97,12 +129,15 @@ class CheckedStream(ABC, Generic[Checked]):
     def rejects(self) -> Rejects:
         return Rejects.concat(self._rejects)
 
-    def chunks(self) -> Iterator[Checked]:
+    def chunks(self, cases: CaseCheck | None = None) -> Iterator[Checked]:
+        """The checked chunks, in file order. ``cases`` also refuses records by their case id
+        against the store; it is called as each chunk is read, so the caller's transaction
+        sees the chunks written before."""
         for table in self.table.chunks():
-            checked, rejects = self._check(table)
+            checked, rejects = self._check(table, cases)
             self._rejects.append(rejects)
             self.records += len(table.frame) + len(table.malformed)
             yield checked
 
     @abstractmethod
-    def _check(self, table: TextTable) -> tuple[Checked, Rejects]: ...
+    def _check(self, table: TextTable, cases: CaseCheck | None) -> tuple[Checked, Rejects]: ...

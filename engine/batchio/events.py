@@ -11,6 +11,10 @@ Columns (CSV or Parquet; extra columns are ignored):
 ``occurred_at`` (required)
     ISO 8601 time, e.g. ``2026-03-01T09:30:00Z``; a time without offset is taken as UTC. A
     Parquet timestamp column works too (naive timestamps are UTC).
+``case_id`` (optional)
+    The dunning case of an experiment with ``unit: {customer, case}`` the event belongs to; it
+    must be a stored case of the event's debtor. Empty: the event belongs to the debtor's
+    latest case opened at or before it (``engine.store.queries.cases``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine.batchio import checks, limits, stream
@@ -27,6 +32,7 @@ from engine.batchio.tables import RowIssue, TextTable
 from engine.events import EVENT_KINDS, EventBatch
 
 EVENT_COLUMNS = ("event_id", "debtor_id", "kind", "occurred_at")
+CASE_COLUMN = "case_id"
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,16 @@ class EventStream(checks.CheckedStream[EventBatch]):
             stream.open_table(
                 path,
                 EVENT_COLUMNS,
-                columns=[*EVENT_COLUMNS, "amount"],
+                columns=[*EVENT_COLUMNS, "amount", CASE_COLUMN],
                 rows=stream.CHUNK_ROWS if rows is None else rows,
             )
         )
 
-    def _check(self, table: TextTable) -> tuple[EventBatch, Rejects]:
+    def _check(
+        self, table: TextTable, cases: checks.CaseCheck | None
+    ) -> tuple[EventBatch, Rejects]:
+        """The rows' own checks; with a ``case_id`` column, ``cases`` refuses a case id that
+        is not a stored case of the event's debtor."""
         frame = table.frame
         issues: list[RowIssue] = []
         for column in ("event_id", "debtor_id"):
@@ -72,13 +82,26 @@ class EventStream(checks.CheckedStream[EventBatch]):
         issues += table.flag(~payment & given & ~np.isfinite(amount), "amount", "not a number")
         occurred = pd.to_datetime(frame["occurred_at"], errors="coerce", utc=True, format="ISO8601")
         issues += table.flag(occurred.isna().to_numpy(), "occurred_at", "not an ISO 8601 time")
-        issues += limits.check_cells(
-            table,
-            {
-                "event_id": limits.TextCells(frame["event_id"], "outcome_event.event_id"),
-                "debtor_id": limits.TextCells(frame["debtor_id"], "outcome_event.debtor_id"),
-            },
-        )
+        bounded = {
+            "event_id": limits.TextCells(frame["event_id"], "outcome_event.event_id"),
+            "debtor_id": limits.TextCells(frame["debtor_id"], "outcome_event.debtor_id"),
+        }
+        with_case = CASE_COLUMN in frame.columns
+        if with_case:
+            bounded[CASE_COLUMN] = limits.TextCells(frame[CASE_COLUMN], "outcome_event.case_id")
+        issues += limits.check_cells(table, bounded)
+        if with_case:
+            issues += checks.refused_cases(
+                table,
+                issues,
+                cases,
+                case_column=CASE_COLUMN,
+                debtor_column="debtor_id",
+                message=lambda case, debtor: (
+                    f"{case!r} is not a stored case of debtor {debtor!r} (unknown, or another "
+                    "customer's)"
+                ),
+            )
         good, rejects = split_rows(table, issues)
         events = EventBatch(
             event_id=frame["event_id"].to_numpy(dtype=object)[good],
@@ -86,8 +109,16 @@ class EventStream(checks.CheckedStream[EventBatch]):
             kind=kind.to_numpy(dtype=object)[good],
             amount=np.where(payment, amount, np.nan)[good],
             occurred_at=occurred.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")[good],
+            case_id=None if not with_case else _cases(frame[CASE_COLUMN])[good],
         )
         return events, rejects
+
+
+def _cases(cells: pd.Series) -> npt.NDArray[np.object_]:
+    """The case id of each event, None where the cell is empty."""
+    values = cells.to_numpy(dtype=object, copy=True)
+    values[values == ""] = None
+    return values
 
 
 def read_events(path: str | Path) -> EventRead:

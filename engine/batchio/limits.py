@@ -34,6 +34,9 @@ STORE_TEXT: dict[str, int] = {
     "assignment.segment": 64,
     "outcome_event.event_id": 128,
     "outcome_event.debtor_id": 128,
+    "outcome_event.case_id": 128,
+    "dunning_case.case_id": 128,
+    "dunning_case.debtor_id": 128,
 }
 
 

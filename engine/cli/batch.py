@@ -107,15 +107,18 @@ def _set_aside(rejects: Rejects, records: int, path: Path, *, strict: bool) -> P
     return path
 
 
-def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
-    """The output file: one row per debtor row that was not rejected."""
+def _treatments(result: AssignResult, unit: str, case: str | None = None) -> pd.DataFrame:
+    """The output file: one row per debtor row (with ``unit.case``: per case) that was not
+    rejected."""
     import numpy as np
     import pandas as pd
 
     out = ~result.eligible
+    cases = {} if case is None else {case: result.case_id}
     return pd.DataFrame(
         {
             unit: result.debtor_id,
+            **cases,
             "status": np.where(result.eligible, "assigned", "ineligible"),
             "arm": result.arm,
             # What to do with the debtor: the arm's treatment, or the one a router arm chose.
@@ -130,13 +133,15 @@ def _treatments(result: AssignResult, unit: str) -> pd.DataFrame:
     )
 
 
-def _treatments_schema(unit: str) -> pa.Schema:
+def _treatments_schema(unit: str, case: str | None = None) -> pa.Schema:
     """Column types of the treatments file (Parquet), fixed before the first chunk."""
     import pyarrow as pa
 
+    cases = [] if case is None else [(case, pa.string())]
     return pa.schema(
         [
             (unit, pa.string()),
+            *cases,
             ("status", pa.string()),
             ("arm", pa.string()),
             ("treatment", pa.string()),
@@ -210,20 +215,28 @@ def assign(
         segment_columns=experiment.segment_columns,
         eligibility=experiment.eligibility,
         id_column=experiment.customer_column,
+        case_column=experiment.case_column,
     )
-    writer = _open_output(output, _treatments_schema(experiment.customer_column))
-    total = new = ineligible = 0
+    unit, case = experiment.customer_column, experiment.case_column
+    writer = _open_output(output, _treatments_schema(unit, case))
+    total = new = ineligible = new_cases = 0
     try:
         with (
             progress("assign") as shown,
             service.assignment_job(engine, experiment_key=key, now=resolve_as_of(as_of)) as job,
         ):
-            for chunk in debtors.chunks():
+            # With cases, a case id stored for another customer is set aside with its line.
+            for chunk in debtors.chunks(None if case is None else job.foreign_cases):
                 result = job.assign(
-                    chunk.debtor_id, chunk.segment, chunk.amount_owed, chunk.attributes
+                    chunk.debtor_id,
+                    chunk.segment,
+                    chunk.amount_owed,
+                    chunk.attributes,
+                    chunk.case_id,
                 )
-                writer.write(_treatments(result, experiment.customer_column))
+                writer.write(_treatments(result, unit, case))
                 total += len(result.debtor_id)
+                new_cases += result.new_cases
                 new += result.new_count
                 ineligible += result.ineligible_count
                 shown.update(done=debtors.table.done() / max(debtors.table.size, 1), rows=total)
@@ -249,10 +262,17 @@ def assign(
                 "new": new,
                 "kept": kept,
                 "ineligible": ineligible,
+                **({} if case is None else {"new_cases": new_cases}),
                 "rejected": debtors.rejects.count,
                 "output": output,
                 "rejects": rejects_path,
             }
+        )
+    elif case is not None:
+        console.print(
+            f"{total:,} cases ({new_cases:,} new): {new:,} customers newly assigned, "
+            f"{kept:,} kept their customer's arm, {ineligible:,} ineligible "
+            f"-> {escape(str(output))}"
         )
     else:
         console.print(
@@ -295,7 +315,8 @@ def ingest(
         progress("ingest") as shown,
         service.ingestion_job(engine, now=resolve_as_of(as_of)) as job,
     ):
-        for chunk in events.chunks():
+        # An event naming a case that is no stored case of its debtor is set aside.
+        for chunk in events.chunks(job.unmatched_cases):
             job.ingest(chunk)
             shown.update(done=events.table.done() / max(events.table.size, 1), rows=job.received)
         # Still inside the transaction: --strict or nothing good rolls it all back.

@@ -1,10 +1,15 @@
-"""Assigning debtors to arms: sticky, salted, with the propensity stored."""
+"""Assigning debtors to arms: sticky, salted, with the propensity stored.
+
+With ``unit: {customer, case}`` each row is a case of a customer: the customer's first case
+draws the arm (the ``assignment`` row, its propensity), every case of the customer gets that
+arm and a ``dunning_case`` row opened at the run's time (:mod:`engine.store.queries.cases`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +25,7 @@ from engine.config import Experiment
 from engine.drawing import AllocationWeights, draw_arms
 from engine.eligibility import columns_used, ineligibility
 from engine.layers import outside_layer
+from engine.service.cases import checked_case_ids, open_cases
 from engine.service.clock import ensure_forward
 from engine.service.common import (
     ServiceError,
@@ -51,6 +57,10 @@ class AssignResult:
     eligible: npt.NDArray[np.bool_]
     experiment_version: npt.NDArray[np.int64]
     treatment: npt.NDArray[np.object_]  # what to do: the arm, or the arm a router chose
+    #: With ``unit.case``: each row's case id (input order) and how many cases were new (a
+    #: case id stored already, as when a file is sent again, is kept as it is).
+    case_id: npt.NDArray[np.object_] | None = None
+    new_cases: int = 0
 
     @property
     def new_count(self) -> int:
@@ -155,6 +165,20 @@ class AssignmentJob:
         }
         cost_of = {arm.key: arm.cost for arm in self.experiment.arms}
         self.costs = np.array([cost_of[str(a)] for a in self.arms], dtype=np.float64)
+        self.case_constants = {
+            "experiment_key": experiment_key,
+            "opened_at": now,
+            "pay_due_at": self.constants["pay_due_at"],
+        }
+
+    def foreign_cases(
+        self, case_ids: npt.NDArray[np.object_], debtor_ids: npt.NDArray[np.object_]
+    ) -> npt.NDArray[np.bool_]:
+        """Which case ids this experiment stored for another customer: such rows are refused
+        (the debtor file reader sets them aside)."""
+        return queries.foreign_cases(
+            self.session, experiment_key=self.key, case_ids=case_ids, debtor_ids=debtor_ids
+        )
 
     def _draw(
         self,
@@ -210,10 +234,22 @@ class AssignmentJob:
         segments: Sequence[str | None] | npt.NDArray[Any] | None = None,
         amounts_owed: Sequence[float] | npt.NDArray[np.float64] | None = None,
         attributes: Mapping[str, npt.ArrayLike] | None = None,
+        case_ids: Sequence[str] | npt.NDArray[Any] | None = None,
     ) -> AssignResult:
-        """Assign one chunk; the result has one row per id of the chunk (input order)."""
+        """Assign one chunk; the result has one row per id of the chunk (input order).
+
+        ``case_ids`` (required with ``unit.case``, refused without): one per row, unique; a
+        customer may have several rows, all get the customer's arm.
+
+        Raises
+        ------
+        ServiceError
+            Case ids missing, given to an experiment without ``unit.case``, repeated, empty,
+            or stored for another customer.
+        """
         ids = np.asarray(debtor_ids, dtype=object)
         n = len(ids)
+        cases = checked_case_ids(self.session, self.experiment, ids, case_ids)
         seg = np.asarray(segments if segments is not None else [None] * n, dtype=object)
         owed = np.asarray(amounts_owed if amounts_owed is not None else [np.nan] * n, float)
         if len(seg) != n or len(owed) != n:
@@ -253,7 +289,11 @@ class AssignmentJob:
         out.put_stored(np.flatnonzero(found >= 0), stored, found[found >= 0])
         is_new = out.new[inverse]
         is_new[np.setdiff1d(np.arange(n), first)] = False  # repeats are never new
-        return out.result(ids, inverse, is_new)
+        result = out.result(ids, inverse, is_new)
+        if cases is None:
+            return result
+        opened = open_cases(self.session, result, cases, owed, self.case_constants)
+        return replace(result, case_id=cases, new_cases=opened)
 
 
 def _positions(keys: npt.NDArray[np.object_], stored: pa.Table) -> npt.NDArray[np.intp]:
@@ -359,6 +399,7 @@ def assign_debtors(
     segments: Sequence[str | None] | npt.NDArray[Any] | None = None,
     amounts_owed: Sequence[float] | npt.NDArray[np.float64] | None = None,
     attributes: Mapping[str, npt.ArrayLike] | None = None,
+    case_ids: Sequence[str] | npt.NDArray[Any] | None = None,
     now: datetime,
 ) -> AssignResult:
     """Assign a batch of debtors under the current allocation, in one transaction.
@@ -370,7 +411,8 @@ def assign_debtors(
     Eligibility is an entry criterion: a debtor assigned earlier keeps their arm even if they
     would no longer pass the rules (intent to treat).
     A debtor drawn to a router arm gets the treatment its model routes them to, from their
-    segment (e.g. debtor type) and amount owed; see :mod:`engine.drawing`.
+    segment (e.g. debtor type) and amount owed; see :mod:`engine.drawing`. With ``unit.case``
+    every row is a case (``case_ids``, one per row): see :meth:`AssignmentJob.assign`.
 
     Raises
     ------
@@ -378,4 +420,4 @@ def assign_debtors(
         If ``now`` precedes the experiment's latest stored fact.
     """
     with assignment_job(engine, experiment_key=experiment_key, now=now) as job:
-        return job.assign(debtor_ids, segments, amounts_owed, attributes)
+        return job.assign(debtor_ids, segments, amounts_owed, attributes, case_ids)

@@ -17,6 +17,7 @@ from engine.service.common import ServiceError
 from engine.store.tables import (
     AllocationVersion,
     Assignment,
+    DunningCase,
     ExperimentVersion,
     OutcomeEvent,
     PromotionAudit,
@@ -33,11 +34,13 @@ def _utc(when: datetime) -> str:
 
 def latest_fact(session: Session, *, experiment_key: str) -> tuple[datetime, str] | None:
     """The time of the newest fact stored for an experiment and what it is (a version, an
-    allocation, an assignment, an audit record), or None for an unknown experiment."""
+    allocation, an assignment, a case, an audit record), or None for an unknown experiment."""
     sources = (
         ("experiment version", ExperimentVersion, "created_at"),
         ("allocation", AllocationVersion, "created_at"),
         ("assignment", Assignment, "assigned_at"),
+        # A run that only brings later cases of known customers writes no assignment.
+        ("case", DunningCase, "opened_at"),
         ("audit record", PromotionAudit, "decided_at"),
     )
     found: list[tuple[datetime, str]] = []

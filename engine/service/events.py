@@ -7,12 +7,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from engine.events import EventBatch
 from engine.service.clock import ensure_forward_ingestion
+from engine.service.common import ServiceError
 from engine.store import queries
 from engine.store.db import transaction
 
@@ -35,6 +38,7 @@ def event_rows(events: EventBatch) -> pa.Table:
             "occurred_at": pa.array(
                 events.occurred_at.astype("datetime64[us]"), type=pa.timestamp("us")
             ).cast(pa.timestamp("us", tz="UTC")),
+            "case_id": pa.array(events.cases, type=pa.string()),
         }
     )
 
@@ -47,8 +51,31 @@ class IngestionJob:
         ensure_forward_ingestion(session, now=now)
         self.received = self.inserted = 0
 
+    def unmatched_cases(
+        self, case_ids: npt.NDArray[np.object_], debtor_ids: npt.NDArray[np.object_]
+    ) -> npt.NDArray[np.bool_]:
+        """Which events' case ids are no stored case of their debtor (unknown, or another
+        customer's): such events are refused (the events file reader sets them aside)."""
+        return queries.unmatched_cases(self.session, case_ids=case_ids, debtor_ids=debtor_ids)
+
     def ingest(self, events: EventBatch) -> IngestResult:
-        """Store one chunk; an event id already stored (or earlier in the job) is skipped."""
+        """Store one chunk; an event id already stored (or earlier in the job) is skipped.
+
+        Raises
+        ------
+        ServiceError
+            If an event names a case that is no stored case of its debtor (a file reader
+            refuses those rows first, through :meth:`unmatched_cases`).
+        """
+        named = np.flatnonzero(events.cases != None)  # noqa: E711 - elementwise
+        if len(named):
+            bad = self.unmatched_cases(events.cases[named], events.debtor_id[named])
+            if bad.any():
+                first = named[np.flatnonzero(bad)[0]]
+                raise ServiceError(
+                    f"event {events.event_id[first]!r}: case {events.cases[first]!r} is no "
+                    f"stored case of debtor {events.debtor_id[first]!r}"
+                )
         inserted = queries.insert_events(self.session, event_rows(events), ingested_at=self.now)
         self.received += len(events)
         self.inserted += inserted

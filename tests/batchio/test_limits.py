@@ -28,6 +28,8 @@ ENGINE_TEXT = {
     "allocation.reason",
     "assignment.experiment_key",
     "cell_snapshot.experiment_key",
+    "dunning_case.experiment_key",
+    "dunning_case.arm",
     "assignment.arm",
     "assignment.reason",
     "assignment.treatment",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from engine.store.queries.bulk import insert_assignments, insert_events, stored_assignments
     from engine.store.queries.case_sums import CaseMaturity, case_cells, case_maturity
+    from engine.store.queries.cases import foreign_cases, insert_cases, unmatched_cases
     from engine.store.queries.cells import (
         Maturity,
         OutcomeCell,
@@ -78,6 +79,9 @@ _EXPORTS: dict[str, str] = {
     "insert_assignments": "engine.store.queries.bulk",
     "insert_events": "engine.store.queries.bulk",
     "stored_assignments": "engine.store.queries.bulk",
+    "foreign_cases": "engine.store.queries.cases",
+    "insert_cases": "engine.store.queries.cases",
+    "unmatched_cases": "engine.store.queries.cases",
     "lock_writes": "engine.store.queries.writes",
     "AssignedRow": "engine.store.queries.assignments",
     "AssignmentOutcome": "engine.store.queries.assignments",
@@ -129,10 +133,12 @@ __all__ = [
     "experiment_versions",
     "fingerprint",
     "first_assignment_time",
+    "foreign_cases",
     "fresh_assigned",
     "fresh_segments",
     "fresh_snapshot",
     "insert_assignments",
+    "insert_cases",
     "insert_events",
     "latest_allocation",
     "latest_status",
@@ -146,6 +152,7 @@ __all__ = [
     "refresh_outcomes",
     "segment_values",
     "stored_assignments",
+    "unmatched_cases",
     "write_snapshot",
 ]
 

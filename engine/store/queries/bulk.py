@@ -8,7 +8,8 @@ Arrow tables, so no row becomes a Python dict on the way.
 
 Debtors whose outcomes need recomputing are collected in the temporary table ``_touched``
 (:func:`mark_touched`); :func:`engine.store.queries.writes.refresh_outcomes` recomputes them
-in one statement at the end of the transaction.
+in one statement at the end of the transaction, and their cases
+(:mod:`engine.store.queries.cases`) in two more.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ EVENT_STAGE: dict[str, str] = {
     "kind": "text",
     "amount": "double precision",
     "occurred_at": "timestamptz",
+    "case_id": "text",  # NULL: the event names no case (matched by time)
 }
 #: Columns the same for every row of one assign call (bound once as parameters), with their
 #: PostgreSQL type.

@@ -10,7 +10,7 @@ import pyarrow as pa
 from sqlalchemy import text
 from sqlmodel import Session
 
-from engine.store.queries import bulk
+from engine.store.queries import bulk, cases
 
 #: Rows per IN (...) list; stays far below SQLite's 32,766 bound-parameter limit.
 CHUNK = 5_000
@@ -50,7 +50,8 @@ WHERE assignment.id = s.id
 def refresh_outcomes(session: Session, debtor_ids: Sequence[str] = ()) -> None:
     """Recompute the outcome columns of the debtors marked by this transaction's writes
     (:func:`engine.store.queries.bulk.mark_touched`), plus ``debtor_ids``, in one set-based
-    statement, then clear the marks.
+    statement, and those of their cases (:func:`engine.store.queries.cases.refresh_cases`),
+    then clear the marks.
 
     Recomputing (not incrementing) keeps the columns exact when an event arrives late or twice.
     Concurrent writers cannot interleave here: ingestion holds the outcome write lock
@@ -62,6 +63,7 @@ def refresh_outcomes(session: Session, debtor_ids: Sequence[str] = ()) -> None:
     else:
         bulk.mark_touched(session, pa.array([], type=pa.string()))
     session.execute(text(_REFRESH))
+    cases.refresh_cases(session)
     session.execute(text("DELETE FROM _touched"))
 
 

@@ -1,0 +1,237 @@
+"""Dunning cases (``unit: {customer, case}``): bulk inserts, the checks of case ids against the
+store, and the set-based refresh of each case's derived columns.
+
+**Matching rule** (which events are a case's outcomes). An event with a ``case_id`` belongs to
+that case (of the event's debtor, in every experiment that has the case); an event without one
+belongs to the debtor's latest case opened at or before the event's time, per experiment (of
+cases opened at the same time, the one stored last). Events before a case's entry time
+(``opened_at``) are never its outcomes. Then, per case: ``paid_at`` is the first matched
+payment, ``collected`` the matched payments up to ``pay_due_at``, ``reminders`` and
+``collection_cases`` the matched counts. ``next_opened_at`` is the entry time of the same
+customer's next (strictly later) case in the experiment.
+
+A new case moves the later events without a case id of its customer from the previous case to
+itself, so inserting cases refreshes every case of their customers that have events, and
+ingesting events refreshes every case of their debtors: recomputed, never incremented.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from sqlalchemy import text
+from sqlmodel import Session
+
+from engine.store.queries.bulk import (
+    _copy,
+    _ensure_temp,
+    _sqlite_rows,
+    _sqlite_value,
+    dbapi,
+    is_postgres,
+)
+
+#: The per-case columns of a case chunk, in staging order, with their PostgreSQL type.
+CASE_STAGE: dict[str, str] = {
+    "case_id": "text",
+    "debtor_id": "text",
+    "arm": "text",
+    "amount_owed": "double precision",
+}
+#: Columns the same for every case of one assign run, with their PostgreSQL type.
+CASE_CONSTANTS: dict[str, str] = {
+    "experiment_key": "text",
+    "opened_at": "timestamptz",
+    "pay_due_at": "timestamptz",
+}
+_NO_OUTCOMES = {"collected": 0.0, "reminders": 0, "collection_cases": 0}
+#: Customers whose cases changed (a case inserted): their cases' derived columns are refreshed.
+TOUCHED = "_touched_case"
+_PAIRS = {"case_id": "text", "debtor_id": "text"}
+
+
+def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) -> int:
+    """Insert cases (``rows``: the :data:`CASE_STAGE` columns; ``constants``: the
+    :data:`CASE_CONSTANTS`); a case id the experiment stored already is kept as it is (a file
+    sent again changes nothing). Marks the customers of new cases for :func:`refresh_cases`;
+    returns how many cases were new."""
+    _ensure_temp(session, TOUCHED, {"debtor_id": "text"}, key="debtor_id")
+    n = rows.num_rows
+    if not n:
+        return 0
+    stage = list(CASE_STAGE)
+    target = [*CASE_CONSTANTS, *stage, *_NO_OUTCOMES]
+    literals = [repr(v) for v in _NO_OUTCOMES.values()]
+    if is_postgres(session):
+        _ensure_temp(session, "_stage_case", CASE_STAGE)
+        _copy(session, "_stage_case", rows.select(stage))
+        values = [f"CAST(:{c} AS {t})" for c, t in CASE_CONSTANTS.items()] + stage + literals
+        statement = text(
+            f"WITH ins AS (INSERT INTO dunning_case ({', '.join(target)}) "
+            f"SELECT {', '.join(values)} FROM _stage_case "
+            "ON CONFLICT (experiment_key, case_id) DO NOTHING RETURNING debtor_id), "
+            f"seen AS (INSERT INTO {TOUCHED} SELECT DISTINCT debtor_id FROM ins "
+            "ON CONFLICT DO NOTHING) "
+            "SELECT count(*) FROM ins"
+        )
+        inserted = int(session.execute(statement, constants).scalar_one())
+        session.execute(text("TRUNCATE _stage_case"))
+        return inserted
+    connection = dbapi(session)
+    fixed = [_sqlite_value(constants[c]) for c in CASE_CONSTANTS]
+    marks = ", ".join(["?"] * (len(fixed) + len(stage)))
+    before = connection.total_changes
+    connection.executemany(
+        f"INSERT INTO dunning_case ({', '.join(target)}) "
+        f"VALUES ({marks}, {', '.join(literals)}) "
+        "ON CONFLICT (experiment_key, case_id) DO NOTHING",
+        [(*fixed, *row) for row in _sqlite_rows(rows.select(stage))],
+    )
+    inserted = int(connection.total_changes - before)
+    if inserted:
+        # executemany does not say which rows were new: mark every customer of the chunk
+        # (recomputing is idempotent, so a customer refreshed for nothing loses nothing).
+        ids = pa.table({"debtor_id": rows.column("debtor_id").unique()})
+        connection.executemany(
+            f"INSERT OR IGNORE INTO {TOUCHED} (debtor_id) VALUES (?)", _sqlite_rows(ids)
+        )
+    return inserted
+
+
+def _refused(
+    session: Session,
+    case_ids: npt.NDArray[np.object_],
+    debtor_ids: npt.NDArray[np.object_],
+    query: str,
+    params: dict[str, Any],
+) -> npt.NDArray[np.bool_]:
+    """Stage the (case id, debtor id) pairs, run ``query`` (the refused pairs, from
+    ``_stage_case_ids s``) and mark them."""
+    if not len(case_ids):
+        return np.zeros(0, dtype=bool)
+    _ensure_temp(session, "_stage_case_ids", _PAIRS)
+    pairs = pa.table(
+        {
+            "case_id": pa.array(case_ids, pa.string()),
+            "debtor_id": pa.array(debtor_ids, pa.string()),
+        }
+    )
+    if is_postgres(session):
+        _copy(session, "_stage_case_ids", pairs)
+    else:
+        dbapi(session).executemany(
+            "INSERT INTO _stage_case_ids (case_id, debtor_id) VALUES (?, ?)", _sqlite_rows(pairs)
+        )
+    found = {(str(c), str(d)) for c, d in session.execute(text(query), params)}
+    session.execute(text("DELETE FROM _stage_case_ids"))
+    if not found:  # the usual case: nothing refused, no per-row work
+        return np.zeros(len(case_ids), dtype=bool)
+    return np.array(
+        [(str(c), str(d)) in found for c, d in zip(case_ids, debtor_ids, strict=True)], dtype=bool
+    )
+
+
+def foreign_cases(
+    session: Session,
+    *,
+    experiment_key: str,
+    case_ids: npt.NDArray[np.object_],
+    debtor_ids: npt.NDArray[np.object_],
+) -> npt.NDArray[np.bool_]:
+    """Which case ids the experiment stored for another customer than the one given."""
+    return _refused(
+        session,
+        case_ids,
+        debtor_ids,
+        "SELECT DISTINCT s.case_id, s.debtor_id FROM _stage_case_ids s "
+        "JOIN dunning_case c ON c.experiment_key = :key AND c.case_id = s.case_id "
+        "WHERE c.debtor_id <> s.debtor_id",
+        {"key": experiment_key},
+    )
+
+
+def unmatched_cases(
+    session: Session, *, case_ids: npt.NDArray[np.object_], debtor_ids: npt.NDArray[np.object_]
+) -> npt.NDArray[np.bool_]:
+    """Which (case id, debtor id) pairs are no stored case, in any experiment: an unknown case
+    id, or another customer's."""
+    return _refused(
+        session,
+        case_ids,
+        debtor_ids,
+        "SELECT DISTINCT s.case_id, s.debtor_id FROM _stage_case_ids s "
+        "WHERE NOT EXISTS (SELECT 1 FROM dunning_case c "
+        "WHERE c.debtor_id = s.debtor_id AND c.case_id = s.case_id)",
+        {},
+    )
+
+
+#: The entry time of each touched customer's next case. Cases are only ever added, so a case's
+#: next entry time only appears or moves earlier: only cases with a later one are written.
+_NEXT_OPENED = f"""
+UPDATE dunning_case SET next_opened_at = s.next_opened_at
+FROM (
+    SELECT c.id AS id, MIN(n.opened_at) AS next_opened_at
+    FROM {TOUCHED} t
+    JOIN dunning_case c ON c.debtor_id = t.debtor_id
+    JOIN dunning_case n ON n.experiment_key = c.experiment_key AND n.debtor_id = c.debtor_id
+        AND n.opened_at > c.opened_at
+    GROUP BY c.id
+) AS s
+WHERE dunning_case.id = s.id
+    AND (dunning_case.next_opened_at IS NULL OR dunning_case.next_opened_at <> s.next_opened_at)
+"""
+
+#: The outcome columns of every case of a touched debtor that has events, by the matching rule
+#: (module docstring). The LEFT JOIN gives a case whose events moved to a newer case its
+#: zeros back; debtors without any event keep the zeros they were inserted with.
+_OUTCOMES = f"""
+UPDATE dunning_case SET
+    paid_at = s.paid_at, collected = s.collected,
+    reminders = s.reminders, collection_cases = s.collection_cases
+FROM (
+    SELECT c.id AS id,
+        MIN(CASE WHEN e.kind = 'payment' THEN e.occurred_at END) AS paid_at,
+        COALESCE(SUM(CASE WHEN e.kind = 'payment' AND e.occurred_at <= c.pay_due_at
+            THEN e.amount END), 0.0) AS collected,
+        SUM(CASE WHEN e.kind = 'reminder' THEN 1 ELSE 0 END) AS reminders,
+        SUM(CASE WHEN e.kind = 'collection_case' THEN 1 ELSE 0 END) AS collection_cases
+    FROM (SELECT debtor_id FROM _touched UNION SELECT debtor_id FROM {TOUCHED}) t
+    JOIN dunning_case c ON c.debtor_id = t.debtor_id
+    LEFT JOIN outcome_event e ON e.debtor_id = c.debtor_id AND e.occurred_at >= c.opened_at
+        AND (
+            e.case_id = c.case_id
+            OR (
+                e.case_id IS NULL
+                AND (c.next_opened_at IS NULL OR e.occurred_at < c.next_opened_at)
+                AND NOT EXISTS (
+                    SELECT 1 FROM dunning_case twin
+                    WHERE twin.experiment_key = c.experiment_key
+                        AND twin.debtor_id = c.debtor_id
+                        AND twin.opened_at = c.opened_at AND twin.id > c.id
+                )
+            )
+        )
+    WHERE EXISTS (SELECT 1 FROM outcome_event x WHERE x.debtor_id = t.debtor_id)
+    GROUP BY c.id
+) AS s
+WHERE dunning_case.id = s.id
+"""
+
+
+def refresh_cases(session: Session) -> None:
+    """Recompute the derived columns of the cases of the debtors marked by this transaction
+    (``_touched``: new events or assignments; :data:`TOUCHED`: new cases), then clear
+    :data:`TOUCHED` (the caller clears ``_touched``).
+
+    A store without any case (experiments with one case per debtor) skips both statements, so
+    their writes cost what they did before cases existed.
+    """
+    _ensure_temp(session, TOUCHED, {"debtor_id": "text"}, key="debtor_id")
+    if session.execute(text("SELECT 1 FROM dunning_case LIMIT 1")).first() is not None:
+        session.execute(text(_NEXT_OPENED))
+        session.execute(text(_OUTCOMES))
+    session.execute(text(f"DELETE FROM {TOUCHED}"))
