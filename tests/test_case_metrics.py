@@ -389,3 +389,25 @@ def test_cli_analyze_and_report_show_late_again_from_assigned_cases(
     )
     assert code == 0, output
     assert "late again within 45 days" in " ".join(output.split())
+
+
+def test_the_late_again_window_includes_its_last_instant_in_both_dialects(
+    db: Engine, tmp_path: Path
+) -> None:
+    """(opened_at, opened_at + N days]: a next case exactly N days later is late again, one
+    second later it is not; a case matures exactly N days after it opened."""
+    _sync(db, tmp_path, YAML.format(late=LATE_DAYS, margin=0.05))
+    first = START + timedelta(hours=3, microseconds=250)
+    window = timedelta(days=LATE_DAYS)
+    gaps = [window, window + timedelta(seconds=1), window - timedelta(microseconds=1)]
+    customers = [
+        Customer(f"b{i}", arm, (first, first + gap))
+        for i, (arm, gap) in enumerate((a, g) for a in ("sms", "agency") for g in gaps)
+    ]
+    _store(db, "repeat-cases", customers)
+    # Only the first cases have matured: exactly N days after they opened.
+    analysis = service.analyze_experiment(db, experiment_key="repeat-cases", now=first + window)
+    for arm in ("sms", "agency"):
+        late = analysis.arm(arm).metrics["late_again"]
+        assert late.units == 3
+        assert late.pooled_estimate == pytest.approx(2 / 3, rel=1e-12)
