@@ -99,10 +99,16 @@ def _sync(db: Engine, tmp_path: Path, text: str, name: str = "x.yaml") -> None:
     service.sync_experiment(db, load_experiment(path), now=START - timedelta(days=1))
 
 
-def _customers(rng: np.random.Generator, size: int, late: dict[str, float]) -> list[Customer]:
+def _customers(
+    rng: np.random.Generator,
+    size: int,
+    late: dict[str, float],
+    until: datetime = START + timedelta(days=130),
+) -> list[Customer]:
     """Customers entering over the first 20 days, each late 1-3 times: a next case follows
     30 days later (late again) with the arm's probability, else 60 days later (not late again
-    within 45 days) or never."""
+    within 45 days) or never. Only the cases opened by ``until`` exist (a case is stored when
+    it opens: the write path refuses writes dated before the latest case)."""
     out = []
     for i in range(size):
         arm = "sms" if i % 2 == 0 else "agency"
@@ -111,7 +117,7 @@ def _customers(rng: np.random.Generator, size: int, late: dict[str, float]) -> l
         for _ in range(int(rng.choice([0, 1, 2], p=[0.4, 0.3, 0.3]))):
             gap = 30 if rng.random() < late[arm] else 60
             opened.append(opened[-1] + timedelta(days=gap))
-        out.append(Customer(f"c{i:04d}", arm, tuple(opened)))
+        out.append(Customer(f"c{i:04d}", arm, tuple(o for o in opened if o <= until)))
     return out
 
 
