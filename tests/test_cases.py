@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
+from engine.batchio import DebtorStream, read_debtors
 from engine.loader import load_experiment
 from tests.conftest import CHANNELS
 from tests.safety import invoke, snapshot
@@ -422,3 +423,108 @@ def test_a_file_without_cases_gives_what_it_gave_before(tmp_path: Path, db_url: 
         assert out.read_text() == BEFORE_CASES[run]
     assert (tmp_path / "debtors1.rejects.csv").read_text() == BEFORE_CASES[2]
     assert rows(db_url, "SELECT count(*) AS n FROM dunning_case") == [{"n": 0}]
+
+
+CASE_FILE = """debtor_id,invoice_id,debtor_type
+a,i1,WAOE
+a,i2,WAOE
+
+b,i1,WAOE
+c,,WAOE
+,i3,WAOE
+b,i4,WAOE
+d,i2,WAOE
+e,i5,WAOE
+"""
+
+
+def test_case_checks_are_the_same_whatever_the_chunks(tmp_path: Path) -> None:
+    """A customer may repeat, a case id may not (across chunks too); a case id the store has
+    for another customer is refused by the caller's check, with its line."""
+    path = tmp_path / "debtors.csv"
+    path.write_text(CASE_FILE)
+    stored = {"i5": "z"}  # the store's case i5 belongs to customer z
+
+    def foreign(cases: Any, debtors: Any) -> Any:
+        import numpy as np
+
+        return np.array([stored.get(c, d) != d for c, d in zip(cases, debtors, strict=True)])
+
+    found = []
+    for rows_per_chunk in (1, 2, 3, 100):
+        debtors = DebtorStream(
+            path, segment_columns=("debtor_type",), case_column="invoice_id", rows=rows_per_chunk
+        )
+        chunks = list(debtors.chunks(foreign))
+        kept = [
+            (str(d), str(c))
+            for p in chunks
+            if p.case_id is not None
+            for d, c in zip(p.debtor_id, p.case_id, strict=True)
+        ]
+        found.append((kept, [str(i) for i in debtors.rejects.issues]))
+    assert all(f == found[0] for f in found)
+    kept, issues = found[0]
+    assert kept == [("a", "i1"), ("a", "i2"), ("b", "i4")]
+    assert issues == [
+        f"{path}:5: invoice_id: duplicate invoice_id 'i1' (first on line 2)",
+        f"{path}:6: invoice_id: empty invoice_id",
+        f"{path}:7: debtor_id: empty debtor_id",
+        f"{path}:9: invoice_id: duplicate invoice_id 'i2' (first on line 3)",
+        f"{path}:10: invoice_id: invoice_id 'i5' is already a case of another customer",
+    ]
+    # Without the case column the same file repeats customers: rejected as before.
+    plain = read_debtors(path, segment_columns=("debtor_type",))
+    assert f"{path}:3: debtor_id: duplicate debtor_id 'a' (first on line 2)" in [
+        str(i) for i in plain.rejects.issues
+    ]
+    assert plain.debtors.case_id is None
+
+
+def test_the_service_refuses_case_ids_it_cannot_store(tmp_path: Path, db: Any) -> None:
+    """Callers other than the file readers (the demo, scripts) get a clear refusal, and nothing
+    of the refused batch is stored."""
+    import numpy as np
+
+    from engine import service
+    from engine.events import EventBatch
+
+    path = tmp_path / "cases.yaml"
+    path.write_text(experiment_yaml(), encoding="utf-8")
+    service.sync_experiment(db, load_experiment(path), now=at("2026-03-01T00:00:00Z"))
+    now = at(RUNS[0])
+    with pytest.raises(service.ServiceError, match="every debtor row needs a case id"):
+        service.assign_debtors(db, experiment_key=KEY, debtor_ids=["a"], now=now)
+    result = service.assign_debtors(
+        db, experiment_key=KEY, debtor_ids=["a", "a"], case_ids=["i1", "i2"], now=now
+    )
+    assert result.new_cases == 2
+    assert result.case_id is not None
+    assert result.case_id.tolist() == ["i1", "i2"]
+    for cases, message in ((["i1"], "another customer"), (["i3", "i3"], "unique")):
+        with pytest.raises(service.ServiceError, match=message):
+            service.assign_debtors(
+                db, experiment_key=KEY, debtor_ids=["b"] * len(cases), case_ids=cases, now=now
+            )
+    plain = load_experiment(CHANNELS)
+    service.sync_experiment(db, plain, now=at("2026-03-01T00:00:00Z"))
+    with pytest.raises(service.ServiceError, match="it takes no case ids"):
+        service.assign_debtors(
+            db, experiment_key="dunning-channels", debtor_ids=["a"], case_ids=["i9"], now=now
+        )
+
+    def events(case: str | None) -> EventBatch:
+        return EventBatch(
+            np.array(["e1"], dtype=object),
+            np.array(["b"], dtype=object),
+            np.array(["payment"], dtype=object),
+            np.array([5.0]),
+            np.array(["2026-03-03T10:00:00"], dtype="datetime64[us]"),
+            np.array([case], dtype=object),
+        )
+
+    with pytest.raises(service.ServiceError, match="no stored case of debtor 'b'"):
+        service.ingest_events(db, events("i1"), now=at("2026-03-04T00:00:00Z"))
+    assert service.ingest_events(db, events(None), now=at("2026-03-04T00:00:00Z")).inserted == 1
+    stored = rows(str(db.url), "SELECT count(*) AS n FROM dunning_case")
+    assert stored == [{"n": 2}]

@@ -233,6 +233,7 @@ def assign(
                     chunk.amount_owed,
                     chunk.attributes,
                     chunk.case_id,
+                    cases_screened=True,  # the reader set another customer's case ids aside
                 )
                 writer.write(_treatments(result, unit, case))
                 total += len(result.debtor_id)

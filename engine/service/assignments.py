@@ -235,11 +235,15 @@ class AssignmentJob:
         amounts_owed: Sequence[float] | npt.NDArray[np.float64] | None = None,
         attributes: Mapping[str, npt.ArrayLike] | None = None,
         case_ids: Sequence[str] | npt.NDArray[Any] | None = None,
+        *,
+        cases_screened: bool = False,
     ) -> AssignResult:
         """Assign one chunk; the result has one row per id of the chunk (input order).
 
         ``case_ids`` (required with ``unit.case``, refused without): one per row, unique; a
-        customer may have several rows, all get the customer's arm.
+        customer may have several rows, all get the customer's arm. ``cases_screened``: the
+        caller has set aside, in this transaction, the rows whose case id :meth:`foreign_cases`
+        refuses (a debtor file reader does), so the store is not asked twice.
 
         Raises
         ------
@@ -249,7 +253,9 @@ class AssignmentJob:
         """
         ids = np.asarray(debtor_ids, dtype=object)
         n = len(ids)
-        cases = checked_case_ids(self.session, self.experiment, ids, case_ids)
+        cases = checked_case_ids(
+            self.session, self.experiment, ids, case_ids, screened=cases_screened
+        )
         seg = np.asarray(segments if segments is not None else [None] * n, dtype=object)
         owed = np.asarray(amounts_owed if amounts_owed is not None else [np.nan] * n, float)
         if len(seg) != n or len(owed) != n:

@@ -25,8 +25,11 @@ def checked_case_ids(
     experiment: Experiment,
     ids: npt.NDArray[np.object_],
     case_ids: Sequence[str] | npt.NDArray[Any] | None,
+    *,
+    screened: bool = False,
 ) -> npt.NDArray[np.object_] | None:
-    """The chunk's case ids as text (None for an experiment without cases).
+    """The chunk's case ids as text (None for an experiment without cases). ``screened``: the
+    caller refused another customer's case ids already, in this transaction.
 
     Raises
     ------
@@ -55,6 +58,8 @@ def checked_case_ids(
     cases = np.array([str(c) for c in cases], dtype=object)
     if (cases == "").any() or pd.Series(cases).duplicated().any():
         raise ServiceError(f"experiment {key!r}: case ids must be non-empty and unique")
+    if screened:
+        return cases
     debtors = np.array([str(d) for d in ids], dtype=object)
     if queries.foreign_cases(session, experiment_key=key, case_ids=cases, debtor_ids=debtors).any():
         raise ServiceError(f"experiment {key!r}: a case id is already a case of another customer")
@@ -70,7 +75,12 @@ def open_cases(
 ) -> int:
     """A case row for every row whose customer has an arm, new or stored (a known customer's
     later case is in the experiment whatever the rules say now, as the customer is: intent to
-    treat); a case stored already stays as it is. Returns how many cases were new."""
+    treat); a case stored already stays as it is. Returns how many cases were new.
+
+    Only customers known before the chunk are marked for the refresh of their cases: a new
+    customer's cases all open now (no next case) and, if the customer has events, the
+    assignment marked them already.
+    """
     has_arm = np.flatnonzero(result.eligible)
     rows = pa.table(
         {
@@ -78,6 +88,8 @@ def open_cases(
             "debtor_id": pa.array([str(d) for d in result.debtor_id[has_arm]], type=pa.string()),
             "arm": pa.array(result.arm[has_arm], type=pa.string()),
             "amount_owed": pa.array(owed[has_arm], type=pa.float64(), from_pandas=True),
+            # Not new: known before, or a later row of a customer new in this chunk (harmless).
+            "touch": pa.array(~result.new[has_arm], type=pa.bool_()),
         }
     )
     return queries.insert_cases(session, rows, constants)

@@ -54,10 +54,10 @@ _PAIRS = {"case_id": "text", "debtor_id": "text"}
 
 
 def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) -> int:
-    """Insert cases (``rows``: the :data:`CASE_STAGE` columns; ``constants``: the
-    :data:`CASE_CONSTANTS`); a case id the experiment stored already is kept as it is (a file
-    sent again changes nothing). Marks the customers of new cases for :func:`refresh_cases`;
-    returns how many cases were new."""
+    """Insert cases (``rows``: the :data:`CASE_STAGE` columns and ``touch``; ``constants``:
+    the :data:`CASE_CONSTANTS`); a case id the experiment stored already is kept as it is (a
+    file sent again changes nothing). Marks the customers of new cases whose ``touch`` is set
+    for :func:`refresh_cases`; returns how many cases were new."""
     _ensure_temp(session, TOUCHED, {"debtor_id": "text"}, key="debtor_id")
     n = rows.num_rows
     if not n:
@@ -66,14 +66,15 @@ def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) ->
     target = [*CASE_CONSTANTS, *stage, *_NO_OUTCOMES]
     literals = [repr(v) for v in _NO_OUTCOMES.values()]
     if is_postgres(session):
-        _ensure_temp(session, "_stage_case", CASE_STAGE)
-        _copy(session, "_stage_case", rows.select(stage))
+        _ensure_temp(session, "_stage_case", {**CASE_STAGE, "touch": "boolean"})
+        _copy(session, "_stage_case", rows.select([*stage, "touch"]))
         values = [f"CAST(:{c} AS {t})" for c, t in CASE_CONSTANTS.items()] + stage + literals
         statement = text(
             f"WITH ins AS (INSERT INTO dunning_case ({', '.join(target)}) "
             f"SELECT {', '.join(values)} FROM _stage_case "
-            "ON CONFLICT (experiment_key, case_id) DO NOTHING RETURNING debtor_id), "
-            f"seen AS (INSERT INTO {TOUCHED} SELECT DISTINCT debtor_id FROM ins "
+            "ON CONFLICT (experiment_key, case_id) DO NOTHING RETURNING case_id), "
+            f"seen AS (INSERT INTO {TOUCHED} SELECT DISTINCT s.debtor_id FROM ins "
+            "JOIN _stage_case s ON s.case_id = ins.case_id WHERE s.touch "
             "ON CONFLICT DO NOTHING) "
             "SELECT count(*) FROM ins"
         )
@@ -91,10 +92,11 @@ def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) ->
         [(*fixed, *row) for row in _sqlite_rows(rows.select(stage))],
     )
     inserted = int(connection.total_changes - before)
-    if inserted:
-        # executemany does not say which rows were new: mark every customer of the chunk
-        # (recomputing is idempotent, so a customer refreshed for nothing loses nothing).
-        ids = pa.table({"debtor_id": rows.column("debtor_id").unique()})
+    touched = rows.filter(rows.column("touch"))
+    if inserted and touched.num_rows:
+        # executemany does not say which rows were new: mark every customer of the chunk to
+        # touch (recomputing is idempotent, so a customer refreshed for nothing loses nothing).
+        ids = pa.table({"debtor_id": touched.column("debtor_id").unique()})
         connection.executemany(
             f"INSERT OR IGNORE INTO {TOUCHED} (debtor_id) VALUES (?)", _sqlite_rows(ids)
         )
@@ -126,7 +128,8 @@ def _refused(
             "INSERT INTO _stage_case_ids (case_id, debtor_id) VALUES (?, ?)", _sqlite_rows(pairs)
         )
     found = {(str(c), str(d)) for c, d in session.execute(text(query), params)}
-    session.execute(text("DELETE FROM _stage_case_ids"))
+    empty = "TRUNCATE" if is_postgres(session) else "DELETE FROM"
+    session.execute(text(f"{empty} _stage_case_ids"))
     if not found:  # the usual case: nothing refused, no per-row work
         return np.zeros(len(case_ids), dtype=bool)
     return np.array(
