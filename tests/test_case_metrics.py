@@ -8,11 +8,13 @@ themselves (one row per case, an arm dummy, the customer as the cluster, with ea
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from sqlalchemy import Engine, insert
@@ -23,6 +25,7 @@ from engine.analysis.kpis import kpi_rows
 from engine.loader import ConfigError, load_experiment
 from engine.policy.rewards import late_again_draws
 from engine.store.tables import Assignment, DunningCase
+from tests.safety import invoke
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)
 LATE_DAYS = 45
@@ -96,10 +99,16 @@ def _sync(db: Engine, tmp_path: Path, text: str, name: str = "x.yaml") -> None:
     service.sync_experiment(db, load_experiment(path), now=START - timedelta(days=1))
 
 
-def _customers(rng: np.random.Generator, size: int, late: dict[str, float]) -> list[Customer]:
+def _customers(
+    rng: np.random.Generator,
+    size: int,
+    late: dict[str, float],
+    until: datetime = START + timedelta(days=130),
+) -> list[Customer]:
     """Customers entering over the first 20 days, each late 1-3 times: a next case follows
     30 days later (late again) with the arm's probability, else 60 days later (not late again
-    within 45 days) or never."""
+    within 45 days) or never. Only the cases opened by ``until`` exist (a case is stored when
+    it opens: the write path refuses writes dated before the latest case)."""
     out = []
     for i in range(size):
         arm = "sms" if i % 2 == 0 else "agency"
@@ -108,7 +117,7 @@ def _customers(rng: np.random.Generator, size: int, late: dict[str, float]) -> l
         for _ in range(int(rng.choice([0, 1, 2], p=[0.4, 0.3, 0.3]))):
             gap = 30 if rng.random() < late[arm] else 60
             opened.append(opened[-1] + timedelta(days=gap))
-        out.append(Customer(f"c{i:04d}", arm, tuple(opened)))
+        out.append(Customer(f"c{i:04d}", arm, tuple(o for o in opened if o <= until)))
     return out
 
 
@@ -319,3 +328,92 @@ def test_case_objective_without_a_case_column_is_an_error_naming_the_field(
     path.write_text(PLAIN.replace("allocation:", "objective: late_again\nallocation:"))
     with pytest.raises(ConfigError, match=r"objective.*late_again needs unit.case"):
         load_experiment(path)
+
+
+# -- through the real write path: the CLI's sync, three monthly assign runs, analyze ---------
+
+RUNS = ("2026-03-02T09:00:00Z", "2026-04-02T09:00:00Z", "2026-05-02T09:00:00Z")
+#: 60 customers late 1, 2 or 3 times (a case in each of the first k runs).
+TIMES = {f"c{i:02d}": 1 + i % 3 for i in range(60)}
+
+
+def test_cli_analyze_and_report_show_late_again_from_assigned_cases(
+    tmp_path: Path, db_url: str
+) -> None:
+    path = tmp_path / "cases.yaml"
+    path.write_text(
+        YAML.format(late=LATE_DAYS, margin=0.05).replace(
+            "churn_horizon_days: 90", "churn_horizon_days: 60"
+        )
+    )
+    code, output = invoke("sync", str(path), "--db", db_url, "--as-of", "2026-03-01T00:00:00Z")
+    assert code == 0, output
+    arms: dict[str, str] = {}
+    for run, as_of in enumerate(RUNS):
+        debtors, out = tmp_path / f"run{run}.csv", tmp_path / f"run{run}.out.csv"
+        late = [c for c, k in TIMES.items() if k > run]
+        pd.DataFrame({"debtor_id": late, "invoice_id": [f"inv-{c}-{run}" for c in late]}).to_csv(
+            debtors, index=False
+        )
+        code, output = invoke(
+            "assign", "repeat-cases", "-i", str(debtors), "-o", str(out), "--db", db_url,
+            "--as-of", as_of,
+        )  # fmt: skip
+        assert code == 0, output
+        frame = pd.read_csv(out, dtype=str)
+        arms.update(zip(frame["debtor_id"], frame["arm"], strict=True))
+
+    code, output = invoke(
+        "analyze", "repeat-cases", "--json", "--db", db_url, "--as-of", "2026-07-01T00:00:00Z"
+    )
+    assert code == 0, output
+    analysis = json.loads(output)
+    assert analysis["late_again_days"] == LATE_DAYS
+    for arm in analysis["arms"]:
+        mine = [c for c in TIMES if arms[c] == arm["arm"]]
+        # Runs a month apart: every case but a customer's last is late again within 45 days;
+        # all have matured by July (the last opened on May 2).
+        share = sum(TIMES[c] - 1 for c in mine) / sum(TIMES[c] for c in mine)
+        late = arm["metrics"]["late_again"]
+        assert late["estimate"] == pytest.approx(share, rel=1e-12)
+        assert late["units"] == len(mine)
+        # The third case opens 61 days after the first: outside a 60-day horizon.
+        per = arm["metrics"]["cases_per_customer"]
+        assert per["estimate"] == pytest.approx(np.mean([min(TIMES[c], 2) for c in mine]))
+
+    code, output = invoke(
+        "report", "repeat-cases", "--json", "--db", db_url, "--as-of", "2026-07-01T00:00:00Z"
+    )
+    assert code == 0, output
+    kpis = {row["arm"]: row for row in json.loads(output)["kpis"]}
+    for arm in analysis["arms"]:
+        cases = kpis[arm["arm"]]["cases"]
+        assert cases["late_again"] == arm["metrics"]["late_again"]["estimate"]
+        assert cases["late_again_uplift"] == arm["metrics"]["late_again"]["uplift"]
+    code, output = invoke(
+        "analyze", "repeat-cases", "--db", db_url, "--as-of", "2026-07-01T00:00:00Z"
+    )
+    assert code == 0, output
+    assert "late again within 45 days" in " ".join(output.split())
+
+
+def test_the_late_again_window_includes_its_last_instant_in_both_dialects(
+    db: Engine, tmp_path: Path
+) -> None:
+    """(opened_at, opened_at + N days]: a next case exactly N days later is late again, one
+    second later it is not; a case matures exactly N days after it opened."""
+    _sync(db, tmp_path, YAML.format(late=LATE_DAYS, margin=0.05))
+    first = START + timedelta(hours=3, microseconds=250)
+    window = timedelta(days=LATE_DAYS)
+    gaps = [window, window + timedelta(seconds=1), window - timedelta(microseconds=1)]
+    customers = [
+        Customer(f"b{i}", arm, (first, first + gap))
+        for i, (arm, gap) in enumerate((a, g) for a in ("sms", "agency") for g in gaps)
+    ]
+    _store(db, "repeat-cases", customers)
+    # Only the first cases have matured: exactly N days after they opened.
+    analysis = service.analyze_experiment(db, experiment_key="repeat-cases", now=first + window)
+    for arm in ("sms", "agency"):
+        late = analysis.arm(arm).metrics["late_again"]
+        assert late.units == 3
+        assert late.pooled_estimate == pytest.approx(2 / 3, rel=1e-12)

@@ -42,22 +42,19 @@ def _status_text(status: str, fallback: str) -> str:
 
 
 def _case_cells(row: ArmKpis) -> list[str]:
-    """Late again (level, uplift) and cases per customer, for an experiment with cases."""
+    """Late again: the level, and the uplift with its interval (the decision's figure), for an
+    experiment with cases; cases per customer are in ``dunning analyze`` (the width of a
+    160-column log holds no more)."""
     c = row.cases
     if c is None:
         return []
-    late = _with_interval(
-        c.late_again, c.late_again_low, c.late_again_high, scale=100, digits=1, signed=False
-    )
     gain = _with_interval(
         c.late_again_uplift, c.late_again_uplift_low, c.late_again_uplift_high,
         scale=100, digits=1, signed=True,
     )  # fmt: skip
-    per = "—" if math.isnan(c.cases_per_customer) else f"{c.cases_per_customer:,.2f}"
     return [
-        _status_text(c.late_again_status, late),
+        _status_text(c.late_again_status, _pct(c.late_again)),
         "ref." if row.champion else _status_text(c.late_again_status, gain),
-        _status_text(c.cases_per_customer_status, per),
     ]
 
 
@@ -84,9 +81,8 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     table.add_column("reminders\nper 1,000", justify="right", min_width=9)
     cases = report.kpis[0].cases if report.kpis else None
     if cases is not None:
-        table.add_column(f"late again\n{cases.late_again_days} days", justify="right", no_wrap=True)
-        table.add_column("vs champion", justify="right", no_wrap=True)
-        table.add_column("cases per\ncustomer", justify="right", no_wrap=True)
+        table.add_column(f"late again\n{cases.late_again_days} days", justify="right")
+        table.add_column("vs champion", justify="right")
     table.add_column(f"churn {report.churn_horizon_days} days", justify="right", no_wrap=True)
     table.add_column(f"CLV vs champion, {report.currency}", justify="right", no_wrap=True)
     table.add_column("traffic", justify="right")

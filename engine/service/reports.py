@@ -23,6 +23,7 @@ from engine.store.db import transaction
 from engine.store.tables import (
     AllocationVersion,
     Assignment,
+    DunningCase,
     ExperimentVersion,
     OutcomeEvent,
 )
@@ -211,8 +212,9 @@ def list_experiments(engine: Engine) -> list[ExperimentSummary]:
 
 
 def latest_activity(engine: Engine, *, experiment_key: str) -> datetime | None:
-    """The time of the newest write for an experiment (assignment, allocation, decision or
-    ingested event), or None if nothing was ever written.
+    """The time of the newest write for an experiment (assignment, dunning case, allocation,
+    decision or ingested event), or None if nothing was ever written. A known customer's later
+    case adds no assignment: its entry time counts on its own.
 
     Reports default to ``min(now, latest_activity)``: "as of the latest data". A unit whose
     window closed after the last ingestion has not had its events delivered yet, so treating it
@@ -222,11 +224,13 @@ def latest_activity(engine: Engine, *, experiment_key: str) -> datetime | None:
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     al = AllocationVersion.__table__.c  # type: ignore[attr-defined]
     e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
+    c = DunningCase.__table__.c  # type: ignore[attr-defined]
     with Session(engine) as session:
         times = [
             session.scalar(
                 select(func.max(a.assigned_at)).where(a.experiment_key == experiment_key)
             ),
+            session.scalar(select(func.max(c.opened_at)).where(c.experiment_key == experiment_key)),
             session.scalar(
                 select(func.max(al.created_at)).where(al.experiment_key == experiment_key)
             ),
