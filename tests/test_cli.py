@@ -75,7 +75,7 @@ def test_bad_event_rows_are_set_aside_and_the_good_ones_loaded(db_url: str, tmp_
     assert "events.csv:3: kind: unknown kind" in output
     assert "events.csv:4: amount: a payment needs a positive amount" in output
     assert "2 of 3 row(s) rejected" in output
-    assert "1 events: 1 new" in output
+    assert "1 event: 1 new" in output
     rejects = pd.read_csv(tmp_path / "events.rejects.csv", dtype=str)
     assert rejects["reject_line"].tolist() == ["3", "4"]
     assert rejects["event_id"].tolist() == ["b", "c"]
@@ -86,7 +86,7 @@ def test_bad_event_rows_are_set_aside_and_the_good_ones_loaded(db_url: str, tmp_
     assert code == 2
     assert "nothing was loaded" in output
     code, output = run("ingest", str(events), "--db", db_url)
-    assert (code, "1 events: 1 new" in output) == (3, True)
+    assert (code, "1 event: 1 new" in output) == (3, True)
 
 
 def test_unknown_experiment_exit_code(db_url: str) -> None:

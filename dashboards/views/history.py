@@ -19,8 +19,8 @@ if decisions.empty:
     st.info("No scheduled decision yet: `dunning run-cycle` takes one a day.")
 else:
     st.caption(
-        f"{len(decisions)} decisions, newest first: every scheduled run of the promotion rule "
-        "and every status change, each with its reason."
+        f"{data.counted(len(decisions), 'decision')}, newest first: every scheduled run of the "
+        "promotion rule and every status change, each with its reason."
     )
     st.dataframe(
         decisions,

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from engine import service
+from engine.analysis.wording import counted
 from engine.cli.common import (
     DEMO_DATABASE_URL,
     app,
@@ -141,7 +142,8 @@ def demo(
         )
     out = errors if as_json else console
     out.print(
-        f"Simulating {days} days x {per_day:,} overdue debtors of {loaded.experiment.key} "
+        f"Simulating {counted(days, 'day')} x {counted(per_day, 'overdue debtor')} of "
+        f"{loaded.experiment.key} "
         f"into {escape(shown_db)} (seed {seed})",
         highlight=False,
     )
@@ -195,8 +197,8 @@ def demo(
             highlight=False,
         )
     console.print(
-        f"{result.debtors:,} debtors ({result.ineligible:,} not eligible), "
-        f"{result.events:,} events in {result.seconds:.1f} s. "
+        f"{counted(result.debtors, 'debtor')} ({result.ineligible:,} not eligible), "
+        f"{counted(result.events, 'event')} in {result.seconds:.1f} s. "
         f"See it in the dashboard: {dashboard_command(db)}",
         highlight=False,
         soft_wrap=True,
