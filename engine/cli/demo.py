@@ -173,18 +173,21 @@ def demo(
         emit_json(_payload(result, database=shown_db, days=days, per_day=per_day, seed=seed))
         return
     console.print(kpi_table(result.report, truth=result.true_pay_on_time))
+    labels = {k.arm: k.label for k in result.report.kpis}
     decisions = result.report.promotions
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
     if changes:
-        console.print(promotion_table(changes))
+        console.print(promotion_table(changes, labels=labels))
     for line in closing_lines(engine, result.report):
         console.print(escape(line), highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"
     best_rate = result.true_pay_on_time[result.true_best]
     console.print(
-        f"True best arm on pay-on-time: {result.true_best} ({100 * best_rate:.1f}%); the bandit's "
-        f"final traffic favours {final.arm} ({100 * final.traffic_share:.0f}%): it {verdict}."
+        f"True best arm on pay-on-time: {escape(labels[result.true_best])} "
+        f"({100 * best_rate:.1f}%); the bandit's final traffic favours {escape(final.label)} "
+        f"({100 * final.traffic_share:.0f}%): it {verdict}.",
+        highlight=False,
     )
     clv_note = [r for r in result.report.kpis if not r.champion and not math.isnan(r.clv_uplift)]
     if clv_note:
