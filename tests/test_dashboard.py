@@ -122,9 +122,10 @@ def test_promotion_log_names_every_change_of_the_allocation(
     ]
     frame = data.promotion_frame(dataclasses.replace(report, promotions=records))
     assert list(frame["Decision"]) == ["promoted", "arm stopped", "rolled back"]
-    assert list(frame["Change"]) == [
-        f"{base.champion_before} → discount_nudge",
-        "stopped no_action",
+    labels = {k.arm: k.label for k in report.kpis}
+    assert list(frame["Change"]) == [  # arms by their labels
+        f"{labels[base.champion_before]} → {labels['discount_nudge']}",
+        f"stopped {labels['no_action']}",
         "rollback to v3",
     ]
 
