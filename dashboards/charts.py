@@ -11,6 +11,19 @@ OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "
 EVENT_DASH = {"promoted": [6, 3], "arm stopped": [2, 2], "rolled back": [8, 2, 2, 2]}
 
 
+def sized(chart: alt.Chart | alt.LayerChart, height: int) -> alt.Chart | alt.LayerChart:
+    """``height`` pixels of plot, the axes and legends around it.
+
+    Streamlit's default for a stretched chart (``autosize: fit``) fits the axes, the legends
+    and a long vertical axis title *into* the height, leaving a strip of plot; ``fit-x``
+    stretches the width only and keeps the height for the data.
+    """
+    fitted: alt.Chart | alt.LayerChart = chart.properties(
+        height=height, autosize=alt.AutoSizeParams(type="fit-x", contains="padding")
+    )
+    return fitted
+
+
 def arm_scale(arms: list[str]) -> alt.Scale:
     """One fixed colour per arm on every chart (the experiment's arm order)."""
     return alt.Scale(domain=arms, range=OKABE_ITO[: len(arms)] or OKABE_ITO)
@@ -87,14 +100,9 @@ def traffic_chart(
         )
     )
     if events is not None:
-        if events.empty:
-            only: alt.Chart = area.properties(height=320)
-            return only
-        with_events: alt.LayerChart = (area + event_rules(events)).properties(height=320)
-        return with_events
+        return sized(area if events.empty else area + event_rules(events), 320)
     if promotions is None or promotions.empty:
-        single: alt.Chart = area.properties(height=320)
-        return single
+        return sized(area, 320)
     rules = (
         alt.Chart(promotions)
         .mark_rule(color="black", strokeDash=[4, 3], strokeWidth=1.5)
@@ -109,8 +117,7 @@ def traffic_chart(
     text = rules.mark_text(align="left", dx=4, dy=-6, fontSize=11).encode(
         y=alt.value(0), text="label:N"
     )
-    layered: alt.LayerChart = (area + rules + text).properties(height=320)
-    return layered
+    return sized(area + rules + text, 320)
 
 
 def forest_chart(uplifts: pd.DataFrame, title: str) -> alt.LayerChart:
@@ -218,23 +225,33 @@ def assigned_chart(
             ],
         )
     )
-    if events.empty:
-        single: alt.Chart = bars.properties(height=280)
-        return single
-    layered: alt.LayerChart = (bars + event_rules(events)).properties(height=280)
-    return layered
+    return sized(bars if events.empty else bars + event_rules(events), 280)
 
 
 def trend_chart(
     trend: pd.DataFrame, *, arms: list[str], title: str, events: pd.DataFrame
-) -> alt.LayerChart:
+) -> alt.Chart | alt.LayerChart:
     """Cumulative uplift per challenger over time: a line and its 95% interval band, the zero
-    line (the champion) and the event rules (columns day, arm, uplift, low, high)."""
+    line (the champion) and the event rules (columns day, arm, uplift, low, high).
+
+    ``arms`` are every arm, the champion too: the colour scale keeps one colour per arm on
+    every chart, while the legend lists the challengers drawn, the champion being the zero line.
+    """
+    drawn = set(trend["arm"])
+    scale = arm_scale(arms)
     colour = alt.Color(
         "arm:N",
         title="Challenger",
-        scale=arm_scale(arms),
-        legend=alt.Legend(orient="bottom", labelLimit=0, columns=2),
+        scale=scale,
+        legend=alt.Legend(
+            orient="bottom",
+            labelLimit=0,
+            columns=2,
+            values=[a for a in arms if a in drawn],
+            symbolType="stroke",
+            symbolStrokeWidth=3,
+            symbolOpacity=1,  # not the band's pale fill
+        ),
     )
     x = alt.X("day:T", title="Outcomes known by (UTC)", axis=alt.Axis(format="%b %d"))
     band = (
@@ -267,8 +284,7 @@ def trend_chart(
     layers = band + line + zero
     if not events.empty:
         layers = layers + event_rules(events)
-    chart: alt.LayerChart = layers.properties(height=320)
-    return chart
+    return sized(layers, 320)
 
 
 def guardrail_chart(points: pd.DataFrame, *, unit: str) -> alt.LayerChart:

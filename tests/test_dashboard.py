@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import loader, service
+from engine.analysis.wording import counted
 from engine.service import demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,9 +122,10 @@ def test_promotion_log_names_every_change_of_the_allocation(
     ]
     frame = data.promotion_frame(dataclasses.replace(report, promotions=records))
     assert list(frame["Decision"]) == ["promoted", "arm stopped", "rolled back"]
-    assert list(frame["Change"]) == [
-        f"{base.champion_before} → discount_nudge",
-        "stopped no_action",
+    labels = {k.arm: k.label for k in report.kpis}
+    assert list(frame["Change"]) == [  # arms by their labels
+        f"{labels[base.champion_before]} → {labels['discount_nudge']}",
+        f"stopped {labels['no_action']}",
         "rollback to v3",
     ]
 
@@ -171,6 +173,9 @@ def test_analysis_page_shows_every_arm_the_forest_and_the_srm_check(
     assert set(observed.index) == rows - {star} | {champion}
     assert list(observed.columns[:2]) == ["Observed", "Expected"]
     assert any("share of all randomised debtors" in c.value for c in at.caption)
+    # The comparison's cells, counted with a noun that agrees ("1 allocation period").
+    periods = counted(report.analysis.cells, "allocation period")
+    assert any(f"· {periods} ·" in c.value for c in at.caption), [c.value for c in at.caption]
 
 
 def test_analysis_metric_selector_switches_the_metric(

@@ -2,6 +2,9 @@
 ``data`` and use these names.
 """
 
+# The noun that agrees with its count, worded as on every surface (CLI, scorecard).
+from engine.analysis.wording import counted
+
 from .analysis import (
     METRICS,
     MetricInfo,
@@ -92,6 +95,7 @@ __all__ = [
     "analysis_frame",
     "churn_matured",
     "configure_page",
+    "counted",
     "database_error",
     "database_url",
     "debtor_type",

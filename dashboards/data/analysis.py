@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from engine.analysis import Analysis, ArmResult, MetricResult
+from engine.analysis.wording import counted
 
 from .constants import DASH, MINUS, NBSP, WORD_JOINER
 from .format import money, nan, number, pct
@@ -25,15 +26,13 @@ class MetricInfo(NamedTuple):
 
 METRICS: dict[str, MetricInfo] = {
     "pay_on_time": MetricInfo(
-        "Pay on time", "Pay on time", "share of matured debtors who paid within {pay} days"
+        "Pay on time", "Pay on time", "share of matured debtors who paid within {pay}"
     ),
-    "churn": MetricInfo(
-        "Churn", "Churn", "share of matured debtors who churned within {churn} days"
-    ),
+    "churn": MetricInfo("Churn", "Churn", "share of matured debtors who churned within {churn}"),
     "collected_per_debtor": MetricInfo(
         "Collected per debtor",
         "Collected / debtor",
-        "{cur} collected within {pay} days per matured debtor",
+        "{cur} collected within {pay} per matured debtor",
     ),
     "cases_per_1000": MetricInfo(
         "Collection cases per 1,000 debtors",
@@ -58,13 +57,13 @@ METRICS: dict[str, MetricInfo] = {
     "late_again": MetricInfo(
         "Late again",
         "Late again",
-        "share of matured dunning cases whose customer was late again within {late} days "
+        "share of matured dunning cases whose customer was late again within {late} "
         "(the customer, not the case, is the unit of the interval)",
     ),
     "cases_per_customer": MetricInfo(
         "Dunning cases per customer",
         "Cases / customer",
-        "dunning cases per customer opened within {churn} days of the first",
+        "dunning cases per customer opened within {churn} of the first",
     ),
 }
 
@@ -73,10 +72,10 @@ def metric_heading(analysis: Analysis, metric: str) -> tuple[str, str]:
     """Title and one-line description (with the unit) of ``metric``."""
     info = METRICS[metric]
     what = info.what.format(
-        pay=analysis.pay_window_days,
-        churn=analysis.churn_horizon_days,
+        pay=counted(analysis.pay_window_days, "day"),
+        churn=counted(analysis.churn_horizon_days, "day"),
         cur=analysis.currency,
-        late=analysis.late_again_days,
+        late=counted(analysis.late_again_days, "day"),
     )
     return info.title, what
 

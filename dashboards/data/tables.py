@@ -115,25 +115,31 @@ _CHANGES = {
 }
 
 
-def _change(p: service.PromotionRecord) -> str:
+def _change(p: service.PromotionRecord, labels: dict[str, str]) -> str:
+    """The change in a few words, arms by their labels."""
+
+    def name(arm: str | None) -> str:
+        return labels.get(arm or "", str(arm))
+
     if p.action == "stop_arm":
-        return "stopped " + ", ".join(p.numbers.get("stopped_arms", []))
+        return "stopped " + ", ".join(map(name, p.numbers.get("stopped_arms", [])))
     if p.action == "rollback":
         return f"rollback to v{p.numbers.get('to_version')}"
     if p.action == "status":
         before, after = p.numbers.get("status_before"), p.numbers.get("status_after")
         return f"{before} → {after} by {p.numbers.get('by') or 'unknown'}"
-    return f"{p.champion_before} → {p.champion_after}"
+    return f"{name(p.champion_before)} → {name(p.champion_after)}"
 
 
 def promotion_frame(report: service.ExperimentReport) -> pd.DataFrame:
     """The decisions that changed the allocation (promotions, stopped arms, rollbacks) or the
     status (pause, resume, stop)."""
+    labels = {k.arm: k.label for k in report.kpis}
     rows = [
         {
             "Decided at": when(p.decided_at),
             "Decision": _CHANGES[p.action],
-            "Change": _change(p),
+            "Change": _change(p, labels),
             "Explanation": p.explanation,
             "Allocation version": DASH if p.allocation_version is None else p.allocation_version,
         }

@@ -33,9 +33,15 @@ st.title(f"Analysis: {analysis.name}")
 if label := data.load_report(url, key).definition.label:
     st.warning(f"Measured on the current outcome definition only: {label}.")
 scope = "all debtors" if analysis.segments is None else "segments " + ", ".join(analysis.segments)
+# The comparison's cells: allocation periods with distinct splits (per segment under
+# per-segment allocation, whose segments are then the strata).
+periods = data.counted(analysis.cells, "allocation period")
+if analysis.strata > 1:
+    strata, cells = data.counted(analysis.strata, "segment"), data.counted(analysis.cells, "cell")
+    periods = f"{strata} as strata, {cells}"
 st.caption(
     f"`{analysis.experiment}` · experiment version {analysis.experiment_version} · "
-    f"as of {data.when(analysis.as_of)} · {scope} · {analysis.strata} allocation periods · "
+    f"as of {data.when(analysis.as_of)} · {scope} · {periods} · "
     f"Monte Carlo seed {analysis.seed}"
 )
 

@@ -91,10 +91,12 @@ if view.switch is not None:
     st.table(data.switch_frame(view))
 
 st.subheader("KPIs per arm")
+pay_window = data.counted(report.pay_window_days, "day")
+churn_horizon = data.counted(report.churn_horizon_days, "day")
 st.caption(
-    f"Pay on time: paid within {report.pay_window_days} days, over matured debtors only "
+    f"Pay on time: paid within {pay_window}, over matured debtors only "
     "(95% credible interval beside). Immature: share of debtors whose window is still open. "
-    f"Churn: within {report.churn_horizon_days} days. ★ marks the champion; CLV uplift is "
+    f"Churn: within {churn_horizon}. ★ marks the champion; CLV uplift is "
     "against it. These figures pool all allocation periods; when traffic shifted while the "
     "baseline moved (or differs by debtor type), the Analysis page's stratified estimates are "
     "the ones to compare arms on."
@@ -149,7 +151,8 @@ if last is not None and last.action not in ("promote", "stop_arm", "rollback", "
         f"{last.explanation}"
     )
 
-with st.expander(f"Allocation history ({len(report.allocations)} versions, newest first)"):
+versions = data.counted(len(report.allocations), "version")
+with st.expander(f"Allocation history ({versions}, newest first)"):
     st.caption("Traffic share per arm in each version; the seed reproduces its Monte Carlo draw.")
     st.dataframe(
         data.history_frame(report),

@@ -36,8 +36,8 @@ arms = [labels.get(a, a) for a in fit.arms]
 st.title(f"Segments: {report.name}")
 st.caption(
     f"`{report.key}` · as of {data.when(report.as_of)} · pay on time within "
-    f"{report.pay_window_days} days, matured debtors · {len(fit.segments)} segments \u00d7 "
-    f"{len(fit.arms)} arms"
+    f"{data.counted(report.pay_window_days, 'day')}, matured debtors · "
+    f"{data.counted(len(fit.segments), 'segment')} \u00d7 {data.counted(len(fit.arms), 'arm')}"
 )
 st.caption(
     "Hierarchical model with partial pooling across the debtor types (16 PAIR types: "

@@ -20,6 +20,7 @@ from engine.analysis.outlook import Outlook, days_to_decide
 from engine.analysis.reasons import Decided, stop_sentence
 from engine.analysis.results import LEVEL, Analysis, ArmResult, MetricResult
 from engine.analysis.wording import (
+    counted,
     days_phrase,
     effect_sentence,
     finite,
@@ -111,8 +112,8 @@ def _waiting(
     if reason == "too_early":
         left = max(rule.min_days - decision.days_as_champion, 0.0)
         return (
-            f"Not promoted yet: a champion holds its title at least {rule.min_days} days before "
-            f"the rule compares, {days_phrase(left)} to go."
+            "Not promoted yet: a champion holds its title at least "
+            f"{counted(rule.min_days, 'day')} before the rule compares, {days_phrase(left)} to go."
         )
     if reason == "srm":
         return (
@@ -257,9 +258,14 @@ def build_scorecard(
             notes,
         )
     if latest.action == "inconclusive":
+        planned = (
+            "The planned horizon has"
+            if rule.horizon_days is None
+            else f"The planned {counted(rule.horizon_days, 'day')} "
+            + ("has" if rule.horizon_days == 1 else "have")
+        )
         sentences.append(
-            f"The planned {rule.horizon_days} days have passed without a clear winner: "
-            f"{labels[champion]} stays champion."
+            f"{planned} passed without a clear winner: {labels[champion]} stays champion."
         )
         return Scorecard(
             "inconclusive",

@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from engine import service
+from engine.analysis.wording import counted
 from engine.cli.common import (
     AsOfOption,
     DbOption,
@@ -277,7 +278,7 @@ def assign(
         )
     else:
         console.print(
-            f"{total:,} debtors: {new:,} newly assigned, "
+            f"{counted(total, 'debtor')}: {new:,} newly assigned, "
             f"{kept:,} kept their arm, {ineligible:,} ineligible -> {escape(str(output))}"
         )
     if debtors.rejects.count:
@@ -336,7 +337,7 @@ def ingest(
         )
     else:
         console.print(
-            f"{result.received:,} events: {result.inserted:,} new, "
+            f"{counted(result.received, 'event')}: {result.inserted:,} new, "
             f"{result.duplicates:,} already known"
         )
     if events.rejects.count:

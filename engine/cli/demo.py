@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from engine import service
+from engine.analysis.wording import counted
 from engine.cli.common import (
     DEMO_DATABASE_URL,
     app,
@@ -183,7 +184,8 @@ def demo(
         )
     out = errors if as_json else console
     out.print(
-        f"Simulating {days} days x {per_day:,} overdue debtors of {loaded.experiment.key} "
+        f"Simulating {counted(days, 'day')} x {counted(per_day, 'overdue debtor')} of "
+        f"{loaded.experiment.key} "
         f"into {escape(shown_db)} (seed {seed})",
         highlight=False,
     )
@@ -213,18 +215,21 @@ def demo(
         emit_json(_payload(result, database=shown_db, days=days, per_day=per_day, seed=seed))
         return
     console.print(kpi_table(result.report, truth=result.true_pay_on_time))
+    labels = {k.arm: k.label for k in result.report.kpis}
     decisions = result.report.promotions
     changes = [p for p in decisions if p.action in ("promote", "stop_arm", "rollback")]
     if changes:
-        console.print(promotion_table(changes))
+        console.print(promotion_table(changes, labels=labels))
     for line in [*closing_lines(engine, result.report), *case_lines(result)]:
         console.print(escape(line), highlight=False)
     final = max(result.report.kpis, key=lambda row: row.traffic_share)
     verdict = "agrees" if final.arm == result.true_best else "does NOT agree"
     best_rate = result.true_pay_on_time[result.true_best]
     console.print(
-        f"True best arm on pay-on-time: {result.true_best} ({100 * best_rate:.1f}%); the bandit's "
-        f"final traffic favours {final.arm} ({100 * final.traffic_share:.0f}%): it {verdict}."
+        f"True best arm on pay-on-time: {escape(labels[result.true_best])} "
+        f"({100 * best_rate:.1f}%); the bandit's final traffic favours {escape(final.label)} "
+        f"({100 * final.traffic_share:.0f}%): it {verdict}.",
+        highlight=False,
     )
     clv_note = [r for r in result.report.kpis if not r.champion and not math.isnan(r.clv_uplift)]
     if clv_note:
@@ -237,8 +242,8 @@ def demo(
             highlight=False,
         )
     console.print(
-        f"{result.debtors:,} debtors ({result.ineligible:,} not eligible), "
-        f"{result.events:,} events in {result.seconds:.1f} s. "
+        f"{counted(result.debtors, 'debtor')} ({result.ineligible:,} not eligible), "
+        f"{counted(result.events, 'event')} in {result.seconds:.1f} s. "
         f"See it in the dashboard: {dashboard_command(db)}",
         highlight=False,
         soft_wrap=True,

@@ -59,8 +59,8 @@ def _case_cells(row: ArmKpis) -> list[str]:
 
 
 def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = None) -> Table:
-    """One row per arm: the KPIs managers read, the champion marked. Every figure is the
-    analysis's (one estimate per question, :mod:`engine.stats.comparison`)."""
+    """One row per arm, by its label: the KPIs managers read, the champion marked. Every
+    figure is the analysis's (one estimate per question, :mod:`engine.stats.comparison`)."""
     analysis = report.analysis
     table = Table(
         title=(
@@ -70,7 +70,8 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
         title_justify="left",
         box=box.SIMPLE_HEAD,  # no column rules: eleven columns fit a 160-column log
     )
-    table.add_column("arm", no_wrap=True)
+    # Labels are sentences ("5% discount for paying within 14 days"): they wrap, not the figures.
+    table.add_column("arm", min_width=23, max_width=28)
     table.add_column("debtors", justify="right", no_wrap=True)
     table.add_column("pay on time", justify="right", no_wrap=True)
     table.add_column("vs champion, pp", justify="right", no_wrap=True)
@@ -87,7 +88,8 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     table.add_column(f"CLV vs champion, {report.currency}", justify="right", no_wrap=True)
     table.add_column("traffic", justify="right")
     for row in report.kpis:
-        name = f"[bold]{row.arm}[/bold] *" if row.champion else row.arm
+        label = escape(row.label)
+        name = f"[bold]{label}[/bold] *" if row.champion else label
         pay = _with_interval(
             row.pay_on_time, row.pay_on_time_low, row.pay_on_time_high, scale=100, digits=1,
             signed=False,
@@ -125,9 +127,16 @@ def kpi_table(report: ExperimentReport, *, truth: Mapping[str, float] | None = N
     return table
 
 
-def promotion_table(promotions: list[PromotionRecord]) -> Table:
+def promotion_table(
+    promotions: list[PromotionRecord], *, labels: Mapping[str, str] | None = None
+) -> Table:
     """The decisions that changed the allocation (champion switches, stopped arms,
-    rollbacks) or the status, each with the numbers behind it."""
+    rollbacks) or the status, each with the numbers behind it; arms by their ``labels``."""
+    names = labels or {}
+
+    def name(arm: str | None) -> str:
+        return escape(names.get(arm, str(arm)) if arm is not None else "-")
+
     shown = [p for p in promotions if p.action in ("promote", "stop_arm", "rollback", "status")]
     table = Table(title="Promotion log", title_justify="left")
     table.add_column("decided (UTC)", no_wrap=True)
@@ -139,20 +148,20 @@ def promotion_table(promotions: list[PromotionRecord]) -> Table:
         units = record.numbers.get("units", {})
         if record.action == "promote":
             p_beat = record.numbers.get("prob_beat", {}).get(record.champion_after, math.nan)
-            change = f"{record.champion_before} → {record.champion_after}"
+            change = f"{name(record.champion_before)} → {name(record.champion_after)}"
             evidence = f"{p_beat:.4f}"
             counts = (
                 f"{units.get(record.champion_after, 0):,} / "
                 f"{units.get(record.champion_before, 0):,}"
             )
         elif record.action == "stop_arm":
-            change = "stopped " + ", ".join(record.numbers.get("stopped_arms", []))
+            change = "stopped " + ", ".join(map(name, record.numbers.get("stopped_arms", [])))
             evidence, counts = "-", "-"
         elif record.action == "rollback":
             change = f"rollback to v{record.numbers.get('to_version')}"
             evidence, counts = "-", "-"
         else:  # a status change: who, from what, why
-            change = record.explanation
+            change = escape(record.explanation)
             evidence, counts = "-", "-"
         table.add_row(
             f"{record.decided_at:%Y-%m-%d %H:%M}",

@@ -115,12 +115,13 @@ def report(
     console.print(kpi_table(result))
     if result.definition.label:
         console.print(f"[yellow]Note:[/yellow] {escape(result.definition.label)}.")
+    labels = {k.arm: k.label for k in result.kpis}
     if result.promotions:
-        console.print(promotion_table(result.promotions))
+        console.print(promotion_table(result.promotions, labels=labels))
     else:
         console.print(
-            f"Promotion log: empty, {result.champion} has been champion throughout (no "
-            "promotion, stopped arm, rollback or status change yet)."
+            f"Promotion log: empty, {escape(labels.get(result.champion, result.champion))} has "
+            "been champion throughout (no promotion, stopped arm, rollback or status change yet)."
         )
 
 

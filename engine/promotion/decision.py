@@ -113,7 +113,8 @@ def _explain(
                     )
         return "guardrail breached, traffic stopped: " + "; ".join(parts)
     if reason == "too_early":
-        return f"the champion has held the title {max(days, 0.0):.1f} of the {rule.min_days} days"
+        unit = "day" if rule.min_days == 1 else "days"
+        return f"the champion has held the title {max(days, 0.0):.1f} of the {rule.min_days} {unit}"
     if reason == "srm":
         return "sample-ratio mismatch: assignment counts do not match the traffic weights"
     if reason == "too_few_units":
@@ -134,7 +135,8 @@ def _explain(
     if reason == "promote":
         return f"promote {name}: {effect}; guardrails within their margins"
     if reason == "horizon_reached":
-        return f"horizon of {rule.horizon_days} days reached, the champion stays; best {effect}"
+        unit = "day" if rule.horizon_days == 1 else "days"
+        return f"horizon of {rule.horizon_days} {unit} reached, the champion stays; best {effect}"
     words = {
         "not_significant": "effect not established (the always-valid interval includes 0)",
         "not_confident": f"P(beat) below {rule.min_prob_beat_champion:g}",

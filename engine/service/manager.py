@@ -14,6 +14,7 @@ from engine.analysis.guardrails import GuardrailRow, guardrail_rows
 from engine.analysis.money import ArmMoney, SwitchImpact, arm_money, switch_impact
 from engine.analysis.reasons import Decided
 from engine.analysis.scorecard import Scorecard, build_scorecard, leading_arm
+from engine.analysis.wording import counted
 from engine.config import Experiment
 from engine.promotion import SRM_THRESHOLD
 from engine.service.common import load_current, utc_now
@@ -112,7 +113,7 @@ def alarms(
     elif now - activity > timedelta(days=STALE_DAYS):
         found.append(
             f"Stale data: no new assignment or event since {activity:%Y-%m-%d} "
-            f"({(now - activity).days} days)."
+            f"({counted((now - activity).days, 'day')})."
         )
     return found
 

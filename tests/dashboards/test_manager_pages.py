@@ -3,6 +3,7 @@ against the demo database; the texts a browser test asserts are stable."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ def _view(url: str, report: service.ExperimentReport) -> ManagerView:
         return manager_view(engine, experiment_key=report.key, now=report.as_of)
     finally:
         engine.dispose()
+
+
+def _colours(spec: object) -> list[dict[str, object]]:
+    """Every colour encoding of a Vega-Lite spec that has a legend, at any depth."""
+    if isinstance(spec, list):
+        return [c for part in spec for c in _colours(part)]
+    if not isinstance(spec, dict):
+        return []
+    colour = spec.get("color")
+    here = [colour] if isinstance(colour, dict) and "legend" in colour else []
+    return here + [c for value in spec.values() for c in _colours(value)]
 
 
 def test_the_experiment_page_opens_with_the_recommendation(
@@ -74,13 +86,25 @@ def test_money_has_intervals_except_for_configured_constants(
 def test_trends_page_draws_the_uplift_band_and_the_traffic(
     demo_db: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, _report = demo_db
+    url, report = demo_db
     at = _run(url, monkeypatch, page="views/trends.py")
     assert not at.exception
     assert [h.value for h in at.subheader] == ["Cumulative uplift: Pay on time", "Traffic"]
     trend, traffic = at.get("vega_lite_chart")
     assert "uplift" in trend.proto.spec
     assert "#E69F00" in traffic.proto.spec, "Okabe-Ito colours"
+    for chart in (trend, traffic):
+        spec = json.loads(chart.proto.spec)
+        # The height is the plot's: Streamlit's default (fit) squeezes the axes and legends
+        # into it, which left a strip of plot under the long axis title.
+        assert spec["autosize"]["type"] == "fit-x"
+        assert spec["height"] >= 280
+    labels = [k.label for k in report.kpis]
+    champion = labels[[k.arm for k in report.kpis].index(report.champion)]
+    [colour] = {json.dumps(c) for c in _colours(json.loads(trend.proto.spec))}
+    scale, legend = json.loads(colour)["scale"], json.loads(colour)["legend"]
+    assert scale["domain"] == labels, "every arm keeps its colour"
+    assert legend["values"] == [label for label in labels if label != champion]
     at.radio[0].set_value("churn").run()
     assert not at.exception
     # 25 days: no churn outcome has matured, so the page says so instead of drawing a prior.
@@ -98,6 +122,12 @@ def test_history_page_lists_every_decision_and_version(
     assert len(decisions) == len(report.promotions)
     assert set(decisions["Action"]) <= {"Kept running", "Promoted", "Stopped an arm"}
     assert all(r.endswith(".") and "_" not in r.split("(")[0] for r in decisions["Reason"])
+    # The reason is readable whole: the grid wraps text only in rows taller than 4rem (64 px),
+    # and the reason has most of the width.
+    grid = at.dataframe[0].proto
+    assert grid.row_height > 64
+    widths = {name: c["width"] for name, c in json.loads(grid.columns).items() if "width" in c}
+    assert widths["Reason"] > 2 * (widths["Date"] + widths["Action"])
     versions = table_with(at, "Changes from the previous version")
     assert list(versions.index) == ["v1"]
     assert versions.loc["v1", "Changes from the previous version"] == "(first version)"
