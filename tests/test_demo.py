@@ -233,7 +233,7 @@ def test_repeat_case_demo_reports_cases_and_late_again_in_words_and_json(
         assert row.cases is not None
         truth = 100 * result.true_late_again[row.arm]
         assert f"{row.label} {100 * row.cases.late_again:.1f}% (95% interval" in late
-        assert f"truth {truth:.1f})" in late
+        assert f"simulator {truth:.1f} per customer's type mix)" in late
     payload = _payload(result)
     assert payload["cases"] == result.cases
     assert payload["customers_by_cases"] == {str(k): v for k, v in by.items()}
