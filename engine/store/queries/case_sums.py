@@ -61,6 +61,41 @@ def _filters(
     ]
 
 
+_ASSIGNMENT = Assignment.__table__  # type: ignore[attr-defined]
+_CASE = DunningCase.__table__  # type: ignore[attr-defined]
+#: Each case with its customer's assignment (the cell keys and the randomisation unit).
+_CASES_OF_CUSTOMERS = _CASE.join(
+    _ASSIGNMENT,
+    and_(
+        _ASSIGNMENT.c.experiment_key == _CASE.c.experiment_key,
+        _ASSIGNMENT.c.debtor_id == _CASE.c.debtor_id,
+    ),
+)
+
+
+def _case_filters(
+    *,
+    experiment_key: str,
+    now: datetime,
+    segments: Sequence[str] | None,
+    min_experiment_version: int | None,
+) -> list[Any]:
+    """The experiment's cases opened by ``now`` whose assignment passes :func:`_filters`."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    c = DunningCase.__table__.c  # type: ignore[attr-defined]
+    return [
+        c.experiment_key == experiment_key,
+        c.opened_at <= now,
+        *_filters(
+            a,
+            experiment_key=experiment_key,
+            now=now,
+            segments=segments,
+            min_experiment_version=min_experiment_version,
+        ),
+    ]
+
+
 def case_cells(
     session: Session,
     *,
@@ -102,22 +137,14 @@ def case_cells(
             func.max(case((a.churn_due_at <= now, 1), else_=0)).label("horizon_closed"),
             func.sum(case((c.opened_at <= a.churn_due_at, 1), else_=0)).label("k"),
         )
-        .select_from(
-            DunningCase.__table__.join(  # type: ignore[attr-defined]
-                Assignment.__table__,  # type: ignore[attr-defined]
-                and_(a.experiment_key == c.experiment_key, a.debtor_id == c.debtor_id),
-            )
-        )
+        .select_from(_CASES_OF_CUSTOMERS)
         .where(
-            c.experiment_key == experiment_key,
-            c.opened_at <= now,
-            *_filters(
-                a,
+            *_case_filters(
                 experiment_key=experiment_key,
                 now=now,
                 segments=segments,
                 min_experiment_version=min_experiment_version,
-            ),
+            )
         )
         .group_by(a.id, a.arm, a.allocation_version, a.segment, a.holdout, a.constrained)
         .subquery()
@@ -202,22 +229,14 @@ def case_maturity(
     c = DunningCase.__table__.c  # type: ignore[attr-defined]
     statement = (
         select(a.arm, func.min(c.opened_at))
-        .select_from(
-            DunningCase.__table__.join(  # type: ignore[attr-defined]
-                Assignment.__table__,  # type: ignore[attr-defined]
-                and_(a.experiment_key == c.experiment_key, a.debtor_id == c.debtor_id),
-            )
-        )
+        .select_from(_CASES_OF_CUSTOMERS)
         .where(
-            c.experiment_key == experiment_key,
-            c.opened_at <= now,
-            *_filters(
-                a,
+            *_case_filters(
                 experiment_key=experiment_key,
                 now=now,
                 segments=None,
                 min_experiment_version=min_experiment_version,
-            ),
+            )
         )
         .group_by(a.arm)
     )
