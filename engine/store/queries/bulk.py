@@ -220,6 +220,9 @@ def insert_events(session: Session, rows: pa.Table, *, ingested_at: datetime) ->
     connection = dbapi(session)
     now = _sqlite_value(ingested_at)
     before = connection.total_changes
+    # The batch writer holds SQLite's write lock (lock_writes), and a new rowid exceeds every
+    # stored one: the rows above today's largest id are exactly this chunk's new events.
+    (last_id,) = connection.execute("SELECT COALESCE(MAX(id), 0) FROM outcome_event").fetchone()
     connection.executemany(
         f"INSERT INTO outcome_event ({', '.join(columns)}, ingested_at) "
         f"VALUES ({', '.join(['?'] * len(columns))}, ?) ON CONFLICT (event_id) DO NOTHING",
@@ -227,9 +230,12 @@ def insert_events(session: Session, rows: pa.Table, *, ingested_at: datetime) ->
     )
     inserted = int(connection.total_changes - before)
     if inserted:
-        # Which rows were new is unknown to executemany: refresh every debtor of the chunk
-        # (recomputing is idempotent, so a debtor refreshed for nothing loses nothing).
-        mark_touched(session, rows.column("debtor_id"))
+        # The debtors of the new events, set-based (not a list of the chunk's ids from Python).
+        connection.execute(
+            "INSERT OR IGNORE INTO _touched (debtor_id) "
+            "SELECT debtor_id FROM outcome_event WHERE id > ?",
+            (last_id,),
+        )
     return inserted
 
 
