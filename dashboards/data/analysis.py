@@ -75,7 +75,8 @@ def metric_heading(analysis: Analysis, metric: str) -> tuple[str, str]:
         pay=counted(analysis.pay_window_days, "day"),
         churn=counted(analysis.churn_horizon_days, "day"),
         cur=analysis.currency,
-        late=counted(analysis.late_again_days, "day"),
+        # None without repeat cases (then no metric names {late}).
+        late="" if analysis.late_again_days is None else counted(analysis.late_again_days, "day"),
     )
     return info.title, what
 
