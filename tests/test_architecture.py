@@ -18,6 +18,7 @@ CORE_NAMES = (
     "clv",
     "events",
     "metrics",
+    "plural",
     "promotion",
     "cron",
     "simulate",

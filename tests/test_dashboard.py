@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import loader, service
-from engine.analysis.wording import counted
+from engine.plural import counted
 from engine.service import demo
 
 REPO = Path(__file__).resolve().parents[1]

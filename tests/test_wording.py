@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.analysis.wording import counted
+from engine.plural import counted
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 """
 
 # The noun that agrees with its count, worded as on every surface (CLI, scorecard).
-from engine.analysis.wording import counted
+from engine.plural import counted
 
 from .analysis import (
     METRICS,

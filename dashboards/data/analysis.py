@@ -8,7 +8,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from engine.analysis import Analysis, ArmResult, MetricResult
-from engine.analysis.wording import counted
+from engine.plural import counted
 
 from .constants import DASH, MINUS, NBSP, WORD_JOINER
 from .format import money, nan, number, pct

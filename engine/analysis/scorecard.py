@@ -20,12 +20,12 @@ from engine.analysis.outlook import Outlook, days_to_decide
 from engine.analysis.reasons import Decided, stop_sentence
 from engine.analysis.results import LEVEL, Analysis, ArmResult, MetricResult
 from engine.analysis.wording import (
-    counted,
     days_phrase,
     effect_sentence,
     finite,
 )
 from engine.config import Promotion
+from engine.plural import counted
 from engine.promotion import PromotionDecision
 
 Verdict = Literal["promote", "keep_running", "stop_arm", "inconclusive", "rolled_back", "no_data"]

@@ -106,9 +106,3 @@ def days_phrase(days: float) -> str:
     if days < 1:
         return "less than a day"
     return f"about {math.ceil(days):,} more days"
-
-
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 allocation period``, ``2 allocation periods``, ``1,000 debtors``: the noun agrees
-    with the count (``plural`` for irregular ones, else ``noun + "s"``)."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

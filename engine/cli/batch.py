@@ -16,7 +16,6 @@ import typer
 from rich.markup import escape
 
 from engine import service
-from engine.analysis.wording import counted
 from engine.cli.common import (
     AsOfOption,
     DbOption,
@@ -33,6 +32,7 @@ from engine.cli.common import (
     resolve_as_of,
     user_errors,
 )
+from engine.plural import counted
 from engine.settings import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 
 from engine import service
-from engine.analysis.wording import counted
 from engine.cli.common import (
     DEMO_DATABASE_URL,
     app,
@@ -21,6 +20,7 @@ from engine.cli.common import (
     open_database,
     user_errors,
 )
+from engine.plural import counted
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # the demo's module imports the simulator: only when the verb runs

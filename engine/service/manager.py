@@ -14,8 +14,8 @@ from engine.analysis.guardrails import GuardrailRow, guardrail_rows
 from engine.analysis.money import ArmMoney, SwitchImpact, arm_money, switch_impact
 from engine.analysis.reasons import Decided
 from engine.analysis.scorecard import Scorecard, build_scorecard, leading_arm
-from engine.analysis.wording import counted
 from engine.config import Experiment
+from engine.plural import counted
 from engine.promotion import SRM_THRESHOLD
 from engine.service.common import load_current, utc_now
 from engine.service.definitions import pooled_since
