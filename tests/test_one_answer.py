@@ -37,10 +37,16 @@ def numbers(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?", plain.replace(",", ""))]
 
 
-def table_row(output: str, arm: str) -> list[float]:
+def table_row(output: str, label: str) -> list[float]:
     """The first signed value with its interval in the arm's row of a printed table: the
-    pay-on-time uplift in points (the level before it has no sign)."""
-    line = next(line for line in output.splitlines() if f" {arm} " in line and "[" in line)
+    pay-on-time uplift in points (the level before it has no sign). Tables name arms by their
+    label, which may wrap in its column: the row starts on the line whose first cell begins
+    the label."""
+    line = next(
+        line
+        for line in output.splitlines()
+        if "[" in line and (cell := re.split(r"\s{2,}", line.strip())[0]) and label.startswith(cell)
+    )
     match = re.search(r"([-+]\d+\.\d) \[([-+]\d+\.\d), ([-+]\d+\.\d)\]", line)
     assert match, line
     return [float(g) for g in match.groups()]
@@ -72,6 +78,7 @@ def test_every_surface_shows_the_same_comparison(
         d = audit.numbers["difference"][arm]
         assert [100 * d["estimate"], 100 * d["low"], 100 * d["high"]] == pytest.approx(truth[arm])
     # dunning report: JSON and table; the demo's own table.
+    labels = {a["arm"]: a["label"] for a in analysis["arms"]}
     kpis = {k["arm"]: k for k in json.loads(run("report", KEY, "--db", url, "--json"))["kpis"]}
     table = run("report", KEY, "--db", url)
     for arm in CHALLENGERS:
@@ -79,8 +86,8 @@ def test_every_surface_shows_the_same_comparison(
         assert [100 * k[f] for f in ("pay_uplift", "pay_uplift_low", "pay_uplift_high")] == (
             pytest.approx(truth[arm])
         )
-        same(table_row(table, arm), arm)
-        same(table_row(printed, arm), arm)
+        same(table_row(table, labels[arm]), arm)
+        same(table_row(printed, labels[arm]), arm)
     # The dashboard's Experiment and Analysis pages.
     monkeypatch.setenv("DATABASE_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
@@ -90,7 +97,6 @@ def test_every_surface_shows_the_same_comparison(
     at.switch_page("views/analysis.py").run()
     assert not at.exception
     analysis_page = at.table[0].value
-    labels = {a["arm"]: a["label"] for a in analysis["arms"]}
     for arm in CHALLENGERS:
         same(numbers(str(experiment_page.loc[labels[arm], "vs ★ [95%]"]))[:3], arm)
         same(numbers(str(analysis_page.loc[labels[arm], "Uplift vs ★ [95%]"]))[:3], arm)
