@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from engine.batchio import Output, OutputKind, Rejects
     from engine.batchio.outputs import TableWriter
-    from engine.service.assignments import AssignResult
+    from engine.service.answers import AssignResult
 
 #: Exit code of a run that loaded the good rows and rejected others.
 EXIT_PARTIAL = 3

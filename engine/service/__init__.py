@@ -26,9 +26,11 @@ if TYPE_CHECKING:
         fit_churn_model,
         segment_model,
     )
+    from engine.service.answers import (
+        AssignResult,
+    )
     from engine.service.assignments import (
         AssignmentJob,
-        AssignResult,
         assign_debtors,
         assignment_job,
     )
@@ -122,7 +124,7 @@ _EXPORTS: dict[str, str] = {
     "ingestion_job": "engine.service.events",
     "ANALYSIS_SEED": "engine.service.analysis",
     "AllocationInfo": "engine.service.allocation",
-    "AssignResult": "engine.service.assignments",
+    "AssignResult": "engine.service.answers",
     "BackdatedWriteError": "engine.service.clock",
     "CycleResult": "engine.service.promotion",
     "Database": "engine.service.common",

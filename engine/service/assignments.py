@@ -10,65 +10,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from engine.config import Experiment
 from engine.drawing import AllocationWeights, draw_arms
-from engine.eligibility import columns_used, ineligibility
-from engine.layers import outside_layer
+from engine.service.answers import Answers, AssignResult, positions
 from engine.service.cases import checked_case_ids, open_cases
 from engine.service.clock import ensure_forward
 from engine.service.common import (
     ServiceError,
     load_current,
 )
+from engine.service.entry import entry_refusals
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.tables import AllocationVersion
-
-
-@dataclass(frozen=True)
-class AssignResult:
-    """One row per requested debtor (input order).
-
-    ``new`` is False for debtors who already had an arm (sticky assignment), for repeats of an
-    id within the batch and for ineligible debtors. An ineligible debtor (``eligible`` False)
-    has no arm (None), propensity NaN, versions 0, and the eligibility reason in ``reason``.
-    """
-
-    debtor_id: npt.NDArray[np.object_]
-    arm: npt.NDArray[np.object_]
-    propensity: npt.NDArray[np.float64]
-    allocation_version: npt.NDArray[np.int64]
-    new: npt.NDArray[np.bool_]
-    holdout: npt.NDArray[np.bool_]  # in the randomized holdout
-    #: Assigned: None, or why the debtor did not get the drawn arm (compliance);
-    #: ineligible: why the debtor was left out.
-    reason: npt.NDArray[np.object_]
-    eligible: npt.NDArray[np.bool_]
-    experiment_version: npt.NDArray[np.int64]
-    treatment: npt.NDArray[np.object_]  # what to do: the arm, or the arm a router chose
-    #: With ``unit.case``: each row's case id (input order) and how many cases were new (a
-    #: case id stored already, as when a file is sent again, is kept as it is).
-    case_id: npt.NDArray[np.object_] | None = None
-    new_cases: int = 0
-
-    @property
-    def new_count(self) -> int:
-        return int(self.new.sum())
-
-    @property
-    def ineligible_count(self) -> int:
-        return int((~self.eligible).sum())
 
 
 def allocation_weights(row: AllocationVersion) -> AllocationWeights:
@@ -84,50 +47,8 @@ def allocation_weights(row: AllocationVersion) -> AllocationWeights:
     )
 
 
-def _ineligibility(
-    experiment: Experiment,
-    ids: npt.NDArray[np.object_],
-    segments: npt.NDArray[np.object_],
-    amounts_owed: npt.NDArray[np.float64],
-    attributes: Mapping[str, npt.ArrayLike] | None,
-    *,
-    now: datetime,
-) -> npt.NDArray[np.object_]:
-    """Per debtor, why they may not enter (None: eligible), first reason first: the
-    experiment's status and dates, its layer range, then the eligibility rules."""
-    n = len(segments)
-    closed = experiment.accepts_assignments_on(now.astimezone(UTC).date())
-    if closed is not None:
-        return np.full(n, closed, dtype=object)
-    reasons = np.full(n, None, dtype=object)
-    if experiment.layer is not None:
-        lo, hi = experiment.layer.range
-        reasons[outside_layer(ids, experiment.layer)] = (
-            f"in another experiment's part of layer {experiment.layer.key} "
-            f"(this one takes [{lo:g}, {hi:g}))"
-        )
-    if not experiment.eligibility:
-        return reasons
-    # The segment and the amount owed are columns too; a column given explicitly wins.
-    columns: dict[str, npt.ArrayLike] = {"amount_owed": amounts_owed}
-    if len(experiment.segment_columns) == 1:  # several: their cells come in ``attributes``
-        columns[experiment.segment_columns[0]] = segments
-    columns.update(attributes or {})
-    missing = [c for c in columns_used(experiment.eligibility) if c not in columns]
-    if missing:
-        raise ServiceError(
-            f"experiment {experiment.key!r} has eligibility rules on {', '.join(missing)}, "
-            "which the debtors do not have"
-        )
-    try:
-        by_rules = ineligibility(experiment.eligibility, columns)
-    except ValueError as exc:
-        raise ServiceError(f"cannot evaluate eligibility: {exc}") from None
-    return np.where(reasons == None, by_rules, reasons)  # noqa: E711 - elementwise
-
-
 @dataclass(frozen=True)
-class _Drawn:
+class Drawn:
     """The new debtors of a chunk, drawn: the staged rows and what the caller is told."""
 
     rows: pa.Table
@@ -185,7 +106,7 @@ class AssignmentJob:
         ids: npt.NDArray[np.object_],
         seg: npt.NDArray[np.object_],
         owed: npt.NDArray[np.float64],
-    ) -> _Drawn:
+    ) -> Drawn:
         rules = self.experiment.compliance
         contacts = np.zeros(len(ids), dtype=np.int64)
         if rules is not None and rules.contact_cap_per_7_days is not None and len(ids):
@@ -226,7 +147,7 @@ class AssignmentJob:
                 "treatment_cost": pa.array(self.costs[given], type=pa.float64()),
             }
         )
-        return _Drawn(rows, arm, drawn.propensity, drawn.holdout, drawn.reason, treatment)
+        return Drawn(rows, arm, drawn.propensity, drawn.holdout, drawn.reason, treatment)
 
     def assign(
         self,
@@ -260,7 +181,7 @@ class AssignmentJob:
         owed = np.asarray(amounts_owed if amounts_owed is not None else [np.nan] * n, float)
         if len(seg) != n or len(owed) != n:
             raise ValueError("debtor_ids, segments and amounts_owed must have the same length")
-        excluded = _ineligibility(self.experiment, ids, seg, owed, attributes, now=self.now)
+        excluded = entry_refusals(self.experiment, ids, seg, owed, attributes, now=self.now)
         # Only the first occurrence of an id is a candidate; repeats get its answer.
         keys = np.array([str(d) for d in ids], dtype=object) if n else ids
         # Hash-based (pandas), not a sort of Python strings: codes number the distinct ids in
@@ -271,10 +192,10 @@ class AssignmentJob:
         stored = queries.stored_assignments(
             self.session, experiment_key=self.key, debtor_ids=pa.array(keys[first], pa.string())
         )
-        found = _positions(keys[first], stored)
+        found = positions(keys[first], stored)
         eligible = excluded[first] == None  # noqa: E711 - elementwise on an object array
         new = np.flatnonzero((found < 0) & eligible)
-        out = _Answers(excluded[first])
+        out = Answers(excluded[first])
         if len(new):
             drawn = self._draw(keys[first][new], seg[first][new], owed[first][new])
             inserted = queries.insert_assignments(self.session, drawn.rows, self.constants)
@@ -291,7 +212,7 @@ class AssignmentJob:
                         ),
                     ]
                 )
-                found = _positions(keys[first], stored)
+                found = positions(keys[first], stored)
         out.put_stored(np.flatnonzero(found >= 0), stored, found[found >= 0])
         is_new = out.new[inverse]
         is_new[np.setdiff1d(np.arange(n), first)] = False  # repeats are never new
@@ -300,79 +221,6 @@ class AssignmentJob:
             return result
         opened = open_cases(self.session, result, cases, owed, self.case_constants)
         return replace(result, case_id=cases, new_cases=opened)
-
-
-def _positions(keys: npt.NDArray[np.object_], stored: pa.Table) -> npt.NDArray[np.intp]:
-    """Row of each key in ``stored`` (-1 where absent), hashed in Arrow."""
-    at = pc.index_in(pa.array(keys, pa.string()), value_set=stored.column("debtor_id"))
-    return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.intp)
-
-
-class _Answers:
-    """Per distinct id of a chunk: the answer being assembled (columns of AssignResult)."""
-
-    def __init__(self, why: npt.NDArray[np.object_]) -> None:
-        m = len(why)
-        self.arm = np.full(m, None, dtype=object)
-        self.propensity = np.full(m, np.nan)
-        self.allocation_version = np.zeros(m, dtype=np.int64)
-        self.experiment_version = np.zeros(m, dtype=np.int64)
-        self.holdout = np.zeros(m, dtype=bool)
-        self.reason = why.copy()
-        self.treatment = np.full(m, None, dtype=object)
-        self.eligible = why == None  # noqa: E711 - elementwise
-        self.new = np.zeros(m, dtype=bool)
-
-    def put_new(
-        self,
-        where: npt.NDArray[np.intp],
-        drawn: _Drawn,
-        inserted: npt.NDArray[np.bool_],
-        constants: Mapping[str, Any],
-    ) -> None:
-        self.arm[where] = drawn.arm[inserted]
-        self.propensity[where] = drawn.propensity[inserted]
-        self.allocation_version[where] = constants["allocation_version"]
-        self.experiment_version[where] = constants["experiment_version"]
-        self.holdout[where] = drawn.holdout[inserted]
-        self.reason[where] = drawn.reason[inserted]
-        self.treatment[where] = drawn.treatment[inserted]
-        self.eligible[where] = True
-        self.new[where] = True
-
-    def put_stored(
-        self, where: npt.NDArray[np.intp], stored: pa.Table, rows: npt.NDArray[np.intp]
-    ) -> None:
-        def column(name: str) -> npt.NDArray[Any]:
-            return np.asarray(stored.column(name).to_numpy(zero_copy_only=False))[rows]
-
-        self.arm[where] = column("arm")
-        self.propensity[where] = column("propensity")
-        self.allocation_version[where] = column("allocation_version")
-        self.experiment_version[where] = column("experiment_version")
-        self.holdout[where] = column("holdout")
-        self.reason[where] = column("reason")
-        self.treatment[where] = column("treatment")
-        self.eligible[where] = True
-
-    def result(
-        self,
-        ids: npt.NDArray[np.object_],
-        inverse: npt.NDArray[np.intp],
-        is_new: npt.NDArray[np.bool_],
-    ) -> AssignResult:
-        return AssignResult(
-            debtor_id=ids,
-            arm=self.arm[inverse],
-            propensity=self.propensity[inverse],
-            allocation_version=self.allocation_version[inverse],
-            new=is_new,
-            holdout=self.holdout[inverse],
-            reason=self.reason[inverse],
-            eligible=self.eligible[inverse],
-            experiment_version=self.experiment_version[inverse],
-            treatment=self.treatment[inverse],
-        )
 
 
 @contextmanager

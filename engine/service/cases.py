@@ -17,7 +17,7 @@ from engine.service.common import ServiceError
 from engine.store import queries
 
 if TYPE_CHECKING:
-    from engine.service.assignments import AssignResult
+    from engine.service.answers import AssignResult
 
 
 def checked_case_ids(
