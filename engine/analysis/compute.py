@@ -355,8 +355,6 @@ def analyze(
         holdout=compare_holdout(*holdout) if holdout is not None else None,
         first_pay_due=min(when.pay.values(), default=None),
         first_churn_due=min(when.churn.values(), default=None),
-        late_again_days=(
-            experiment.metrics.late_again_days if experiment.case_column is not None else None
-        ),
+        late_again_days=experiment.late_again_window,
         first_late_again_due=min(when.late_again.values(), default=None),
     )

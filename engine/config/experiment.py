@@ -313,6 +313,12 @@ class Experiment(_Frozen):
         return None if isinstance(self.unit, str) else self.unit.case
 
     @property
+    def late_again_window(self) -> int | None:
+        """N of the late-again metric (``metrics.late_again_days``) when the experiment has
+        repeat cases; None with one case per customer (no case sums are read then)."""
+        return self.metrics.late_again_days if self.case_column is not None else None
+
+    @property
     def arm_keys(self) -> tuple[str, ...]:
         return tuple(arm.key for arm in self.arms)
 

@@ -94,12 +94,13 @@ def arm_totals(
         by_holdout=True,
         min_experiment_version=since,
     )
-    if experiment.case_column is not None:  # repeat cases: their sums too (late_again reward)
+    window = experiment.late_again_window
+    if window is not None:  # repeat cases: their sums too (late_again reward)
         cells += queries.case_cells(
             session,
             experiment_key=experiment.key,
             now=now,
-            late_again_days=experiment.metrics.late_again_days,
+            late_again_days=window,
             by_holdout=True,
             min_experiment_version=since,
         )

@@ -20,7 +20,7 @@ from engine.service.common import (
     load_current,
 )
 from engine.service.definitions import pooled_since
-from engine.service.strata import arm_maturity, late_again_days, stratified_totals
+from engine.service.strata import arm_maturity, stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 
@@ -79,7 +79,7 @@ def analyze_experiment(
         snapshot = queries.fresh_snapshot(
             session, experiment_key=experiment_key, now=now, min_experiment_version=since
         )
-        cases = late_again_days(experiment)
+        cases = experiment.late_again_window
         report(0.05, 0, "aggregating outcomes" if snapshot is None else "reading the snapshot")
         strata = stratified_totals(
             session,

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from engine.analysis import GUARDRAILS, METRICS
 from engine.config import Experiment
 from engine.promotion import Evidence
-from engine.service.strata import late_again_days, stratified_totals
+from engine.service.strata import stratified_totals
 from engine.stats.srm import srm_check
 from engine.store.queries import OutcomeCell
 from engine.store.tables import AllocationVersion
@@ -38,7 +38,7 @@ def promotion_evidence(
         history=history,
         now=now,
         cells=cells,
-        cases=late_again_days(experiment),
+        cases=experiment.late_again_window,
     )
     grid = totals.grid(experiment)
     # Randomised debtors only: those a contact rule assigned are not part of the check.

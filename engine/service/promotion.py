@@ -26,7 +26,7 @@ from engine.service.common import ensure_running, load_current, new_seed
 from engine.service.definitions import pooled_since
 from engine.service.evidence import promotion_evidence
 from engine.service.policy import router_ess_shares
-from engine.service.strata import late_again_days, stratum_cells
+from engine.service.strata import stratum_cells
 from engine.store import queries
 from engine.store.db import transaction
 from engine.store.queries import OutcomeCell
@@ -268,7 +268,7 @@ def evaluate_promotion(
             history=history,
             now=now,
             min_experiment_version=pooled_since(session, experiment_key=experiment_key),
-            cases=late_again_days(experiment),
+            cases=experiment.late_again_window,
         )
         return _decide_and_write(
             session,
@@ -324,7 +324,7 @@ def run_cycle(
             history=history,
             now=now,
             min_experiment_version=since,
-            cases=late_again_days(experiment),
+            cases=experiment.late_again_window,
         )
         allocation = updated or write_update(
             session,

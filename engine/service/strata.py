@@ -33,12 +33,6 @@ class StratifiedTotals:
         return strata_grid(experiment.arm_keys, self.totals, self.weights)
 
 
-def late_again_days(experiment: Experiment) -> int | None:
-    """N of the late-again metric when the experiment has repeat cases (``unit.case``), else
-    None: its debtors are one case each and no case sums are read."""
-    return experiment.metrics.late_again_days if experiment.case_column is not None else None
-
-
 def stratum_cells(
     session: Session,
     *,
@@ -63,7 +57,7 @@ def stratum_cells(
     (:func:`engine.store.queries.fresh_snapshot`); they are summed into the same cells instead
     of a scan of every assignment (they carry the net-value sums).
 
-    ``cases``: the experiment's :func:`late_again_days` (None: no repeat cases); the cells then
+    ``cases``: the experiment's ``late_again_window`` (None: no repeat cases); the cells then
     also carry the repeat-case sums (:func:`engine.store.queries.case_cells`), read live: the
     snapshot holds none, and a later case of a known customer moves no fingerprint.
     """
