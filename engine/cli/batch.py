@@ -319,7 +319,7 @@ def ingest(
     ):
         # An event naming a case that is no stored case of its debtor is set aside.
         for chunk in events.chunks(job.unmatched_cases):
-            job.ingest(chunk)
+            job.ingest(chunk, cases_screened=True)  # the reader set unknown case ids aside
             shown.update(done=events.table.done() / max(events.table.size, 1), rows=job.received)
         # Still inside the transaction: --strict or nothing good rolls it all back.
         rejects_path = _set_aside(events.rejects, events.records, rejects_file.path, strict=strict)

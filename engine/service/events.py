@@ -58,8 +58,11 @@ class IngestionJob:
         customer's): such events are refused (the events file reader sets them aside)."""
         return queries.unmatched_cases(self.session, case_ids=case_ids, debtor_ids=debtor_ids)
 
-    def ingest(self, events: EventBatch) -> IngestResult:
+    def ingest(self, events: EventBatch, *, cases_screened: bool = False) -> IngestResult:
         """Store one chunk; an event id already stored (or earlier in the job) is skipped.
+        ``cases_screened``: the caller has set aside, in this transaction, the events whose case
+        id :meth:`unmatched_cases` refuses (the events file reader does), so the store is not
+        asked twice.
 
         Raises
         ------
@@ -68,7 +71,7 @@ class IngestionJob:
             refuses those rows first, through :meth:`unmatched_cases`).
         """
         named = np.flatnonzero(events.cases != None)  # noqa: E711 - elementwise
-        if len(named):
+        if len(named) and not cases_screened:
             bad = self.unmatched_cases(events.cases[named], events.debtor_id[named])
             if bad.any():
                 first = named[np.flatnonzero(bad)[0]]
