@@ -7,7 +7,6 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from engine.clv import residual_clv
 from engine.config.base import (
     CASE_METRICS,
     MetricName,
@@ -102,6 +101,9 @@ class Clv(_Frozen):
 
     def residual_value(self) -> float:
         """Residual CLV of a subscriber under the champion, ``m r / (1 + d - r)``."""
+        # Imported here: the config is loaded by every verb, and engine.clv loads numpy.
+        from engine.clv import residual_clv
+
         return float(
             residual_clv(
                 margin=self.monthly_margin,

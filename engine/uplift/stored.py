@@ -26,17 +26,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from engine.uplift.covariates import IntArray
-from engine.uplift.features import BoolArray, Feature, check_features, encode, input_columns
-from engine.uplift.model import UpliftModel
+from engine.uplift.features import Feature, check_features, encode, input_columns
+
+# A router is part of the experiment config (validate, sync, assign load it); numpy and the
+# model are imported when it routes or is turned into a model.
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from engine.uplift.covariates import IntArray
+    from engine.uplift.features import BoolArray
+    from engine.uplift.model import UpliftModel
 
 FORMAT: Final = "dunning-router"
 SCHEMA_VERSION: Final = 1
@@ -116,7 +122,7 @@ class RoutingModel(_Frozen):
             raise ValueError(f"coef must have one row per arm {list(self.arms)}")
         width = 1 + len(self.features)
         for arm, row in self.coef.items():
-            if len(row) != width or not all(np.isfinite(row)):
+            if len(row) != width or not all(math.isfinite(x) for x in row):
                 raise ValueError(f"coef.{arm}: expected {width} finite numbers")
         for name in ("soft_arm", "default_arm"):
             arm = getattr(self.rule, name)
@@ -147,6 +153,10 @@ class RoutingModel(_Frozen):
 
     def uplift_model(self) -> UpliftModel:
         """The fitted T-learner as :class:`engine.uplift.UpliftModel`."""
+        import numpy as np
+
+        from engine.uplift.model import UpliftModel
+
         return UpliftModel(
             arms=self.arms,
             columns=tuple(f.name for f in self.features),
@@ -156,6 +166,8 @@ class RoutingModel(_Frozen):
 
     def route(self, inputs: Mapping[str, npt.ArrayLike], n: int) -> RoutedDebtors:
         """Route ``n`` debtors from their input columns (shape (n,) each); vectorised."""
+        import numpy as np
+
         covariates, valid = encode(self.features, inputs, n)
         model = self.uplift_model()
         p_soft = model.predict(covariates)[:, model.arm_index(self.rule.soft_arm)]
