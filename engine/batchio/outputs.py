@@ -19,12 +19,17 @@ import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from engine.batchio.tables import CSV_SUFFIXES, PARQUET_SUFFIXES, InputFileError, RowIssue
+
+# pyarrow.parquet is imported when a Parquet file is read or written: a CSV run does not pay
+# for it.
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 TABLE_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 JSON_SUFFIXES = (".json",)
@@ -84,6 +89,8 @@ def _table_columns(path: Path) -> list[str] | None:
     """Column names of a CSV (its first record) or Parquet file; None if unreadable."""
     try:
         if path.suffix.lower() in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
             return [str(name) for name in pq.read_schema(path).names]
         with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
             first = handle.read(SNIFF_BYTES).splitlines()[:1]
@@ -277,6 +284,12 @@ def write_text(text: str, path: str | Path) -> None:
     write_atomic(Path(path), lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetWriter(path, schema)
+
+
 class TableWriter:
     """A CSV or Parquet file written chunk by chunk into a temporary file beside ``path``;
     :meth:`finish` flushes it to disk and renames it over ``path`` (as :func:`write_atomic`),
@@ -306,7 +319,7 @@ class TableWriter:
                     # chunk, so the file reads back as a whole written by pandas would.
                     pandas = pa.Schema.from_pandas(frame, preserve_index=False).metadata
                     self.schema = self.schema.with_metadata(pandas)
-                    self._parquet = pq.ParquetWriter(self.partial, self.schema)
+                    self._parquet = _parquet_writer(self.partial, self.schema)
                 table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
                 self._parquet.write_table(table)
             else:
@@ -326,7 +339,7 @@ class TableWriter:
         try:
             if self.parquet:
                 if self._parquet is None:  # no chunk at all: the columns alone
-                    self._parquet = pq.ParquetWriter(self.partial, self.schema)
+                    self._parquet = _parquet_writer(self.partial, self.schema)
                 self._parquet.close()
             elif not self._rows:
                 pd.DataFrame(columns=self.schema.names).to_csv(self.partial, index=False)

@@ -19,12 +19,11 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from engine.batchio import fastcsv
 from engine.batchio.tables import (
@@ -39,6 +38,10 @@ from engine.batchio.tables import (
     _check_header,
     file_error,
 )
+
+# pyarrow.parquet is imported when a Parquet file is opened: a CSV run does not pay for it.
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 #: Records per chunk: large enough for set-based writes to pay off, small enough that a
 #: chunk's text cells (about 1 KB per record with pandas' objects) stay far below the budget.
@@ -286,6 +289,8 @@ def open_parquet(
     try:
         if not path.is_file():
             raise file_error(path, "file not found")
+        import pyarrow.parquet as pq
+
         parquet = pq.ParquetFile(path)
         names = [str(name) for name in parquet.schema_arrow.names]
         _check_header(path, names, required, 0)

@@ -16,7 +16,6 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -44,6 +43,9 @@ EXIT_CODES = "Exit codes: 0 success; 1 refused, or a database error; 2 invalid i
 
 def _version(value: bool) -> None:
     if value:
+        # importlib.metadata (and the email package it loads) only for --version.
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
             number = version("dunning-engine")
         except PackageNotFoundError:  # pragma: no cover - running from a source tree
