@@ -5,12 +5,8 @@ mistakes (bad YAML, bad CSV rows, unknown experiment) print a clear message and 
 code 2 (1 for a refused operation or an unreachable database); never a traceback.
 """
 
-# Each module registers its verbs on `app` when imported, in this order in `--help`.
-# isort: off
-from engine.cli import experiments, loop, promotion, lifecycle, batch, reports, ope, uplift, demo  # noqa: F401
-from engine.cli import database  # noqa: F401
-
-# isort: on
+# Each command module registers its verbs on `app` when imported; `app` imports the module of
+# the verb it runs, or all of them for --help (engine.cli.verbs: start-up time).
 from engine.cli.common import app
 
 __all__ = ["app", "main"]

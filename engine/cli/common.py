@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine import service
+from engine.cli.verbs import VerbApp
 from engine.settings import DEFAULT_DATABASE_URL
 
 # What a verb needs is imported when it runs: `dunning --help` and the verbs that only write
@@ -60,7 +61,7 @@ for _stream in (sys.stdout, sys.stderr):
     if isinstance(_stream, io.TextIOWrapper) and _stream.errors == "strict":
         _stream.reconfigure(errors="backslashreplace")
 
-app = typer.Typer(
+app = VerbApp(
     help="Champion/challenger experimentation engine for dunning.",
     epilog="Every verb: --help for its options, --json for machine-readable output "
     "(docs/cli.md). " + EXIT_CODES,
