@@ -99,6 +99,8 @@ def test_assign_and_ingest_import_no_statistics(tmp_path: Path) -> None:
         # A CSV in and out: Parquet's reader and writer stay unloaded.
         assert "pyarrow.parquet" not in modules
         assert command_modules(modules) == {"engine.cli.batch"}
+        # ingest reads no experiment: the config models are not built.
+        assert ("engine.config" in modules) == (verb is assign)
     assert (tmp_path / "t.csv").read_text().count("\n") == 2  # the verbs did their work
 
 

@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow as pa
 from sqlmodel import Session
 
-from engine.config import Experiment
 from engine.service.common import ServiceError
 from engine.store import queries
 
 if TYPE_CHECKING:
+    from engine.config import Experiment
     from engine.service.answers import AssignResult
 
 

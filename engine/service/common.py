@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
-from engine.config import Experiment
-from engine.config.base import closest
 from engine.store import queries
 from engine.store.readonly import user_url
 from engine.store.tables import (
     Assignment,
     ExperimentVersion,
 )
+
+# The config models (pydantic, ~50 ms to build) load with the first experiment read: ingest
+# never reads one.
+if TYPE_CHECKING:
+    from engine.config import Experiment
 
 #: The database handle every use case takes; the edges treat it as opaque.
 Database = Engine
@@ -48,6 +52,8 @@ def unknown_experiment(session: Session, key: str) -> UnknownExperimentError:
     closest key."""
     keys = [row.experiment_key for row in queries.latest_versions(session)]
     message = f"experiment {key!r} is not in the database {database_of(session)}"
+    from engine.config.base import closest
+
     close = closest(key, keys)
     if close is not None:
         message += f"; did you mean {close!r}?"
@@ -88,6 +94,8 @@ def load_current(session: Session, key: str) -> tuple[Experiment, ExperimentVers
     row = latest_version(session, key)
     if row is None:
         raise unknown_experiment(session, key)
+    from engine.config import Experiment
+
     experiment = Experiment.model_validate(row.config)
     status = queries.latest_status(session, experiment_key=key)
     if status is not None and status != experiment.status:
