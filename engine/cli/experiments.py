@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from engine import service
 from engine.cli.common import (
@@ -246,6 +245,8 @@ def history(
         ]
         emit_json({"experiment": key, "versions": rows})
         return
+    from rich.table import Table  # only history draws a table (start-up of validate)
+
     table = Table(title=f"History of {key}", show_lines=True)
     for column in ("version", "stored (UTC)", "hash", "file", "changes from previous version"):
         table.add_column(column, overflow="fold")
