@@ -53,10 +53,15 @@ class FirstSeen:
             first_line = np.where(earlier, self._lines[at], first_here)
         repeated = (earlier | within) & given
         fresh = ~earlier & ~within & given
-        merged = np.concatenate([self._hashes, hashes[fresh]])
-        order = np.argsort(merged, kind="stable")  # timsort: the stored sorted run costs O(n)
-        self._hashes = merged[order]
-        self._lines = np.concatenate([self._lines, table.lines[fresh]])[order]
+        # Insert the chunk's new values into the sorted arrays rather than merge and sort them
+        # all: one array of the grown size at a time, so the peak is about twice the stored
+        # arrays, not five times (they are what grows with a file of many distinct ids).
+        new_hashes, new_lines = hashes[fresh], table.lines[fresh]
+        order = np.argsort(new_hashes)
+        new_hashes, new_lines = new_hashes[order], new_lines[order]
+        at = np.searchsorted(self._hashes, new_hashes)
+        self._hashes = np.insert(self._hashes, at, new_hashes)
+        self._lines = np.insert(self._lines, at, new_lines)
         where = "row" if table.unit == "row" else "line"
         return [
             table.issue(
