@@ -14,7 +14,8 @@ database's own bulk load of the same rows, engine and floor interleaved in one r
 
 The engine runs as a user runs it: the CLI in a child process, on a CSV file on disk. Ratios
 are printed as floor / ours with a lower limit of 1/limit (the harness's convention: ``>=``).
-``DUNNING_BENCH_ROWS`` scales the row count down for a quick look.
+``DUNNING_BENCH_ROWS`` scales the row count down for a quick look; ``DUNNING_BENCH_ONLY`` set to
+``sqlite`` or ``postgresql`` runs that database's rows alone (and skips the memory rows).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from benchmarks.write_path import (
 
 ROWS = int(os.environ.get("DUNNING_BENCH_ROWS", 1_000_000))
 PG_URL = os.environ.get("DUNNING_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+ONLY = os.environ.get("DUNNING_BENCH_ONLY", "")
 RSS_LIMIT_MB = 600.0
 _COLUMNS = (
     "experiment_key, debtor_id, arm, propensity, experiment_version, allocation_version, "
@@ -347,7 +349,7 @@ def run() -> list[Comparison]:
         work = Path(folder)
         debtors = write_debtors(work / "debtors.csv", 0, ROWS)
         events = write_events(work / "events.csv", ROWS, debtors=ROWS)
-        rows = _postgres(work, debtors, events)
-        rows += _sqlite(work, debtors, events)
-        rows += _memory(work)
+        rows = [] if ONLY == "sqlite" else _postgres(work, debtors, events)
+        rows += [] if ONLY == "postgresql" else _sqlite(work, debtors, events)
+        rows += [] if ONLY else _memory(work)
     return rows

@@ -219,6 +219,33 @@ def test_events_before_the_assignment_arrive_first(db: Engine, channels: LoadedE
     assert _totals(db, T0 + timedelta(days=15))["paid"] == 1
 
 
+def test_a_job_refreshes_exactly_its_new_debtors_that_have_events(
+    db: Engine, channels: LoadedExperiment
+) -> None:
+    """Chunks after the first, and a store with earlier assignments: each new debtor with
+    events gets them as outcomes, a new one without events keeps zeros, and a debtor assigned
+    before keeps what its own ingestion stored."""
+    service.sync_experiment(db, channels, now=T0)
+    service.assign_debtors(db, experiment_key=KEY, debtor_ids=["old"], now=T0)
+    paid = T0 + timedelta(hours=5)  # sent ahead of the assignments (as in the test above)
+    service.ingest_events(
+        db,
+        _events(
+            ("p-old", "old", "payment", 7.0, paid),
+            ("p-b", "b", "payment", 11.0, paid),
+            ("p-d", "d", "payment", 13.0, paid),
+        ),
+        now=T0,
+    )
+    with service.assignment_job(db, experiment_key=KEY, now=T0) as job:
+        job.assign(["a", "b"])
+        job.assign(["c", "d", "old"])
+    with Session(db) as session:
+        rows = session.exec(select(Assignment.debtor_id, Assignment.collected)).all()
+    collected = {str(debtor): float(value) for debtor, value in rows}
+    assert collected == {"old": 7.0, "a": 0.0, "b": 11.0, "c": 0.0, "d": 13.0}
+
+
 # -- allocation and promotion --------------------------------------------------------------
 
 

@@ -89,7 +89,7 @@ def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) ->
         f"INSERT INTO dunning_case ({', '.join(target)}) "
         f"VALUES ({marks}, {', '.join(literals)}) "
         "ON CONFLICT (experiment_key, case_id) DO NOTHING",
-        [(*fixed, *row) for row in _sqlite_rows(rows.select(stage))],
+        _sqlite_rows(rows.select(stage), lead=fixed),
     )
     inserted = int(connection.total_changes - before)
     touched = rows.filter(rows.column("touch"))

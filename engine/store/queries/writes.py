@@ -71,6 +71,16 @@ def refresh_outcomes(session: Session, debtor_ids: Sequence[str] = ()) -> None:
 #: usual busy timeout (:mod:`engine.store.db`) it returns to once it holds the lock.
 BATCH_WAIT_MS = 30 * 60 * 1000
 SQLITE_BUSY_MS = 30_000
+#: An ingestion's page caches on SQLite (KiB; the default is 2 MB): a million events' index
+#: entries land all over ``outcome_event``'s two indexes, and the outcome refresh rewrites
+#: rows and index entries all over ``assignment``; with the default cache most of those pages
+#: are read back and spilled to the WAL again and again (1M events: 36 s -> 27 s). The
+#: temporary database holds the marks (``_touched``) and the refresh's sorts. Pages are taken
+#: as they are used (a small file costs no more) and the setting stays a cap on the pooled
+#: connection. Assignment gains nothing measurable from it and keeps the default, so its peak
+#: memory stays within its budget.
+INGEST_CACHE_KIB = 128 * 1024
+INGEST_TEMP_CACHE_KIB = 64 * 1024
 #: Advisory lock keys (PostgreSQL, two-int form) of the batch writers: one for the outcome
 #: tables, and a namespace for per-experiment assignment.
 _OUTCOMES_LOCK = (0x64756E, 1)
@@ -95,6 +105,9 @@ def lock_writes(session: Session, *, experiment_key: str | None) -> None:
         session.execute(text(f"PRAGMA busy_timeout = {BATCH_WAIT_MS}"))
         session.execute(text("UPDATE allocation SET version = version WHERE 1 = 0"))
         session.execute(text(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}"))
+        if experiment_key is None:
+            session.execute(text(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}"))
+            session.execute(text(f"PRAGMA temp.cache_size = -{INGEST_TEMP_CACHE_KIB}"))
         return
     if experiment_key is None:
         session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), _lock_params(_OUTCOMES_LOCK))
