@@ -91,15 +91,23 @@ class AssignmentJob:
             "opened_at": now,
             "pay_due_at": self.constants["pay_due_at"],
         }
+        #: Case ids of the chunk being checked that the experiment stored for their customer.
+        self._stored_cases = pa.array([], pa.string())
 
     def foreign_cases(
         self, case_ids: npt.NDArray[np.object_], debtor_ids: npt.NDArray[np.object_]
     ) -> npt.NDArray[np.bool_]:
         """Which case ids this experiment stored for another customer: such rows are refused
-        (the debtor file reader sets them aside)."""
-        return queries.foreign_cases(
+        (the debtor file reader sets them aside). The ones it stored for the same customer are
+        remembered, so that :meth:`assign` does not send them to the store again (a sticky
+        re-run of a file would otherwise insert every case a second time, for nothing)."""
+        foreign, known = queries.stored_cases(
             self.session, experiment_key=self.key, case_ids=case_ids, debtor_ids=debtor_ids
         )
+        # Cases are never removed while the job holds the experiment's lock: a remembered id
+        # stays stored, whichever chunk it came from.
+        self._stored_cases = pa.array(np.asarray(case_ids, dtype=object)[known], pa.string())
+        return foreign
 
     def _draw(
         self,
@@ -175,7 +183,7 @@ class AssignmentJob:
         ids = np.asarray(debtor_ids, dtype=object)
         n = len(ids)
         cases = checked_case_ids(
-            self.session, self.experiment, ids, case_ids, screened=cases_screened
+            self.experiment, ids, case_ids, None if cases_screened else self.foreign_cases
         )
         seg = np.asarray(segments if segments is not None else [None] * n, dtype=object)
         owed = np.asarray(amounts_owed if amounts_owed is not None else [np.nan] * n, float)
@@ -219,7 +227,9 @@ class AssignmentJob:
         result = out.result(ids, inverse, is_new)
         if cases is None:
             return result
-        opened = open_cases(self.session, result, cases, owed, self.case_constants)
+        opened = open_cases(
+            self.session, result, cases, owed, self.case_constants, self._stored_cases
+        )
         return replace(result, case_id=cases, new_cases=opened)
 
 

@@ -3,13 +3,14 @@ row for every row whose customer has an arm."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlmodel import Session
 
 from engine.service.common import ServiceError
@@ -19,17 +20,19 @@ if TYPE_CHECKING:
     from engine.config import Experiment
     from engine.service.answers import AssignResult
 
+#: Which of the (case ids, debtor ids) the experiment stored for another customer.
+ForeignCheck = Callable[[npt.NDArray[np.object_], npt.NDArray[np.object_]], npt.NDArray[np.bool_]]
+
 
 def checked_case_ids(
-    session: Session,
     experiment: Experiment,
     ids: npt.NDArray[np.object_],
     case_ids: Sequence[str] | npt.NDArray[Any] | None,
-    *,
-    screened: bool = False,
+    foreign: ForeignCheck | None,
 ) -> npt.NDArray[np.object_] | None:
-    """The chunk's case ids as text (None for an experiment without cases). ``screened``: the
-    caller refused another customer's case ids already, in this transaction.
+    """The chunk's case ids as text (None for an experiment without cases). ``foreign``: which
+    case ids the experiment stored for another customer; None when the caller refused those
+    already, in this transaction.
 
     Raises
     ------
@@ -58,10 +61,10 @@ def checked_case_ids(
     cases = np.array([str(c) for c in cases], dtype=object)
     if (cases == "").any() or pd.Series(cases).duplicated().any():
         raise ServiceError(f"experiment {key!r}: case ids must be non-empty and unique")
-    if screened:
+    if foreign is None:
         return cases
     debtors = np.array([str(d) for d in ids], dtype=object)
-    if queries.foreign_cases(session, experiment_key=key, case_ids=cases, debtor_ids=debtors).any():
+    if foreign(cases, debtors).any():
         raise ServiceError(f"experiment {key!r}: a case id is already a case of another customer")
     return cases
 
@@ -72,16 +75,22 @@ def open_cases(
     cases: npt.NDArray[np.object_],
     owed: npt.NDArray[np.float64],
     constants: dict[str, Any],
+    stored: pa.Array,
 ) -> int:
     """A case row for every row whose customer has an arm, new or stored (a known customer's
     later case is in the experiment whatever the rules say now, as the customer is: intent to
     treat); a case stored already stays as it is. Returns how many cases were new.
 
+    ``stored``: case ids the experiment is known to have stored for their customer (the check
+    of the chunk found them: a file sent again); they are not sent to the store again. Any
+    other stored one is kept by the store's unique key.
+
     Only customers known before the chunk are marked for the refresh of their cases: a new
     customer's cases all open now (no next case) and, if the customer has events, the
     assignment marked them already.
     """
-    has_arm = np.flatnonzero(result.eligible)
+    again = pc.is_in(pa.array(cases, pa.string()), value_set=stored)
+    has_arm = np.flatnonzero(result.eligible & ~np.asarray(again, dtype=bool))
     rows = pa.table(
         {
             "case_id": pa.array(cases[has_arm], type=pa.string()),

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     )
     from engine.store.queries.bulk import insert_assignments, insert_events, stored_assignments
     from engine.store.queries.case_sums import CaseMaturity, case_cells, case_maturity
-    from engine.store.queries.cases import foreign_cases, insert_cases, unmatched_cases
+    from engine.store.queries.cases import (
+        foreign_cases,
+        insert_cases,
+        stored_cases,
+        unmatched_cases,
+    )
     from engine.store.queries.cells import (
         Maturity,
         OutcomeCell,
@@ -81,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "stored_assignments": "engine.store.queries.bulk",
     "foreign_cases": "engine.store.queries.cases",
     "insert_cases": "engine.store.queries.cases",
+    "stored_cases": "engine.store.queries.cases",
     "unmatched_cases": "engine.store.queries.cases",
     "lock_writes": "engine.store.queries.writes",
     "AssignedRow": "engine.store.queries.assignments",
@@ -152,6 +158,7 @@ __all__ = [
     "refresh_outcomes",
     "segment_values",
     "stored_assignments",
+    "stored_cases",
     "unmatched_cases",
     "write_snapshot",
 ]

@@ -28,6 +28,8 @@ import pyarrow.csv as pa_csv
 from sqlalchemy import text
 from sqlmodel import Session
 
+from engine.store.queries.optimistic import insert_expecting_no_conflict
+
 #: Ids per ``IN (...)`` list on SQLite; far below its 32,766 bound-parameter limit.
 CHUNK = 5_000
 #: The per-debtor columns of an assignment chunk, in staging order, with their PostgreSQL type.
@@ -164,22 +166,29 @@ def insert_assignments(
         _copy(session, "_stage_assignment", rows.select(stage))
         values = [f"CAST(:{c} AS {t})" for c, t in ASSIGNMENT_CONSTANTS.items()]
         values += stage + [repr(v) for v in _NO_OUTCOMES.values()]
-        statement = text(
-            f"WITH ins AS (INSERT INTO assignment ({', '.join(target)}) "
+        insert = (
+            f"INSERT INTO assignment ({', '.join(target)}) "
             f"SELECT {', '.join(values)} FROM _stage_assignment "
-            "ON CONFLICT (experiment_key, debtor_id) DO NOTHING RETURNING debtor_id), "
-            "seen AS (INSERT INTO _touched SELECT ins.debtor_id FROM ins "
-            "WHERE EXISTS (SELECT 1 FROM outcome_event e WHERE e.debtor_id = ins.debtor_id) "
-            "ON CONFLICT DO NOTHING) "
-            "SELECT debtor_id FROM ins"
         )
-        # The driver's cursor fetches the ids in C; the ORM would build a row object for each.
-        compiled = statement.bindparams(**constants).compile(dialect=session.get_bind().dialect)
-        with dbapi(session).cursor() as cursor:
-            cursor.execute(str(compiled), compiled.params)
-            inserted = [row[0] for row in cursor.fetchall()]
+        # The new debtors who have events already, one index probe each (LATERAL ... LIMIT 1:
+        # a semi join would be planned as a hash of every stored event, per chunk).
+        seen = (
+            "INSERT INTO _touched SELECT ins.debtor_id FROM ins CROSS JOIN LATERAL "
+            "(SELECT 1 FROM outcome_event e WHERE e.debtor_id = ins.debtor_id LIMIT 1) e "
+            "ON CONFLICT DO NOTHING"
+        )
+        returned = insert_expecting_no_conflict(
+            session,
+            f"WITH ins AS ({insert} RETURNING debtor_id) {seen}",
+            f"WITH ins AS ({insert} ON CONFLICT (experiment_key, debtor_id) DO NOTHING "
+            f"RETURNING debtor_id), seen AS ({seen}) SELECT debtor_id FROM ins",
+            constants,
+        )
         session.execute(text("TRUNCATE _stage_assignment"))
-        mine = pc.is_in(rows.column("debtor_id"), value_set=pa.array(inserted, pa.string()))
+        if returned is None:  # every row went in
+            return np.ones(n, dtype=bool)
+        inserted = pa.array([row[0] for row in returned], pa.string())
+        mine = pc.is_in(rows.column("debtor_id"), value_set=inserted)
         return np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool)
     connection = dbapi(session)
     fixed = [_sqlite_value(constants[c]) for c in ASSIGNMENT_CONSTANTS]
@@ -291,9 +300,13 @@ def stored_assignments(
         buffer = io.BytesIO()
         with dbapi(session).cursor() as cursor:
             # COPY takes no parameters: the key goes in as a quoted literal.
+            # One index probe per id (LATERAL ... LIMIT 1, exact: the pair is unique): a plain
+            # join is planned as a hash join over the whole table per chunk (the staged ids have
+            # no statistics), which made a 1M-row sticky re-run quadratic in the table's size.
             query = psycopg_sql.SQL(
-                f"COPY ({_STORED_SELECT} JOIN _stage_ids i ON i.debtor_id = a.debtor_id "
-                "WHERE a.experiment_key = {}) TO STDOUT (FORMAT csv)"
+                "COPY (SELECT a.* FROM _stage_ids i CROSS JOIN LATERAL "
+                f"({_STORED_SELECT} WHERE a.experiment_key = {{}} AND a.debtor_id = i.debtor_id "
+                "LIMIT 1) a) TO STDOUT (FORMAT csv)"
             ).format(psycopg_sql.Literal(experiment_key))
             with cursor.copy(query) as copy:
                 for block in copy:

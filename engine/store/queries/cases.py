@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -33,6 +34,7 @@ from engine.store.queries.bulk import (
     dbapi,
     is_postgres,
 )
+from engine.store.queries.optimistic import insert_expecting_no_conflict
 
 #: The per-case columns of a case chunk, in staging order, with their PostgreSQL type.
 CASE_STAGE: dict[str, str] = {
@@ -69,18 +71,23 @@ def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) ->
         _ensure_temp(session, "_stage_case", {**CASE_STAGE, "touch": "boolean"})
         _copy(session, "_stage_case", rows.select([*stage, "touch"]))
         values = [f"CAST(:{c} AS {t})" for c, t in CASE_CONSTANTS.items()] + stage + literals
-        statement = text(
-            f"WITH ins AS (INSERT INTO dunning_case ({', '.join(target)}) "
-            f"SELECT {', '.join(values)} FROM _stage_case "
-            "ON CONFLICT (experiment_key, case_id) DO NOTHING RETURNING case_id), "
-            f"seen AS (INSERT INTO {TOUCHED} SELECT DISTINCT s.debtor_id FROM ins "
-            "JOIN _stage_case s ON s.case_id = ins.case_id WHERE s.touch "
-            "ON CONFLICT DO NOTHING) "
-            "SELECT count(*) FROM ins"
+        insert = (
+            f"INSERT INTO dunning_case ({', '.join(target)}) "
+            f"SELECT {', '.join(values)} FROM _stage_case"
         )
-        inserted = int(session.execute(statement, constants).scalar_one())
+        returned = insert_expecting_no_conflict(
+            session,
+            # Every staged case goes in, so the customers to touch are the staged ones.
+            f"WITH ins AS ({insert}) INSERT INTO {TOUCHED} SELECT DISTINCT debtor_id "
+            "FROM _stage_case WHERE touch ON CONFLICT DO NOTHING",
+            f"WITH ins AS ({insert} ON CONFLICT (experiment_key, case_id) DO NOTHING "
+            f"RETURNING case_id), seen AS (INSERT INTO {TOUCHED} SELECT DISTINCT s.debtor_id "
+            "FROM ins JOIN _stage_case s ON s.case_id = ins.case_id WHERE s.touch "
+            "ON CONFLICT DO NOTHING) SELECT count(*) FROM ins",
+            constants,
+        )
         session.execute(text("TRUNCATE _stage_case"))
-        return inserted
+        return n if returned is None else int(returned[0][0])
     connection = dbapi(session)
     fixed = [_sqlite_value(constants[c]) for c in CASE_CONSTANTS]
     marks = ", ".join(["?"] * (len(fixed) + len(stage)))
@@ -103,17 +110,22 @@ def insert_cases(session: Session, rows: pa.Table, constants: dict[str, Any]) ->
     return inserted
 
 
-def _refused(
+def _pairs(case_ids: npt.ArrayLike, debtor_ids: npt.ArrayLike) -> pa.Array:
+    """Each (case id, debtor id) as one text, to match pairs in Arrow (ids never hold NUL)."""
+    return pc.binary_join_element_wise(
+        pa.array(case_ids, pa.string()), pa.array(debtor_ids, pa.string()), "\x00"
+    )
+
+
+def _staged(
     session: Session,
     case_ids: npt.NDArray[np.object_],
     debtor_ids: npt.NDArray[np.object_],
     query: str,
     params: dict[str, Any],
-) -> npt.NDArray[np.bool_]:
-    """Stage the (case id, debtor id) pairs, run ``query`` (the refused pairs, from
-    ``_stage_case_ids s``) and mark them."""
-    if not len(case_ids):
-        return np.zeros(0, dtype=bool)
+) -> list[tuple[Any, ...]]:
+    """Stage the (case id, debtor id) pairs and run ``query`` over them (``_stage_case_ids s``):
+    its rows start with a staged pair."""
     _ensure_temp(session, "_stage_case_ids", _PAIRS)
     pairs = pa.table(
         {
@@ -127,14 +139,71 @@ def _refused(
         dbapi(session).executemany(
             "INSERT INTO _stage_case_ids (case_id, debtor_id) VALUES (?, ?)", _sqlite_rows(pairs)
         )
-    found = {(str(c), str(d)) for c, d in session.execute(text(query), params)}
+    found = [tuple(row) for row in session.execute(text(query), params)]
     empty = "TRUNCATE" if is_postgres(session) else "DELETE FROM"
     session.execute(text(f"{empty} _stage_case_ids"))
-    if not found:  # the usual case: nothing refused, no per-row work
+    return found
+
+
+def _marked(
+    case_ids: npt.NDArray[np.object_],
+    debtor_ids: npt.NDArray[np.object_],
+    found: list[tuple[Any, ...]],
+) -> npt.NDArray[np.bool_]:
+    """Which of the pairs are among ``found`` (rows starting with a pair), hashed in Arrow."""
+    if not found:  # the usual case for refusals: no per-row work
         return np.zeros(len(case_ids), dtype=bool)
-    return np.array(
-        [(str(c), str(d)) in found for c, d in zip(case_ids, debtor_ids, strict=True)], dtype=bool
+    cases, debtors = zip(*((str(row[0]), str(row[1])) for row in found), strict=True)
+    mine = pc.is_in(_pairs(case_ids, debtor_ids), value_set=_pairs(cases, debtors))
+    return np.asarray(mine.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _refused(
+    session: Session,
+    case_ids: npt.NDArray[np.object_],
+    debtor_ids: npt.NDArray[np.object_],
+    query: str,
+    params: dict[str, Any],
+) -> npt.NDArray[np.bool_]:
+    """Stage the (case id, debtor id) pairs, run ``query`` (the refused pairs, from
+    ``_stage_case_ids s``) and mark them."""
+    if not len(case_ids):
+        return np.zeros(0, dtype=bool)
+    return _marked(case_ids, debtor_ids, _staged(session, case_ids, debtor_ids, query, params))
+
+
+def stored_cases(
+    session: Session,
+    *,
+    experiment_key: str,
+    case_ids: npt.NDArray[np.object_],
+    debtor_ids: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which case ids the experiment stored for another customer than the one given (refused),
+    and which it stored for the same customer (a file sent again: nothing to insert), from one
+    index probe per case id."""
+    if not len(case_ids):
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    # PostgreSQL: LATERAL ... LIMIT 1 (exact: the pair is unique) keeps one index probe per
+    # staged id; planned as a join, the staged rows (no statistics) got a hash join over every
+    # stored case per chunk. SQLite's planner probes the index for the join as it is.
+    stored = (
+        "CROSS JOIN LATERAL (SELECT c.debtor_id FROM dunning_case c "
+        "WHERE c.experiment_key = :key AND c.case_id = s.case_id LIMIT 1) c"
+        if is_postgres(session)
+        else "JOIN dunning_case c ON c.experiment_key = :key AND c.case_id = s.case_id"
     )
+    found = _staged(
+        session,
+        case_ids,
+        debtor_ids,
+        "SELECT DISTINCT s.case_id, s.debtor_id, c.debtor_id = s.debtor_id "
+        f"FROM _stage_case_ids s {stored}",
+        {"key": experiment_key},
+    )
+    foreign = _marked(case_ids, debtor_ids, [row for row in found if not row[2]])
+    known = _marked(case_ids, debtor_ids, [row for row in found if row[2]])
+    return foreign, known
 
 
 def foreign_cases(
@@ -145,15 +214,9 @@ def foreign_cases(
     debtor_ids: npt.NDArray[np.object_],
 ) -> npt.NDArray[np.bool_]:
     """Which case ids the experiment stored for another customer than the one given."""
-    return _refused(
-        session,
-        case_ids,
-        debtor_ids,
-        "SELECT DISTINCT s.case_id, s.debtor_id FROM _stage_case_ids s "
-        "JOIN dunning_case c ON c.experiment_key = :key AND c.case_id = s.case_id "
-        "WHERE c.debtor_id <> s.debtor_id",
-        {"key": experiment_key},
-    )
+    return stored_cases(
+        session, experiment_key=experiment_key, case_ids=case_ids, debtor_ids=debtor_ids
+    )[0]
 
 
 def unmatched_cases(
