@@ -182,8 +182,10 @@ def stored_cases(
     """Which case ids the experiment stored for another customer than the one given (refused),
     and which it stored for the same customer (a file sent again: nothing to insert), from one
     index probe per case id."""
-    if not len(case_ids):
-        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    n = len(case_ids)
+    foreign, known = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    if not n:
+        return foreign, known
     # PostgreSQL: LATERAL ... LIMIT 1 (exact: the pair is unique) keeps one index probe per
     # staged id; planned as a join, the staged rows (no statistics) got a hash join over every
     # stored case per chunk. SQLite's planner probes the index for the join as it is.
@@ -193,16 +195,37 @@ def stored_cases(
         if is_postgres(session)
         else "JOIN dunning_case c ON c.experiment_key = :key AND c.case_id = s.case_id"
     )
-    found = _staged(
-        session,
-        case_ids,
-        debtor_ids,
-        "SELECT DISTINCT s.case_id, s.debtor_id, c.debtor_id = s.debtor_id "
-        f"FROM _stage_case_ids s {stored}",
-        {"key": experiment_key},
+    # The staged row numbers come back, not the ids: a re-run finds every case, and numbers
+    # mark the rows without a Python object per id.
+    rows = pa.table(
+        {
+            "i": pa.array(np.arange(n, dtype=np.int64)),
+            "case_id": pa.array(case_ids, pa.string()),
+            "debtor_id": pa.array(debtor_ids, pa.string()),
+        }
     )
-    foreign = _marked(case_ids, debtor_ids, [row for row in found if not row[2]])
-    known = _marked(case_ids, debtor_ids, [row for row in found if row[2]])
+    _ensure_temp(session, "_stage_case_rows", {"i": "bigint", **_PAIRS})
+    if is_postgres(session):
+        _copy(session, "_stage_case_rows", rows)
+    else:
+        dbapi(session).executemany(
+            "INSERT INTO _stage_case_rows (i, case_id, debtor_id) VALUES (?, ?, ?)",
+            _sqlite_rows(rows),
+        )
+    found = session.execute(
+        text(
+            "SELECT s.i, CASE WHEN c.debtor_id = s.debtor_id THEN 1 ELSE 0 END "
+            f"FROM _stage_case_rows s {stored}"
+        ),
+        {"key": experiment_key},
+    ).all()
+    empty = "TRUNCATE" if is_postgres(session) else "DELETE FROM"
+    session.execute(text(f"{empty} _stage_case_rows"))
+    if found:
+        at = np.array(found, dtype=np.int64).reshape(-1, 2)
+        same = at[:, 1] == 1
+        known[at[same, 0]] = True
+        foreign[at[~same, 0]] = True
     return foreign, known
 
 
