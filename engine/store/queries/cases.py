@@ -17,6 +17,7 @@ ingesting events refreshes every case of their debtors: recomputed, never increm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -212,20 +213,25 @@ def stored_cases(
             "INSERT INTO _stage_case_rows (i, case_id, debtor_id) VALUES (?, ?, ?)",
             _sqlite_rows(rows),
         )
-    found = session.execute(
-        text(
-            "SELECT s.i, CASE WHEN c.debtor_id = s.debtor_id THEN 1 ELSE 0 END "
-            f"FROM _stage_case_rows s {stored}"
-        ),
-        {"key": experiment_key},
-    ).all()
+    # One integer per found row (2 * row number + 1 when the customer is the same): a list of
+    # ints becomes an array in C, rows of a result do not.
+    found: Sequence[int] = (
+        session.execute(
+            text(
+                "SELECT 2 * s.i + CASE WHEN c.debtor_id = s.debtor_id THEN 1 ELSE 0 END "
+                f"FROM _stage_case_rows s {stored}"
+            ),
+            {"key": experiment_key},
+        )
+        .scalars()
+        .all()
+    )
     empty = "TRUNCATE" if is_postgres(session) else "DELETE FROM"
     session.execute(text(f"{empty} _stage_case_rows"))
     if found:
-        at = np.array(found, dtype=np.int64).reshape(-1, 2)
-        same = at[:, 1] == 1
-        known[at[same, 0]] = True
-        foreign[at[~same, 0]] = True
+        row, same = np.divmod(np.array(found, dtype=np.int64), 2)
+        known[row[same == 1]] = True
+        foreign[row[same == 0]] = True
     return foreign, known
 
 
