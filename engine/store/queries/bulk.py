@@ -303,9 +303,14 @@ def stored_assignments(
             # One index probe per id (LATERAL ... LIMIT 1, exact: the pair is unique): a plain
             # join is planned as a hash join over the whole table per chunk (the staged ids have
             # no statistics), which made a 1M-row sticky re-run quadratic in the table's size.
+            # The key comes from the outer row (OFFSET 0 keeps it there), not as a literal: with
+            # a literal the planner read the key's statistics (an experiment new since the last
+            # ANALYZE has no rows) and probed ix_assignment_outcomes by key alone, scanning every
+            # row the job had inserted, per id.
             query = psycopg_sql.SQL(
-                "COPY (SELECT a.* FROM _stage_ids i CROSS JOIN LATERAL "
-                f"({_STORED_SELECT} WHERE a.experiment_key = {{}} AND a.debtor_id = i.debtor_id "
+                "COPY (SELECT a.* FROM (SELECT debtor_id, CAST({} AS text) AS k FROM _stage_ids "
+                "OFFSET 0) i CROSS JOIN LATERAL "
+                f"({_STORED_SELECT} WHERE a.experiment_key = i.k AND a.debtor_id = i.debtor_id "
                 "LIMIT 1) a) TO STDOUT (FORMAT csv)"
             ).format(psycopg_sql.Literal(experiment_key))
             with cursor.copy(query) as copy:

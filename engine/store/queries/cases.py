@@ -190,11 +190,15 @@ def stored_cases(
     # PostgreSQL: LATERAL ... LIMIT 1 (exact: the pair is unique) keeps one index probe per
     # staged id; planned as a join, the staged rows (no statistics) got a hash join over every
     # stored case per chunk. SQLite's planner probes the index for the join as it is.
+    # The key comes from the outer row (OFFSET 0), not as a bound value whose statistics (an
+    # experiment new since the last ANALYZE has no rows) could pick an index by key alone.
     stored = (
-        "CROSS JOIN LATERAL (SELECT c.debtor_id FROM dunning_case c "
-        "WHERE c.experiment_key = :key AND c.case_id = s.case_id LIMIT 1) c"
+        "FROM (SELECT i, case_id, debtor_id, CAST(:key AS text) AS k FROM _stage_case_rows "
+        "OFFSET 0) s CROSS JOIN LATERAL (SELECT c.debtor_id FROM dunning_case c "
+        "WHERE c.experiment_key = s.k AND c.case_id = s.case_id LIMIT 1) c"
         if is_postgres(session)
-        else "JOIN dunning_case c ON c.experiment_key = :key AND c.case_id = s.case_id"
+        else "FROM _stage_case_rows s "
+        "JOIN dunning_case c ON c.experiment_key = :key AND c.case_id = s.case_id"
     )
     # The staged row numbers come back, not the ids: a re-run finds every case, and numbers
     # mark the rows without a Python object per id.
@@ -218,8 +222,7 @@ def stored_cases(
     found: Sequence[int] = (
         session.execute(
             text(
-                "SELECT 2 * s.i + CASE WHEN c.debtor_id = s.debtor_id THEN 1 ELSE 0 END "
-                f"FROM _stage_case_rows s {stored}"
+                f"SELECT 2 * s.i + CASE WHEN c.debtor_id = s.debtor_id THEN 1 ELSE 0 END {stored}"
             ),
             {"key": experiment_key},
         )
