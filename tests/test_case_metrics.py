@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from engine import service
 from engine.analysis.kpis import kpi_rows
+from engine.analysis.reasons import stop_sentence
 from engine.loader import ConfigError, load_experiment
 from engine.policy.rewards import late_again_draws
 from engine.store.tables import Assignment, DunningCase
@@ -263,7 +264,19 @@ def test_late_again_guardrail_breached_when_the_challenger_raises_it(
     assert seen["numbers"]["always_valid_low"] > seen["numbers"]["margin"]
     assert seen["decision"].action == "stop_arm"
     assert "agency" in seen["decision"].stopped_arms
-    assert "late_again is higher" in seen["decision"].explanation
+    # In words, the metric's plain name (engine.metric_names), in the stored explanation and
+    # in the sentence the scorecard, the History page and the demo show.
+    explanation = seen["decision"].explanation
+    assert "agency: its late-again rate is higher than under sms by at least" in explanation
+    assert "late_again" not in explanation
+    sentence = stop_sentence(
+        seen["decision"].numbers(), {"sms": "Friendly SMS", "agency": "Collection agency"},
+        champion="sms",
+    )  # fmt: skip
+    assert sentence.startswith(
+        "Collection agency was stopped: its late-again rate is higher than under Friendly SMS "
+        "by at least "
+    ), sentence
 
 
 def test_late_again_guardrail_ok_when_the_challenger_keeps_it(db: Engine, tmp_path: Path) -> None:
