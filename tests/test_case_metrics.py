@@ -430,3 +430,39 @@ def test_the_late_again_window_includes_its_last_instant_in_both_dialects(
         late = analysis.arm(arm).metrics["late_again"]
         assert late.units == 3
         assert late.pooled_estimate == pytest.approx(2 / 3, rel=1e-12)
+
+
+def test_the_late_again_trend_ends_where_the_analysis_stands(db: Engine, tmp_path: Path) -> None:
+    """One question, one answer: the trend's last point is the analysis' late-again uplift
+    and interval at the same as-of; earlier points count fewer matured cases, and a day's
+    point equals the analysis as of that day's end. Without repeat cases there is no trend."""
+    from engine.service.trends import uplift_trend
+
+    _sync(db, tmp_path, YAML.format(late=LATE_DAYS, margin=0.05))
+    customers = _customers(np.random.default_rng(8), 600, {"sms": 0.3, "agency": 0.5})
+    _store(db, "repeat-cases", customers)
+    as_of = START + timedelta(days=130, hours=3)
+    points = uplift_trend(db, experiment_key="repeat-cases", now=as_of, metric="late_again")
+    assert {p.arm for p in points} == {"agency"}
+    assert [p.day for p in points] == sorted(p.day for p in points)
+    units = [p.units for p in points]
+    assert units == sorted(units)
+    assert units[0] < units[-1]
+
+    def analysed(now: datetime) -> tuple[float, float, float]:
+        m = service.analyze_experiment(db, experiment_key="repeat-cases", now=now)
+        late = m.arm("agency").metrics["late_again"]
+        return late.uplift, late.uplift_low, late.uplift_high
+
+    last = points[-1]
+    assert last.day <= as_of.date()  # the last day a case matured: nothing changes after it
+    assert (last.uplift, last.low, last.high) == pytest.approx(analysed(as_of), rel=1e-12)
+    middle = points[len(points) // 2]
+    end_of_day = datetime.combine(middle.day + timedelta(days=1), datetime.min.time(), UTC)
+    assert (middle.uplift, middle.low, middle.high) == pytest.approx(
+        analysed(end_of_day), rel=1e-12
+    )
+
+    _sync(db, tmp_path, PLAIN, "plain.yaml")
+    with pytest.raises(ValueError, match="no repeat cases"):
+        uplift_trend(db, experiment_key="one-case", now=as_of, metric="late_again")
