@@ -19,6 +19,7 @@ CORE_NAMES = (
     "events",
     "metrics",
     "plural",
+    "metric_names",
     "promotion",
     "cron",
     "simulate",

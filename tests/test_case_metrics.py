@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from engine import service
 from engine.analysis.kpis import kpi_rows
+from engine.analysis.reasons import stop_sentence
 from engine.loader import ConfigError, load_experiment
 from engine.policy.rewards import late_again_draws
 from engine.store.tables import Assignment, DunningCase
@@ -263,7 +264,19 @@ def test_late_again_guardrail_breached_when_the_challenger_raises_it(
     assert seen["numbers"]["always_valid_low"] > seen["numbers"]["margin"]
     assert seen["decision"].action == "stop_arm"
     assert "agency" in seen["decision"].stopped_arms
-    assert "late_again is higher" in seen["decision"].explanation
+    # In words, the metric's plain name (engine.metric_names), in the stored explanation and
+    # in the sentence the scorecard, the History page and the demo show.
+    explanation = seen["decision"].explanation
+    assert "agency: its late-again rate is higher than under sms by at least" in explanation
+    assert "late_again" not in explanation
+    sentence = stop_sentence(
+        seen["decision"].numbers(), {"sms": "Friendly SMS", "agency": "Collection agency"},
+        champion="sms",
+    )  # fmt: skip
+    assert sentence.startswith(
+        "Collection agency was stopped: its late-again rate is higher than under Friendly SMS "
+        "by at least "
+    ), sentence
 
 
 def test_late_again_guardrail_ok_when_the_challenger_keeps_it(db: Engine, tmp_path: Path) -> None:
@@ -417,3 +430,39 @@ def test_the_late_again_window_includes_its_last_instant_in_both_dialects(
         late = analysis.arm(arm).metrics["late_again"]
         assert late.units == 3
         assert late.pooled_estimate == pytest.approx(2 / 3, rel=1e-12)
+
+
+def test_the_late_again_trend_ends_where_the_analysis_stands(db: Engine, tmp_path: Path) -> None:
+    """One question, one answer: the trend's last point is the analysis' late-again uplift
+    and interval at the same as-of; earlier points count fewer matured cases, and a day's
+    point equals the analysis as of that day's end. Without repeat cases there is no trend."""
+    from engine.service.trends import uplift_trend
+
+    _sync(db, tmp_path, YAML.format(late=LATE_DAYS, margin=0.05))
+    customers = _customers(np.random.default_rng(8), 600, {"sms": 0.3, "agency": 0.5})
+    _store(db, "repeat-cases", customers)
+    as_of = START + timedelta(days=130, hours=3)
+    points = uplift_trend(db, experiment_key="repeat-cases", now=as_of, metric="late_again")
+    assert {p.arm for p in points} == {"agency"}
+    assert [p.day for p in points] == sorted(p.day for p in points)
+    units = [p.units for p in points]
+    assert units == sorted(units)
+    assert units[0] < units[-1]
+
+    def analysed(now: datetime) -> tuple[float, float, float]:
+        m = service.analyze_experiment(db, experiment_key="repeat-cases", now=now)
+        late = m.arm("agency").metrics["late_again"]
+        return late.uplift, late.uplift_low, late.uplift_high
+
+    last = points[-1]
+    assert last.day <= as_of.date()  # the last day a case matured: nothing changes after it
+    assert (last.uplift, last.low, last.high) == pytest.approx(analysed(as_of), rel=1e-12)
+    middle = points[len(points) // 2]
+    end_of_day = datetime.combine(middle.day + timedelta(days=1), datetime.min.time(), UTC)
+    assert (middle.uplift, middle.low, middle.high) == pytest.approx(
+        analysed(end_of_day), rel=1e-12
+    )
+
+    _sync(db, tmp_path, PLAIN, "plain.yaml")
+    with pytest.raises(ValueError, match="no repeat cases"):
+        uplift_trend(db, experiment_key="one-case", now=as_of, metric="late_again")

@@ -8,7 +8,8 @@ import streamlit as st
 
 from engine import service
 
-#: Metrics with a daily trend (those compared directly on a per-debtor outcome).
+#: Metrics with a daily trend (those compared directly on a per-debtor outcome), and the
+#: late-again rate of an experiment with repeat cases (per case, clustered by customer).
 TREND_METRICS = (
     "pay_on_time",
     "churn",
@@ -16,6 +17,7 @@ TREND_METRICS = (
     "cases_per_1000",
     "reminders_per_1000",
 )
+CASE_TREND_METRICS = ("late_again",)
 
 url, key = data.page_experiment()
 view = data.read_or_stop(lambda: data.load_manager(url, key))
@@ -30,7 +32,9 @@ if report.definition.label:
     st.warning(f"Measured on the current outcome definition only: {report.definition.label}.")
 
 roles = report.analysis.metric_roles
-ordered = [m for m in roles if m in TREND_METRICS] + [m for m in TREND_METRICS if m not in roles]
+# Late again only where there are repeat cases: without them no case is ever "again".
+offered = TREND_METRICS + (CASE_TREND_METRICS if report.analysis.late_again_days else ())
+ordered = [m for m in roles if m in offered] + [m for m in offered if m not in roles]
 metric: str = st.radio(
     "Metric",
     ordered,
@@ -66,10 +70,16 @@ else:
         ),
         width="stretch",
     )
+    known = (
+        "the cases whose late-again window had closed by then, the customer the unit of the "
+        "interval"
+        if metric in CASE_TREND_METRICS
+        else "the debtors whose outcome was known by then"
+    )
     st.caption(
-        f"Each day: the difference to ★ {champion} in {what}, over the debtors whose outcome "
-        "was known by then (the same comparison as the Analysis page and the promotion rule), "
-        "with its 95% interval as the band. The dashed line is no difference."
+        f"Each day: the difference to ★ {champion} in {what}, over {known} (the same "
+        "comparison as the Analysis page and the promotion rule), with its 95% interval as "
+        "the band. The dashed line is no difference."
     )
 
 st.subheader("Traffic")

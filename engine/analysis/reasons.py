@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.analysis.wording import PER_DEBTOR_COUNTS, finite, in_unit
+from engine.metric_names import metric_name
 from engine.promotion import PromotionDecision
 
 
@@ -36,7 +37,7 @@ def stop_sentence(numbers: Mapping[str, Any], labels: Mapping[str, str], *, cham
                 continue
             scale = 1000.0 if metric in PER_DEBTOR_COUNTS else 1.0
             kind = "count" if metric in PER_DEBTOR_COUNTS else "share"
-            name = metric.replace("_", " ")
+            name = metric_name(metric)
             parts.append(
                 f"{labels.get(arm, arm)} was stopped: its {name} is higher than under "
                 f"{labels.get(champion, champion)} by at least "

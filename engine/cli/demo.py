@@ -95,10 +95,9 @@ def closing_lines(engine: service.Database, report: service.ExperimentReport) ->
 
 def case_lines(result: DemoResult) -> list[str]:
     """With repeat cases: how many cases of how many customers, and each arm's late-again share
-    with its 95% interval (customers the unit) next to the simulator's rate. That rate weighs
-    the debtor types by their customers, the estimate by their cases (types late more often
-    have more cases): the estimate sits about a point above it, the gap being the mix, not a
-    bias of the estimator (a case-weighted truth is still to be added)."""
+    with its 95% interval (customers the unit) next to the simulator's exact share of the same
+    cases: the expected share of matured cases late again over the case mix the arm produces
+    (``DemoResult.true_late_again``)."""
     by = result.customers_by_cases
     if not by:
         return []
@@ -117,7 +116,7 @@ def case_lines(result: DemoResult) -> list[str]:
         shown.append(
             f"{row.label} {100 * kpis.late_again:.1f}% (95% interval "
             f"{100 * kpis.late_again_low:.1f} to {100 * kpis.late_again_high:.1f}; simulator "
-            f"{100 * truth:.1f} per customer's type mix)"
+            f"{100 * truth:.1f})"
         )
     if shown:
         lines.append(

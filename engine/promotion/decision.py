@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from engine.config import Guardrail, Promotion
+from engine.metric_names import metric_name
 from engine.promotion.rule import ACTIONS, REASONS, Evidence, RuleResult, evaluate_rule
 
 Action = Literal["promote", "continue", "stop_arm", "inconclusive"]
@@ -106,7 +107,8 @@ def _explain(
             for k in (int(i) for i in np.flatnonzero(result.stop)):
                 if diff.lower[k] > margin[k]:
                     parts.append(
-                        f"{arms[k]}: {g} is higher than under {champ} by at least "
+                        f"{arms[k]}: its {metric_name(g)} is higher than under {champ} by "
+                        "at least "
                         f"{_points(float(diff.lower[k]), per_debtor=count)} (estimate "
                         f"{_points(float(diff.estimate[k]), per_debtor=count)}), more than "
                         f"the tolerated {_points(float(margin[k]), per_debtor=count)}"

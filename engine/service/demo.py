@@ -46,8 +46,8 @@ from engine.simulate import (
     first_cases,
     sample_debtors,
     simulate_responses,
+    true_case_late_again_rate,
     true_churn_rate,
-    true_late_again_rate,
     true_pay_rate,
 )
 from engine.simulate.configured import scenario_for
@@ -78,7 +78,8 @@ class DemoResult:
     seconds: float
     ineligible: int = 0  # simulated debtors the eligibility rules kept out
     #: With ``unit.case``: cases treated (first and repeat), customers by their number of cases
-    #: (1, 2, 3 = three or more) and the true late-again rate per arm; else 0 and empty.
+    #: (1, 2, 3 = three or more) and per arm the true share of matured cases late again, the
+    #: estimand of the analysis' late-again rate (case-weighted); else 0 and empty.
     cases: int = 0
     customers_by_cases: dict[int, int] = dataclasses.field(default_factory=dict)
     true_late_again: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -273,6 +274,28 @@ class DemoLoop:
         self.cases += len(cases)
         return result, cases.debtors, responses, cases
 
+    def true_late_again(self, arms: list[str]) -> dict[str, float]:
+        """Per arm, the exact expected share of the cases matured by :attr:`now` that are late
+        again, had every treated customer been on the arm: the estimand of the analysis (one
+        stratum, no per-segment allocation), from the simulator's probabilities and who
+        entered when (a case opens at the morning batch, ``BATCH_HOUR``)."""
+        if self.biller is None:
+            return {}
+        entry = self.biller.column("entry_day") + BATCH_HOUR / 24.0
+        types = self.biller.column("type_index")
+        window = self.experiment.metrics.late_again_days
+        return {
+            arm: true_case_late_again_rate(
+                arm,
+                window_days=window,
+                entry_day=entry,
+                type_index=types,
+                as_of_day=float(self.days),
+                scenario=self.scenario,
+            )
+            for arm in arms
+        }
+
     def customers_by_cases(self) -> dict[int, int]:
         """Treated customers by their number of cases so far: 1, 2 and 3 (three or more)."""
         if self.biller is None:
@@ -329,10 +352,7 @@ def run_demo(
     churn = {arm: true_churn_rate(arm, horizon_days=horizon, scenario=scenario) for arm in plain}
     late_again: dict[str, float] = {}
     if loop.biller is not None:
-        n = experiment.metrics.late_again_days
-        late_again = {
-            arm: true_late_again_rate(arm, window_days=n, scenario=scenario) for arm in plain
-        }
+        late_again = loop.true_late_again(plain)
     return DemoResult(
         report=report,
         analysis=analysis,

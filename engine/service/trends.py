@@ -9,20 +9,24 @@ surface reads. The work after the query depends on days x periods, not on the de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from engine.analysis.grid import METRICS
+from engine.analysis.grid import LATE_AGAIN, METRICS, Stratum
+from engine.config import Experiment
 from engine.service.common import load_current
 from engine.service.definitions import pooled_since
 from engine.service.strata import stratified_totals, stratum_cells
-from engine.stats.comparison import Cells, compare
+from engine.stats.comparison import Cells, Comparison, compare
 from engine.store import queries
+from engine.store.queries.case_sums import MaturedCase, matured_cases
+from engine.store.tables import AllocationVersion
 
 #: Most points a trend shows; longer runs keep every n-th day (and the last).
 MAX_POINTS = 120
@@ -56,11 +60,15 @@ def uplift_trend(
     engine: Engine, *, experiment_key: str, now: datetime, metric: str
 ) -> list[TrendPoint]:
     """Per day and challenger, the uplift against the current champion on ``metric`` (a
-    metric of :data:`engine.analysis.grid.METRICS`) over the units matured by then."""
-    if metric not in METRICS:
-        raise ValueError(f"no trend for metric {metric!r}; metrics: {', '.join(METRICS)}")
+    metric of :data:`engine.analysis.grid.METRICS`, or ``late_again`` for an experiment with
+    repeat cases) over the units matured by then."""
+    if metric not in METRICS and metric != "late_again":
+        known = ", ".join([*METRICS, "late_again"])
+        raise ValueError(f"no trend for metric {metric!r}; metrics: {known}")
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
+        if metric == "late_again":
+            return _late_again_trend(session, experiment, now=now)
         history = queries.allocations(session, experiment_key=experiment_key)
         since = pooled_since(session, experiment_key=experiment_key)
         due: Literal["pay", "churn"] = "churn" if metric in _CHURN_METRICS else "pay"
@@ -120,7 +128,13 @@ def uplift_trend(
         np.array([strata.index(name) for name in names], dtype=np.int64),
         binary=spec.total_sq is None,
     )
-    comparison = compare(cumulative, champion=champ)
+    return _points(compare(cumulative, champion=champ), days, arms, champ)
+
+
+def _points(
+    comparison: Comparison, days: list[date], arms: Sequence[str], champ: int
+) -> list[TrendPoint]:
+    """The trend's points of a (day, cell, arm) comparison, thinned to :data:`MAX_POINTS`."""
     low, high = comparison.interval()
     shown = comparison.informative
     points = []
@@ -140,3 +154,84 @@ def uplift_trend(
                 )
             )
     return points
+
+
+def _weights(history: Sequence[AllocationVersion], key: Stratum) -> dict[str, float]:
+    """The propensities in force in a cell, as :func:`engine.service.strata.stratified_totals`
+    reads them (a (segment, period) cell under per-segment allocation)."""
+    row = {r.version: r for r in history}[key[1] if isinstance(key, tuple) else key]
+    if isinstance(key, tuple):
+        return dict(row.segment_weights.get(key[0], row.weights))
+    return dict(row.weights)
+
+
+def _late_again_trend(
+    session: Session, experiment: Experiment, *, now: datetime
+) -> list[TrendPoint]:
+    """The late-again uplift as of the end of each day (the last point: as of ``now``), over
+    the cases whose window had closed by then, clustered by customer: the analysis'
+    comparison (the customer sums of :func:`engine.store.queries.case_cells`), rebuilt for
+    every day from one read of the matured cases."""
+    window = experiment.late_again_window
+    if window is None:
+        raise ValueError(
+            f"no late_again trend for {experiment.key!r}: it has no repeat cases (unit.case)"
+        )
+    history = queries.allocations(session, experiment_key=experiment.key)
+    since = pooled_since(session, experiment_key=experiment.key)
+    rows = [
+        r
+        for r in matured_cases(
+            session,
+            experiment_key=experiment.key,
+            now=now,
+            late_again_days=window,
+            min_experiment_version=since,
+        )
+        if not r.constrained  # a contact rule chose the arm: never compared
+    ]
+    if not rows:
+        return []
+    by_segment = any(row.segment_weights for row in history)
+    arms = experiment.arm_keys
+    champ = arms.index(history[-1].champion)
+
+    def key_of(r: MaturedCase) -> Stratum:
+        return (r.segment or "", r.allocation_version) if by_segment else r.allocation_version
+
+    def day_of(r: MaturedCase) -> date:
+        # The end of day d (midnight after it) counts the cases matured by then.
+        return (r.matures_at - timedelta(microseconds=1)).date()
+
+    keys = sorted({key_of(r) for r in rows})
+    days = sorted({day_of(r) for r in rows})
+    day_at = {d: i for i, d in enumerate(days)}
+    key_at = {k: i for i, k in enumerate(keys)}
+    arm_at = {a: i for i, a in enumerate(arms)}
+    shape = (len(days), len(keys), len(arms))
+    # Each case moves its customer's sums when it matures: its k-th matured case (Y before it,
+    # y its 0/1) adds 1 to M, 2k - 1 to M^2, y to Y, 2 Y y + y to Y^2 and Y + y k to Y M;
+    # the first one adds the customer to n. Cumulated over the days: every day's cell sums.
+    sums = np.zeros((6, *shape))  # n, M, M^2, Y, Y^2, Y M
+    customer, k, before = -1, 0, 0
+    for r in rows:  # ordered by customer, then maturity
+        if r.customer != customer:
+            customer, k, before = r.customer, 0, 0
+        k += 1
+        y = int(r.late)
+        at = (day_at[day_of(r)], key_at[key_of(r)], arm_at[r.arm])
+        for field, value in enumerate(
+            (k == 1, 1, 2 * k - 1, y, 2 * before * y + y, before + y * k)
+        ):
+            sums[(field, *at)] += value
+        before += y
+    n, m, m2, yy, y2, cross = np.cumsum(sums, axis=1)
+    names = [k[0] if isinstance(k, tuple) else "" for k in keys]
+    strata = list(dict.fromkeys(names))
+    prob = np.array([[_weights(history, key).get(a, 0.0) for a in arms] for key in keys])
+    cells = Cells.clustered(
+        n, m, m2, yy, y2, cross, np.broadcast_to(prob, shape),
+        np.array([strata.index(name) for name in names], dtype=np.int64),
+        binary=LATE_AGAIN.binary,
+    )  # fmt: skip
+    return _points(compare(cells, champion=champ), days, arms, champ)

@@ -74,6 +74,8 @@ if TYPE_CHECKING:
     from engine.simulate.responses import Responses, simulate_responses
     from engine.simulate.scenario import DEFAULT_SCENARIO, Scenario
     from engine.simulate.truth import (
+        expected_cases,
+        true_case_late_again_rate,
         true_churn_rate,
         true_late_again_rate,
         true_pay_rate,
@@ -97,6 +99,8 @@ _EXPORTS: dict[str, str] = {
     "simulate_responses": "engine.simulate.responses",
     "DEFAULT_SCENARIO": "engine.simulate.scenario",
     "Scenario": "engine.simulate.scenario",
+    "expected_cases": "engine.simulate.truth",
+    "true_case_late_again_rate": "engine.simulate.truth",
     "true_churn_rate": "engine.simulate.truth",
     "true_late_again_rate": "engine.simulate.truth",
     "true_pay_rate": "engine.simulate.truth",
@@ -116,10 +120,12 @@ __all__ = [
     "Responses",
     "Scenario",
     "case_log",
+    "expected_cases",
     "first_cases",
     "randomised_log",
     "sample_debtors",
     "simulate_responses",
+    "true_case_late_again_rate",
     "true_churn_rate",
     "true_late_again_rate",
     "true_pay_rate",

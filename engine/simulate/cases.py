@@ -26,9 +26,10 @@ Truth. A case is *late again* when the customer's next case opens within N days.
 hazard is constant (memoryless), so for EVERY case of a type-``t`` customer under arm ``a`` it is
 ``q[a, t] * S`` with ``S = exp(-hazard[a, t] * billing_period_days)`` (alive at the next bill)
 when ``billing_period_days <= N < 2 * billing_period_days``; longer N add the relapse paths
-(:func:`engine.simulate.truth.true_late_again_rate`, exact). The population truth averages the
-types over the customer shares: the estimand of a customer-weighted, type-stratified estimate;
-a pooled share of cases weighs types by their case counts (defiant types have more).
+(:func:`engine.simulate.truth.true_late_again_rate`, exact). That population truth averages the
+types over the customer shares. The engine's late-again rate is a share of cases: it weighs the
+types by their expected matured cases, and persistent late payers have more of them
+(:func:`engine.simulate.truth.true_case_late_again_rate`, exact given who entered when).
 
 Assumptions (stated, not published; see :mod:`engine.simulate.calibration` for the numbers)
 -------------------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class Biller:
             "next_bill_day": np.empty(0, dtype=np.int64),
             "last_overdue": np.empty(0, dtype=np.bool_),
             "cases": np.empty(0, dtype=np.int64),
+            "entry_day": np.empty(0, dtype=np.int64),
         }
 
     def __len__(self) -> int:
@@ -142,7 +144,8 @@ class Biller:
 
     def column(self, name: str) -> NDArray[Any]:
         """One column of the customers (a view, shape (len(self),)): ``debtor_id``, ``arm``,
-        ``churn_day``, ``next_bill_day``, ``last_overdue``, ``cases``, ..."""
+        ``churn_day``, ``next_bill_day``, ``last_overdue``, ``cases``, ``entry_day`` (of the
+        first case), ``type_index``, ..."""
         return self._columns[name][: self._n]
 
     def overdue(self, day: int, *, rng: np.random.Generator) -> CaseBatch:
@@ -203,6 +206,7 @@ class Biller:
             next_bill_day=np.full(n, day + self.scenario.billing_period_days),
             last_overdue=np.ones(n, dtype=np.bool_),
             cases=np.ones(n, dtype=np.int64),
+            entry_day=np.full(n, day, dtype=np.int64),
         )
 
     def _append(self, n: int, **values: NDArray[Any]) -> None:

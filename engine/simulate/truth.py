@@ -10,6 +10,8 @@ from engine.simulate.calibration import DEBTOR_TYPES
 from engine.simulate.responses import _loglogistic_cdf
 from engine.simulate.scenario import DEFAULT_SCENARIO, Scenario
 
+FloatArray = NDArray[np.float64]
+
 
 def _weights(scenario: Scenario, debtor_type: str | None) -> NDArray[np.float64]:
     """Type weights (16,): the shares, or a one-hot vector for ``debtor_type``."""
@@ -80,6 +82,25 @@ def would_have_paid_anyway_share(
     return float(s @ np.minimum(p_dc, p_na)) * min(r_dc, r_na) / denom
 
 
+def _late_again_by_type(arm: str, window_days: float, scenario: Scenario) -> NDArray[np.float64]:
+    """Per type (16,), P(a case is late again within ``window_days``): the same for every case
+    of a customer (see :func:`true_late_again_rate`)."""
+    period = scenario.billing_period_days
+    bills = int(max(window_days, 0.0) // period)
+    alive = np.exp(-scenario.daily_churn_hazard(arm) * period)
+    q = scenario.late_again_prob(arm)
+    p = scenario.late_again_prob(arm, relapse=True)
+    rate = np.zeros(len(DEBTOR_TYPES), dtype=np.float64)
+    reach = alive * (1.0 - q)  # alive at bill k - 1 and no case since: the relapse paths
+    for k in range(1, bills + 1):
+        if k == 1:
+            rate += alive * q
+        else:
+            rate += reach * alive * p
+            reach = reach * alive * (1.0 - p)
+    return rate
+
+
 def true_late_again_rate(
     arm: str,
     *,
@@ -95,18 +116,76 @@ def true_late_again_rate(
     case), ``q`` the overdue probability after an overdue invoice and ``p`` after one paid on
     time, the next case is the k-th bill with probability ``S q`` for k = 1 and
     ``S (1 - q) (S (1 - p))^(k - 2) S p`` for k >= 2; bills k <= ``window_days / period`` count.
+    The population figure weighs the types by their customers; the share of cases late again
+    weighs them by their cases (:func:`true_case_late_again_rate`).
     """
-    period = scenario.billing_period_days
-    bills = int(max(window_days, 0.0) // period)
-    alive = np.exp(-scenario.daily_churn_hazard(arm) * period)
+    rate = _late_again_by_type(arm, window_days, scenario)
+    return float(_weights(scenario, debtor_type) @ rate)
+
+
+def expected_cases(arm: str, *, bills: int, scenario: Scenario = DEFAULT_SCENARIO) -> FloatArray:
+    """Shape (16, ``bills``): P(the k-th bill after a customer's first case is a case), k = 0
+    (the first case itself, 1) to ``bills - 1``, per type, for a customer on ``arm`` for good.
+
+    A two-state chain over the bills: after a case the next bill is a case with probability
+    ``S q``, after an invoice paid on time with ``S p`` (``S``, ``q``, ``p`` as in
+    :func:`true_late_again_rate`); a churned customer is billed no more.
+    """
+    alive = np.exp(-scenario.daily_churn_hazard(arm) * scenario.billing_period_days)
     q = scenario.late_again_prob(arm)
     p = scenario.late_again_prob(arm, relapse=True)
-    rate = np.zeros(len(DEBTOR_TYPES), dtype=np.float64)
-    reach = alive * (1.0 - q)  # alive at bill k - 1 and no case since: the relapse paths
-    for k in range(1, bills + 1):
-        if k == 1:
-            rate += alive * q
-        else:
-            rate += reach * alive * p
-            reach = reach * alive * (1.0 - p)
-    return float(_weights(scenario, debtor_type) @ rate)
+    out = np.zeros((len(DEBTOR_TYPES), max(bills, 0)), dtype=np.float64)
+    case = np.ones(len(DEBTOR_TYPES))  # P(bill k is a case)
+    paid = np.zeros(len(DEBTOR_TYPES))  # P(alive at bill k and it was paid on time)
+    for k in range(max(bills, 0)):
+        out[:, k] = case
+        case, paid = alive * (case * q + paid * p), alive * (case * (1 - q) + paid * (1 - p))
+    return out
+
+
+def true_case_late_again_rate(
+    arm: str,
+    *,
+    window_days: float,
+    entry_day: NDArray[np.float64],
+    type_index: NDArray[np.intp],
+    as_of_day: float,
+    scenario: Scenario = DEFAULT_SCENARIO,
+) -> float:
+    """Exact expected share of matured cases late again, had every customer been on ``arm``:
+    the estimand of the engine's late-again rate (cases pooled within one stratum, inverse
+    propensity weighted to all customers), for the customers who entered.
+
+    ``entry_day`` (n,) is when each customer's first case opened (days, fractions allowed),
+    ``type_index`` (n,) its type in DEBTOR_TYPES order. A case is matured once its window has
+    closed (``opened + window_days <= as_of_day``); the customer's k-th bill opens at
+    ``entry + k * period``, so it has matured bills k = 0 .. K - 1. Every case of a type is late
+    again with the same probability ``r[t]``, so the expected cases late again over the
+    expected matured cases is ``sum_i r[t_i] C_i / sum_i C_i``, ``C_i`` the customer's expected
+    matured cases (:func:`expected_cases`). Types late more often have more cases, so this
+    exceeds the customer-weighted :func:`true_late_again_rate` when lateness persists. The
+    entries are the design (who entered when), not an outcome: conditioning on them is exact.
+    NaN when no case has matured.
+    """
+    entry = np.asarray(entry_day, dtype=np.float64)
+    types = np.asarray(type_index, dtype=np.intp)
+    if entry.shape != types.shape or entry.ndim != 1:
+        raise ValueError("entry_day and type_index must be 1-D of one length")
+    period = scenario.billing_period_days
+    with np.errstate(invalid="ignore"):
+        matured = np.floor((as_of_day - window_days - entry) / period) + 1.0
+    bills = np.clip(np.nan_to_num(matured, nan=0.0), 0, None).astype(np.int64)
+    most = int(bills.max(initial=0))
+    if most == 0:
+        return float("nan")
+    # cumulative[t, K]: expected cases among a type-t customer's first K bills.
+    cumulative = np.concatenate(
+        [
+            np.zeros((len(DEBTOR_TYPES), 1)),
+            np.cumsum(expected_cases(arm, bills=most, scenario=scenario), axis=1),
+        ],
+        axis=1,
+    )
+    cases = cumulative[types, bills]
+    rate = _late_again_by_type(arm, window_days, scenario)
+    return float((rate[types] * cases).sum() / cases.sum())

@@ -5,13 +5,14 @@ guardrail as the rule judged it, and the Analysis page the metric; every figure 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from engine import service
 from tests.safety import invoke
-from tests.test_case_metrics import LATE_DAYS, YAML
+from tests.test_case_metrics import LATE_DAYS, PLAIN, YAML
 from tests.test_dashboard import _run, table_with
 
 RUNS = ("2026-03-02T09:00:00Z", "2026-04-02T09:00:00Z", "2026-05-02T09:00:00Z")
@@ -95,3 +96,48 @@ def test_analysis_page_offers_late_again(case_db: str, monkeypatch: pytest.Monke
     table = at.table[0].value
     assert all("%" in v for v in table["Estimate [95%]"])
     assert "pp" in " ".join(table["Uplift vs ★ [95%]"])
+
+
+def test_trends_page_offers_late_again_with_the_analysis_figure(
+    case_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With repeat cases the Trends page has the late-again trend, clustered by customer:
+    its last point is the analysis' uplift (the Analysis page's figure)."""
+    at = _run(case_db, monkeypatch, page="views/trends.py")
+    assert not at.exception
+    assert "Late again (secondary)" in at.radio[0].options
+    at.radio[0].set_value("late_again").run()
+    assert not at.exception
+    assert at.subheader[0].value == "Cumulative uplift: Late again"
+    assert "customer the unit of the interval" in " ".join(c.value for c in at.caption)
+    engine = service.connect_db(case_db)
+    try:
+        from engine.service.reports import default_as_of
+        from engine.service.trends import uplift_trend
+
+        now = default_as_of(engine, experiment_key="repeat-cases")
+        points = uplift_trend(engine, experiment_key="repeat-cases", now=now, metric="late_again")
+        analysis = service.analyze_experiment(engine, experiment_key="repeat-cases", now=now)
+    finally:
+        engine.dispose()
+    assert points[-1].uplift == pytest.approx(
+        analysis.arm("agency").metrics["late_again"].uplift, rel=1e-12
+    )
+    assert len(at.get("vega_lite_chart")) == 2, "the trend is drawn, then the traffic"
+    assert not any("Not enough data yet" in i.value for i in at.info)
+
+
+def test_trends_page_has_no_late_again_without_repeat_cases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "plain.yaml"
+    path.write_text(PLAIN)
+    url = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
+    code, output = invoke("sync", str(path), "--db", url, "--as-of", "2026-03-01T00:00:00Z")
+    assert code == 0, output
+    at = _run(url, monkeypatch, page="views/trends.py")
+    assert not at.exception
+    assert at.radio[0].options == [
+        "Pay on time (primary)", "Churn", "Collected / debtor", "Cases / 1,000",
+        "Reminders / 1,000",
+    ]  # fmt: skip

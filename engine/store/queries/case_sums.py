@@ -208,6 +208,75 @@ def case_cells(
 
 
 @dataclass(frozen=True)
+class MaturedCase:
+    """One matured case with its customer's cell keys (the late-again trend): ``customer`` is
+    the assignment's row id, ``matures_at`` = ``opened_at + N days``."""
+
+    customer: int
+    arm: str
+    allocation_version: int
+    segment: str | None
+    constrained: bool
+    matures_at: datetime
+    late: bool
+
+
+def matured_cases(
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    late_again_days: int,
+    min_experiment_version: int | None = None,
+) -> list[MaturedCase]:
+    """The cases :func:`case_cells` counts as matured by ``now``, one row each, in the order of
+    their customer and maturity: a trend rebuilds :func:`case_cells`' per-customer sums as of
+    every earlier day from them in one read (a case matured by a day stays matured)."""
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    c = DunningCase.__table__.c  # type: ignore[attr-defined]
+    late = and_(
+        c.next_opened_at.is_not(None),
+        c.next_opened_at > c.opened_at,
+        _within_days(session, c.next_opened_at, c.opened_at, late_again_days),
+    )
+    statement = (
+        select(
+            a.id,
+            a.arm,
+            a.allocation_version,
+            a.segment,
+            a.constrained,
+            c.opened_at,
+            case((late, 1), else_=0),
+        )
+        .select_from(_CASES_OF_CUSTOMERS)
+        .where(
+            *_case_filters(
+                experiment_key=experiment_key,
+                now=now,
+                segments=None,
+                min_experiment_version=min_experiment_version,
+            ),
+            c.opened_at <= now - timedelta(days=late_again_days),
+        )
+        .order_by(a.id, c.opened_at)
+    )
+    window = timedelta(days=late_again_days)
+    return [
+        MaturedCase(
+            int(row[0]),
+            row[1],
+            int(row[2] or 0),
+            row[3],
+            bool(row[4]),
+            row[5] + window,
+            bool(row[6]),
+        )
+        for row in session.execute(statement)
+    ]
+
+
+@dataclass(frozen=True)
 class CaseMaturity:
     """When the first case of an arm (opened by a time) matures for late again."""
 
