@@ -49,6 +49,7 @@ def analyze_experiment(
     tenure: pd.DataFrame | None = None,
     cohort: str | None = None,
     step: Step | None = None,
+    written_since: bool = False,
 ) -> Analysis:
     """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
 
@@ -58,6 +59,8 @@ def analyze_experiment(
     subscribers (their tenure), with the parameters' uncertainty, instead of the configured
     constant retention. ``step(done, rows, status)`` hears where the work stands (the CLI's
     progress): the aggregate over every assignment is the long part at scale.
+    ``written_since``: read the last scheduled cycle's snapshot if it was taken as of ``now``,
+    even with writes after it (the dashboard, :func:`engine.service.reading.dashboard_reading`).
     """
     report = step if step is not None else _quiet
     with Session(engine) as session:
@@ -77,7 +80,11 @@ def analyze_experiment(
         # The scheduled cycle's snapshot of the cells, while nothing was written since: the
         # same sums without a scan of every assignment (engine.store.queries.snapshots).
         snapshot = queries.fresh_snapshot(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            written_since=written_since,
         )
         cases = experiment.late_again_window
         report(0.05, 0, "aggregating outcomes" if snapshot is None else "reading the snapshot")
@@ -179,6 +186,7 @@ def segment_model(
     now: datetime,
     method: Literal["exact", "nuts", "nutpie"] = "exact",
     seed: int = ANALYSIS_SEED,
+    written_since: bool = False,
 ) -> SegmentFit:
     """Pay-on-time per (segment, arm) with partial pooling across segments (the per-segment
     champions and the dashboard's type x arm view). Reads only.
@@ -186,7 +194,7 @@ def segment_model(
     Counts are pooled over allocation periods: per-segment shares are small and stratifying
     them by period as well would leave most cells empty. Under a bandit with a drifting
     baseline this carries the bias :func:`analyze_experiment` removes; read it as a ranking
-    of arms within each segment.
+    of arms within each segment. ``written_since`` as in :func:`analyze_experiment`.
 
     Raises
     ------
@@ -197,7 +205,11 @@ def segment_model(
         experiment, _ = load_current(session, experiment_key)
         since = pooled_since(session, experiment_key=experiment_key)
         snapshot = queries.fresh_snapshot(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            written_since=written_since,
         )
         cells = (
             queries.outcome_cells(

@@ -83,15 +83,23 @@ class ExperimentReport:
 
 
 def experiment_report(
-    engine: Engine, *, experiment_key: str, now: datetime, only_promotions: bool = False
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    only_promotions: bool = False,
+    written_since: bool = False,
 ) -> ExperimentReport:
     """Read model of one experiment as of ``now``. Reads only.
 
     ``only_promotions`` keeps the audit records that changed the allocation or the status
     (promote, stop_arm, rollback, status) and leaves out the daily ``continue`` decisions.
     KPIs count the debtors of the current outcome definition only (``definition``).
+    ``written_since`` as in :func:`analyze_experiment`.
     """
-    analysis = analyze_experiment(engine, experiment_key=experiment_key, now=now)
+    analysis = analyze_experiment(
+        engine, experiment_key=experiment_key, now=now, written_since=written_since
+    )
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)

@@ -36,11 +36,14 @@ if TYPE_CHECKING:
     )
     from engine.store.queries.snapshots import (
         Snapshot,
+        SnapshotMark,
         coarsen,
         fingerprint,
         fresh_assigned,
         fresh_segments,
         fresh_snapshot,
+        snapshot_mark,
+        snapshot_time,
         write_snapshot,
     )
     from engine.store.queries.traffic import DailyTraffic, daily_traffic
@@ -73,6 +76,9 @@ _EXPORTS: dict[str, str] = {
     "fresh_assigned": "engine.store.queries.snapshots",
     "fresh_segments": "engine.store.queries.snapshots",
     "fresh_snapshot": "engine.store.queries.snapshots",
+    "SnapshotMark": "engine.store.queries.snapshots",
+    "snapshot_mark": "engine.store.queries.snapshots",
+    "snapshot_time": "engine.store.queries.snapshots",
     "write_snapshot": "engine.store.queries.snapshots",
     "DailyTraffic": "engine.store.queries.traffic",
     "daily_traffic": "engine.store.queries.traffic",
@@ -120,6 +126,7 @@ __all__ = [
     "Maturity",
     "OutcomeCell",
     "Snapshot",
+    "SnapshotMark",
     "allocations",
     "arms_in_use",
     "as_date",
@@ -151,6 +158,8 @@ __all__ = [
     "recent_contacts",
     "refresh_outcomes",
     "segment_values",
+    "snapshot_mark",
+    "snapshot_time",
     "stored_assignments",
     "unmatched_cases",
     "write_snapshot",

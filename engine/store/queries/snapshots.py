@@ -179,12 +179,80 @@ def fresh_segments(session: Session, *, experiment_key: str) -> list[str] | None
     return None if row is None else list(row.segments)
 
 
+@dataclass(frozen=True)
+class SnapshotMark:
+    """When the experiment's snapshot was taken and what was written after it: the
+    assignments of the experiment and the events of its debtors above its fingerprint."""
+
+    as_of: datetime
+    min_experiment_version: int | None
+    assigned: int  # the experiment's assignments when it was taken
+    new_assignments: int
+    new_events: int
+
+
+def snapshot_time(session: Session, *, experiment_key: str) -> datetime | None:
+    """When the experiment's snapshot was taken (the last scheduled cycle), or None."""
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    row = _row(session, experiment_key)
+    return None if row is None else row.as_of
+
+
+def snapshot_mark(session: Session, *, experiment_key: str) -> SnapshotMark | None:
+    """The experiment's snapshot's time and the writes since, or None without a usable one.
+
+    Counts only the ids above the fingerprint: a range scan of each primary key, one index
+    probe per new event for its debtor, however many rows came before.
+    """
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    row = _row(session, experiment_key)
+    if row is None or row.fields != FIELDS:
+        return None
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
+    assignments = session.scalar(
+        select(func.count()).where(
+            a.id > row.last_assignment_id, a.experiment_key == experiment_key
+        )
+    )
+    # Events carry no experiment: those of the experiment's debtors are the ones it reads.
+    mine = select(a.id).where(a.experiment_key == experiment_key, a.debtor_id == e.debtor_id)
+    events = session.scalar(select(func.count()).where(e.id > row.last_event_id, mine.exists()))
+    return SnapshotMark(
+        as_of=row.as_of,
+        min_experiment_version=row.min_experiment_version,
+        assigned=row.assigned,
+        new_assignments=int(assignments or 0),
+        new_events=int(events or 0),
+    )
+
+
 def fresh_snapshot(
-    session: Session, *, experiment_key: str, now: datetime, min_experiment_version: int | None
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    min_experiment_version: int | None,
+    written_since: bool = False,
 ) -> Snapshot | None:
     """The experiment's snapshot if it still describes the data: nothing written since, taken
-    as of ``now`` over the same definition epoch. Else None: the caller aggregates live."""
-    row = _current(session, experiment_key)
+    as of ``now`` over the same definition epoch. Else None: the caller aggregates live.
+
+    ``written_since``: also when writes came after it (the dashboard's read of the last
+    scheduled cycle, as of that cycle: the figures its decision was taken on). A live read as
+    of the snapshot's time could not give them back: an event ingested since updates the
+    outcome columns of a debtor assigned before it.
+    """
+    if written_since:
+        if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+            return None
+        row = _row(session, experiment_key)
+        if row is not None and row.fields != FIELDS:
+            row = None
+    else:
+        row = _current(session, experiment_key)
     if row is None or row.min_experiment_version != min_experiment_version or row.as_of != now:
         return None
     return Snapshot(
