@@ -199,8 +199,9 @@ def list_experiments(engine: Engine) -> list[ExperimentSummary]:
         for key in keys:
             experiment, version = load_current(session, key)
             allocation = queries.latest_allocation(session, experiment_key=key)
-            assigned = queries.fresh_assigned(session, experiment_key=key)
-            if assigned is None:  # written to since the last cycle: count them
+            # The last cycle's count and those since; with no cycle yet, count them all.
+            assigned = queries.assigned_since_snapshot(session, experiment_key=key)
+            if assigned is None:
                 assigned = session.scalar(select(func.count()).where(a.experiment_key == key)) or 0
             result.append(
                 ExperimentSummary(

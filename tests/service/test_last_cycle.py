@@ -119,6 +119,8 @@ def test_the_last_cycle_reads_what_the_cycle_decided_on(
     with Session(db) as session:
         total = session.scalar(select(func.count()).select_from(Assignment))
     assert reading.assigned == total
+    # The overview's count: the cycle's and those since, exact without a count of them all.
+    assert [e.assigned for e in service.list_experiments(db)] == [total]
     now = manager_view(db, experiment_key=KEY, now=reading.as_of, written_since=True)
     _same_view(now, then)
     assert (

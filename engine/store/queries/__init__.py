@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from engine.store.queries.snapshots import (
         Snapshot,
         SnapshotMark,
+        assigned_since_snapshot,
         coarsen,
         fingerprint,
         fresh_assigned,
@@ -76,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "fresh_assigned": "engine.store.queries.snapshots",
     "fresh_segments": "engine.store.queries.snapshots",
     "fresh_snapshot": "engine.store.queries.snapshots",
+    "assigned_since_snapshot": "engine.store.queries.snapshots",
     "SnapshotMark": "engine.store.queries.snapshots",
     "snapshot_mark": "engine.store.queries.snapshots",
     "snapshot_time": "engine.store.queries.snapshots",
@@ -131,6 +133,7 @@ __all__ = [
     "arms_in_use",
     "as_date",
     "assigned_arms",
+    "assigned_since_snapshot",
     "assignment_outcomes",
     "case_cells",
     "case_maturity",

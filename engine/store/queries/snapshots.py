@@ -146,6 +146,45 @@ def _row(session: Session, experiment_key: str) -> CellSnapshot | None:
     return session.scalars(statement).first()
 
 
+@dataclass(frozen=True)
+class _Head:
+    """A snapshot's scalar columns: what its time and the writes since need, without the
+    parse of its cells (which grow with the filled cells, up to a few thousand)."""
+
+    as_of: datetime
+    min_experiment_version: int | None
+    last_assignment_id: int
+    last_event_id: int
+    assigned: int
+    current_fields: bool
+
+
+def _head(session: Session, experiment_key: str) -> _Head | None:
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    s = CellSnapshot.__table__.c  # type: ignore[attr-defined]
+    row = session.execute(
+        select(
+            s.as_of,
+            s.min_experiment_version,
+            s.last_assignment_id,
+            s.last_event_id,
+            s.assigned,
+            s.fields,
+        ).where(s.experiment_key == experiment_key)
+    ).first()
+    if row is None:
+        return None
+    return _Head(
+        as_of=row[0],
+        min_experiment_version=row[1],
+        last_assignment_id=int(row[2]),
+        last_event_id=int(row[3]),
+        assigned=int(row[4]),
+        current_fields=row[5] == FIELDS,
+    )
+
+
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
@@ -173,6 +212,25 @@ def fresh_assigned(session: Session, *, experiment_key: str) -> int | None:
     return None if row is None else row.assigned
 
 
+def assigned_since_snapshot(session: Session, *, experiment_key: str) -> int | None:
+    """The experiment's count of assignments: its snapshot's, plus those written since (a
+    range scan of the ids above its fingerprint, not a count of them all); None without one.
+
+    Exact: assignments are never deleted, and every id up to the fingerprint was committed
+    and counted when it was taken (:func:`write_snapshot`).
+    """
+    row = _head(session, experiment_key)
+    if row is None:
+        return None
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    later = session.scalar(
+        select(func.count()).where(
+            a.id > row.last_assignment_id, _later(a.experiment_key) == experiment_key
+        )
+    )
+    return row.assigned + int(later or 0)
+
+
 def fresh_segments(session: Session, *, experiment_key: str) -> list[str] | None:
     """The experiment's distinct segments from its snapshot, if nothing was written since."""
     row = _current(session, experiment_key)
@@ -191,12 +249,17 @@ class SnapshotMark:
     new_events: int
 
 
+def _later(column: Any) -> Any:
+    """``column`` as an expression: no index on it applies, so the planner reads the range of
+    ids above the fingerprint by primary key (without statistics, SQLite would otherwise pick
+    the experiment's index and count every one of its assignments)."""
+    return column + ""
+
+
 def snapshot_time(session: Session, *, experiment_key: str) -> datetime | None:
     """When the experiment's snapshot was taken (the last scheduled cycle), or None."""
-    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
-        return None
-    row = _row(session, experiment_key)
-    return None if row is None else row.as_of
+    head = _head(session, experiment_key)
+    return None if head is None else head.as_of
 
 
 def snapshot_mark(session: Session, *, experiment_key: str) -> SnapshotMark | None:
@@ -205,16 +268,14 @@ def snapshot_mark(session: Session, *, experiment_key: str) -> SnapshotMark | No
     Counts only the ids above the fingerprint: a range scan of each primary key, one index
     probe per new event for its debtor, however many rows came before.
     """
-    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
-        return None
-    row = _row(session, experiment_key)
-    if row is None or row.fields != FIELDS:
+    row = _head(session, experiment_key)
+    if row is None or not row.current_fields:
         return None
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
     assignments = session.scalar(
         select(func.count()).where(
-            a.id > row.last_assignment_id, a.experiment_key == experiment_key
+            a.id > row.last_assignment_id, _later(a.experiment_key) == experiment_key
         )
     )
     # Events carry no experiment: those of the experiment's debtors are the ones it reads.
