@@ -109,8 +109,9 @@ def load_versions(url: str, key: str) -> list[service.VersionEntry]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_segment_values(url: str, key: str) -> list[str]:
-    return service.experiment_segments(get_engine(url), experiment_key=key)
+def load_segment_values(url: str, key: str, cycle: bool) -> list[str]:
+    """The segments to choose from: as of the last cycle with ``cycle`` (like the figures)."""
+    return service.experiment_segments(get_engine(url), experiment_key=key, written_since=cycle)
 
 
 @st.cache_data(ttl=60, show_spinner="Analysing…")

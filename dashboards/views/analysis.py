@@ -13,7 +13,7 @@ url, key = data.page_experiment()
 reading = data.page_reading(url, key)
 
 try:
-    segment_values = data.load_segment_values(url, key)
+    segment_values = data.load_segment_values(url, key, reading.cycle)
 except (service.StorageError, service.ServiceError) as exc:
     st.error(f"Cannot read the segments of `{key}`: {exc}", icon=":material/error:")
     st.stop()

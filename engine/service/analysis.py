@@ -67,14 +67,6 @@ def analyze_experiment(
         report(0.0, 0, "reading the experiment")
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
-        if segments is not None:
-            known = set(queries.segment_values(session, experiment_key=experiment_key))
-            unknown = sorted(set(segments) - known)
-            if unknown:
-                raise UnknownSegmentError(
-                    f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
-                    f"segments: {', '.join(sorted(known)) or 'none'}"
-                )
         # Never pool two outcome definitions (engine.versioning.epochs).
         since = pooled_since(session, experiment_key=experiment_key)
         # The scheduled cycle's snapshot of the cells, while nothing was written since: the
@@ -86,6 +78,20 @@ def analyze_experiment(
             min_experiment_version=since,
             written_since=written_since,
         )
+        if segments is not None:
+            # The segments the cells know: the snapshot's when it answers (a distinct scan of
+            # every assignment otherwise).
+            known = set(
+                (queries.snapshot_segments(session, experiment_key=experiment_key) or [])
+                if snapshot is not None
+                else queries.segment_values(session, experiment_key=experiment_key)
+            )
+            unknown = sorted(set(segments) - known)
+            if unknown:
+                raise UnknownSegmentError(
+                    f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
+                    f"segments: {', '.join(sorted(known)) or 'none'}"
+                )
         cases = experiment.late_again_window
         report(0.05, 0, "aggregating outcomes" if snapshot is None else "reading the snapshot")
         strata = stratified_totals(
@@ -237,11 +243,18 @@ def segment_model(
     return fit_segments(paid, matured, segments=segments, arms=arms, seed=seed, method=method)
 
 
-def experiment_segments(engine: Engine, *, experiment_key: str) -> list[str]:
-    """The segment values seen among an experiment's debtors."""
+def experiment_segments(
+    engine: Engine, *, experiment_key: str, written_since: bool = False
+) -> list[str]:
+    """The segment values seen among an experiment's debtors; ``written_since``: as of the
+    last scheduled cycle's snapshot even with writes since (as :func:`analyze_experiment`)."""
     with Session(engine) as session:
         load_current(session, experiment_key)
-        cached = queries.fresh_segments(session, experiment_key=experiment_key)
+        cached = (
+            queries.snapshot_segments(session, experiment_key=experiment_key)
+            if written_since
+            else queries.fresh_segments(session, experiment_key=experiment_key)
+        )
         if cached is not None:  # the cycle's snapshot, while nothing was written since
             return cached
         return queries.segment_values(session, experiment_key=experiment_key)

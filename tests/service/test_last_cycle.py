@@ -109,6 +109,8 @@ def test_the_last_cycle_reads_what_the_cycle_decided_on(
     then = manager_view(db, experiment_key=KEY, now=cycle)
     trend_then = uplift_trend(db, experiment_key=KEY, now=cycle, metric="pay_on_time")
     segments_then = service.segment_model(db, experiment_key=KEY, now=cycle)
+    types = service.experiment_segments(db, experiment_key=KEY)
+    one_type = service.analyze_experiment(db, experiment_key=KEY, now=cycle, segments=types[:1])
 
     assigned, events = _write_after_the_cycle(db, cycle)
 
@@ -133,6 +135,13 @@ def test_the_last_cycle_reads_what_the_cycle_decided_on(
         db, experiment_key=KEY, now=reading.as_of, written_since=True
     )
     assert np.array_equal(segments_now.means, segments_then.means)
+    assert service.experiment_segments(db, experiment_key=KEY, written_since=True) == types
+    _same_figures(
+        service.analyze_experiment(
+            db, experiment_key=KEY, now=reading.as_of, segments=types[:1], written_since=True
+        ),
+        one_type,
+    )
 
     # Live as of the same time, the late payments are in: the snapshot is what keeps the
     # cycle's figures (this is why the dashboard reads it, not a live query as of the cycle).

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         fresh_segments,
         fresh_snapshot,
         snapshot_mark,
+        snapshot_segments,
         snapshot_time,
         write_snapshot,
     )
@@ -80,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "assigned_since_snapshot": "engine.store.queries.snapshots",
     "SnapshotMark": "engine.store.queries.snapshots",
     "snapshot_mark": "engine.store.queries.snapshots",
+    "snapshot_segments": "engine.store.queries.snapshots",
     "snapshot_time": "engine.store.queries.snapshots",
     "write_snapshot": "engine.store.queries.snapshots",
     "DailyTraffic": "engine.store.queries.traffic",
@@ -162,6 +164,7 @@ __all__ = [
     "refresh_outcomes",
     "segment_values",
     "snapshot_mark",
+    "snapshot_segments",
     "snapshot_time",
     "stored_assignments",
     "unmatched_cases",

@@ -231,6 +231,16 @@ def assigned_since_snapshot(session: Session, *, experiment_key: str) -> int | N
     return row.assigned + int(later or 0)
 
 
+def snapshot_segments(session: Session, *, experiment_key: str) -> list[str] | None:
+    """The distinct segments of the experiment's debtors when its snapshot was taken, even
+    with writes since (the dashboard's read of the last cycle); None without a snapshot."""
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    s = CellSnapshot.__table__.c  # type: ignore[attr-defined]
+    found = session.scalar(select(s.segments).where(s.experiment_key == experiment_key))
+    return None if found is None else list(found)
+
+
 def fresh_segments(session: Session, *, experiment_key: str) -> list[str] | None:
     """The experiment's distinct segments from its snapshot, if nothing was written since."""
     row = _current(session, experiment_key)
