@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import TypeVar
 
 import streamlit as st
@@ -16,6 +19,7 @@ import streamlit as st
 from engine import service
 from engine.analysis import Analysis
 from engine.service.manager import ManagerView, manager_view
+from engine.service.reading import Reading, dashboard_reading
 from engine.service.trends import TrendPoint, uplift_trend
 from engine.stats.hierarchical import SegmentFit
 
@@ -65,26 +69,37 @@ def load_experiments(url: str) -> list[service.ExperimentSummary]:
     return service.list_experiments(get_engine(url))
 
 
-@st.cache_data(ttl=60, show_spinner="Loading experiment…")
-def load_report(url: str, key: str) -> service.ExperimentReport:
-    engine = get_engine(url)
-    now = service.default_as_of(engine, experiment_key=key)
-    return service.experiment_report(engine, experiment_key=key, now=now)
+@st.cache_data(ttl=60, show_spinner=False)
+def load_reading(url: str, key: str, live: bool = False) -> Reading:
+    """What the experiment's pages read as of: the last scheduled cycle's snapshot, or with
+    ``live`` (the recompute control) the newest data (:mod:`engine.service.reading`)."""
+    return dashboard_reading(get_engine(url), experiment_key=key, live=live)
+
+
+# The loaders below take the reading's ``as_of`` and ``cycle`` (from the cycle's snapshot) as
+# plain arguments: the cache keys on them, and every table and chart of a page read with the
+# same pair comes from the same cells.
 
 
 @st.cache_data(ttl=60, show_spinner="Loading experiment…")
-def load_manager(url: str, key: str) -> ManagerView:
-    """The manager's view (scorecard, guardrails, money, alarms) as of the latest data."""
+def load_report(url: str, key: str, as_of: datetime, cycle: bool) -> service.ExperimentReport:
     engine = get_engine(url)
-    now = service.default_as_of(engine, experiment_key=key)
-    return manager_view(engine, experiment_key=key, now=now)
+    with _timed(url, key, live=not cycle):
+        return service.experiment_report(engine, experiment_key=key, now=as_of, written_since=cycle)
+
+
+@st.cache_data(ttl=60, show_spinner="Loading experiment…")
+def load_manager(url: str, key: str, as_of: datetime, cycle: bool) -> ManagerView:
+    """The manager's view (scorecard, guardrails, money, alarms) as of ``as_of``."""
+    engine = get_engine(url)
+    with _timed(url, key, live=not cycle):
+        return manager_view(engine, experiment_key=key, now=as_of, written_since=cycle)
 
 
 @st.cache_data(ttl=60, show_spinner="Loading the trend…")
-def load_trend(url: str, key: str, metric: str) -> list[TrendPoint]:
+def load_trend(url: str, key: str, metric: str, as_of: datetime, cycle: bool) -> list[TrendPoint]:
     engine = get_engine(url)
-    now = service.default_as_of(engine, experiment_key=key)
-    return uplift_trend(engine, experiment_key=key, now=now, metric=metric)
+    return uplift_trend(engine, experiment_key=key, now=as_of, metric=metric, written_since=cycle)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -94,32 +109,59 @@ def load_versions(url: str, key: str) -> list[service.VersionEntry]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_segment_values(url: str, key: str) -> list[str]:
-    return service.experiment_segments(get_engine(url), experiment_key=key)
+def load_segment_values(url: str, key: str, cycle: bool) -> list[str]:
+    """The segments to choose from: as of the last cycle with ``cycle`` (like the figures)."""
+    return service.experiment_segments(get_engine(url), experiment_key=key, written_since=cycle)
 
 
 @st.cache_data(ttl=60, show_spinner="Analysing…")
-def load_analysis(url: str, key: str, segments: tuple[str, ...] = ()) -> Analysis:
-    """The full analysis as of the latest data; ``segments=()`` means all debtors."""
+def load_analysis(
+    url: str, key: str, as_of: datetime, cycle: bool, segments: tuple[str, ...] = ()
+) -> Analysis:
+    """The full analysis as of ``as_of``; ``segments=()`` means all debtors."""
     engine = get_engine(url)
-    now = service.default_as_of(engine, experiment_key=key)
     return service.analyze_experiment(
-        engine, experiment_key=key, now=now, segments=list(segments) or None
+        engine,
+        experiment_key=key,
+        now=as_of,
+        segments=list(segments) or None,
+        written_since=cycle,
     )
 
 
 @st.cache_data(ttl=60, show_spinner="Fitting the segment model…")
-def load_segments(url: str, key: str) -> SegmentFit:
+def load_segments(url: str, key: str, as_of: datetime, cycle: bool) -> SegmentFit:
     """Pay on time per (segment, arm), hierarchical model, exact method.
 
     Raises ``service.ServiceError`` (no segments) and ``NotConvergedError`` like the service.
     """
     engine = get_engine(url)
-    now = service.default_as_of(engine, experiment_key=key)
-    fit = service.segment_model(engine, experiment_key=key, now=now, method="exact")
+    fit = service.segment_model(
+        engine, experiment_key=key, now=as_of, method="exact", written_since=cycle
+    )
     # The diagnostics come as a read-only MappingProxyType, which does not pickle; the cache
     # stores a plain dict instead (the arrays of the frozen dataclass pickle as they are).
     return dataclasses.replace(fit, diagnostics=dict(fit.diagnostics))
+
+
+@st.cache_resource(show_spinner=False)
+def _live_timings() -> dict[tuple[str, str], float]:
+    """Seconds the last live read of each (database, experiment) took in this server."""
+    return {}
+
+
+@contextmanager
+def _timed(url: str, key: str, *, live: bool) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    if live:
+        _live_timings()[(url, key)] = time.perf_counter() - start
+
+
+def last_live_seconds(url: str, key: str) -> float | None:
+    """How long the experiment's last live read took here, if one ran: the honest estimate
+    of a recompute (the same work over about as many assignments)."""
+    return _live_timings().get((url, key))
 
 
 def select_experiment(experiments: list[service.ExperimentSummary]) -> str:

@@ -10,9 +10,10 @@ import streamlit as st
 from engine import service
 
 url, key = data.page_experiment()
+reading = data.page_reading(url, key)
 
 try:
-    segment_values = data.load_segment_values(url, key)
+    segment_values = data.load_segment_values(url, key, reading.cycle)
 except (service.StorageError, service.ServiceError) as exc:
     st.error(f"Cannot read the segments of `{key}`: {exc}", icon=":material/error:")
     st.stop()
@@ -24,13 +25,13 @@ chosen: list[str] = st.multiselect(
     format_func=lambda s: f"{s} ({kind})" if (kind := data.debtor_type(s)) else s,
 )
 try:
-    analysis = data.load_analysis(url, key, tuple(sorted(chosen)))
+    analysis = data.load_analysis(url, key, reading.as_of, reading.cycle, tuple(sorted(chosen)))
 except (service.StorageError, service.ServiceError) as exc:
     st.error(f"Cannot analyse `{key}`: {exc}", icon=":material/error:")
     st.stop()
 
 st.title(f"Analysis: {analysis.name}")
-if label := data.load_report(url, key).definition.label:
+if label := data.load_report(url, key, reading.as_of, reading.cycle).definition.label:
     st.warning(f"Measured on the current outcome definition only: {label}.")
 scope = "all debtors" if analysis.segments is None else "segments " + ", ".join(analysis.segments)
 # The comparison's cells: allocation periods with distinct splits (per segment under
@@ -44,6 +45,7 @@ st.caption(
     f"as of {data.when(analysis.as_of)} · {scope} · {periods} · "
     f"Monte Carlo seed {analysis.seed}"
 )
+data.reading_banner(url, key, reading)
 
 metric: str = st.radio(
     "Metric",

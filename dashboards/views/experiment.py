@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 url, key = data.page_experiment()
-view = data.read_or_stop(lambda: data.load_manager(url, key))
+reading = data.page_reading(url, key)
+view = data.read_or_stop(lambda: data.load_manager(url, key, reading.as_of, reading.cycle))
 report = view.report
 labels = {k.arm: k.label for k in report.kpis}
 champion = labels.get(report.champion, report.champion)
@@ -19,6 +20,7 @@ st.caption(
     f"`{report.key}` · experiment version {report.experiment_version} · {view.status} · "
     f"amounts in {report.currency} · as of {data.when(report.as_of)}"
 )
+data.reading_banner(url, key, reading)
 if report.description:
     st.markdown(report.description)
 if report.definition.label:

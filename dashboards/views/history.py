@@ -9,12 +9,14 @@ import streamlit as st
 REASON_ROW_PX = 72
 
 url, key = data.page_experiment()
-view = data.read_or_stop(lambda: data.load_manager(url, key))
+reading = data.page_reading(url, key)
+view = data.read_or_stop(lambda: data.load_manager(url, key, reading.as_of, reading.cycle))
 versions = data.read_or_stop(lambda: data.load_versions(url, key))
 report = view.report
 
 st.title(f"History: {report.name}")
 st.caption(f"`{report.key}` · as of {data.when(report.as_of)}")
+data.reading_banner(url, key, reading)
 
 st.subheader("Decisions")
 decisions = data.decision_frame(view)

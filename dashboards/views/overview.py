@@ -25,7 +25,9 @@ rows = []
 alarmed = 0
 for e in experiments:
     try:
-        view = data.load_manager(url, e.key)
+        # As of each experiment's last scheduled cycle, like its pages (data.page_reading).
+        reading = data.load_reading(url, e.key)
+        view = data.load_manager(url, e.key, reading.as_of, reading.cycle)
     except (service.StorageError, service.ServiceError) as exc:
         rows.append({"Key": e.key, "Name": e.name, "Status": e.status, "Alarms": str(exc)})
         alarmed += 1
@@ -63,8 +65,9 @@ st.dataframe(
 )
 st.caption(
     "Leading arm: the arm with the best primary metric so far (stopped arms left out). Alarms: "
-    "sample-ratio mismatch, a breached guardrail, a stopped arm, or stale data (no new "
-    f"assignment or event for {STALE_DAYS} days)."
+    "sample-ratio mismatch, a breached guardrail, a stopped arm, stale data (no new "
+    f"assignment or event for {STALE_DAYS} days), or no scheduled cycle when its schedule "
+    "says one was due. Figures as of each experiment's last scheduled cycle."
 )
 
 st.subheader("Open an experiment")

@@ -10,10 +10,11 @@ from engine import service
 from engine.stats.hierarchical import NotConvergedError
 
 url, key = data.page_experiment()
+reading = data.page_reading(url, key)
 
 try:
-    fit = data.load_segments(url, key)
-    report = data.load_report(url, key)
+    fit = data.load_segments(url, key, reading.as_of, reading.cycle)
+    report = data.load_report(url, key, reading.as_of, reading.cycle)
 except NotConvergedError as exc:
     st.warning(
         f"The segment model did not converge, so it shows no numbers: {exc.reason}.",
@@ -39,6 +40,7 @@ st.caption(
     f"{data.counted(report.pay_window_days, 'day')}, matured debtors · "
     f"{data.counted(len(fit.segments), 'segment')} \u00d7 {data.counted(len(fit.arms), 'arm')}"
 )
+data.reading_banner(url, key, reading)
 st.caption(
     "Hierarchical model with partial pooling across the debtor types (16 PAIR types: "
     "**W**illing/**D**efiant, **A**ble/**I**nsolvent, **O**rganised/**C**haotic, "

@@ -20,7 +20,8 @@ TREND_METRICS = (
 CASE_TREND_METRICS = ("late_again",)
 
 url, key = data.page_experiment()
-view = data.read_or_stop(lambda: data.load_manager(url, key))
+reading = data.page_reading(url, key)
+view = data.read_or_stop(lambda: data.load_manager(url, key, reading.as_of, reading.cycle))
 report = view.report
 labels = {k.arm: k.label for k in report.kpis}
 arms = [k.label for k in report.kpis]
@@ -28,6 +29,7 @@ champion = labels.get(report.champion, report.champion)
 
 st.title(f"Trends: {report.name}")
 st.caption(f"`{report.key}` · as of {data.when(report.as_of)} · champion ★ {champion}")
+data.reading_banner(url, key, reading)
 if report.definition.label:
     st.warning(f"Measured on the current outcome definition only: {report.definition.label}.")
 
@@ -47,7 +49,7 @@ metric: str = st.radio(
 title, what = data.metric_heading(report.analysis, metric)
 st.subheader(f"Cumulative uplift: {title}")
 try:
-    points = data.load_trend(url, key, metric)
+    points = data.load_trend(url, key, metric, reading.as_of, reading.cycle)
 except (service.StorageError, service.ServiceError) as exc:
     st.error(data.database_error(exc), icon=":material/error:")
     st.stop()

@@ -49,6 +49,7 @@ def analyze_experiment(
     tenure: pd.DataFrame | None = None,
     cohort: str | None = None,
     step: Step | None = None,
+    written_since: bool = False,
 ) -> Analysis:
     """Full analysis of an experiment (or of some segments) as of ``now``. Reads only.
 
@@ -58,27 +59,39 @@ def analyze_experiment(
     subscribers (their tenure), with the parameters' uncertainty, instead of the configured
     constant retention. ``step(done, rows, status)`` hears where the work stands (the CLI's
     progress): the aggregate over every assignment is the long part at scale.
+    ``written_since``: read the last scheduled cycle's snapshot if it was taken as of ``now``,
+    even with writes after it (the dashboard, :func:`engine.service.reading.dashboard_reading`).
     """
     report = step if step is not None else _quiet
     with Session(engine) as session:
         report(0.0, 0, "reading the experiment")
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
+        # Never pool two outcome definitions (engine.versioning.epochs).
+        since = pooled_since(session, experiment_key=experiment_key)
+        # The scheduled cycle's snapshot of the cells, while nothing was written since: the
+        # same sums without a scan of every assignment (engine.store.queries.snapshots).
+        snapshot = queries.fresh_snapshot(
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            written_since=written_since,
+        )
         if segments is not None:
-            known = set(queries.segment_values(session, experiment_key=experiment_key))
+            # The segments the cells know: the snapshot's when it answers (a distinct scan of
+            # every assignment otherwise).
+            known = set(
+                (queries.snapshot_segments(session, experiment_key=experiment_key) or [])
+                if snapshot is not None
+                else queries.segment_values(session, experiment_key=experiment_key)
+            )
             unknown = sorted(set(segments) - known)
             if unknown:
                 raise UnknownSegmentError(
                     f"no debtors of segment(s) {', '.join(unknown)} in {experiment_key!r}; "
                     f"segments: {', '.join(sorted(known)) or 'none'}"
                 )
-        # Never pool two outcome definitions (engine.versioning.epochs).
-        since = pooled_since(session, experiment_key=experiment_key)
-        # The scheduled cycle's snapshot of the cells, while nothing was written since: the
-        # same sums without a scan of every assignment (engine.store.queries.snapshots).
-        snapshot = queries.fresh_snapshot(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
-        )
         cases = experiment.late_again_window
         report(0.05, 0, "aggregating outcomes" if snapshot is None else "reading the snapshot")
         strata = stratified_totals(
@@ -179,6 +192,7 @@ def segment_model(
     now: datetime,
     method: Literal["exact", "nuts", "nutpie"] = "exact",
     seed: int = ANALYSIS_SEED,
+    written_since: bool = False,
 ) -> SegmentFit:
     """Pay-on-time per (segment, arm) with partial pooling across segments (the per-segment
     champions and the dashboard's type x arm view). Reads only.
@@ -186,7 +200,7 @@ def segment_model(
     Counts are pooled over allocation periods: per-segment shares are small and stratifying
     them by period as well would leave most cells empty. Under a bandit with a drifting
     baseline this carries the bias :func:`analyze_experiment` removes; read it as a ranking
-    of arms within each segment.
+    of arms within each segment. ``written_since`` as in :func:`analyze_experiment`.
 
     Raises
     ------
@@ -197,7 +211,11 @@ def segment_model(
         experiment, _ = load_current(session, experiment_key)
         since = pooled_since(session, experiment_key=experiment_key)
         snapshot = queries.fresh_snapshot(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            written_since=written_since,
         )
         cells = (
             queries.outcome_cells(
@@ -225,11 +243,18 @@ def segment_model(
     return fit_segments(paid, matured, segments=segments, arms=arms, seed=seed, method=method)
 
 
-def experiment_segments(engine: Engine, *, experiment_key: str) -> list[str]:
-    """The segment values seen among an experiment's debtors."""
+def experiment_segments(
+    engine: Engine, *, experiment_key: str, written_since: bool = False
+) -> list[str]:
+    """The segment values seen among an experiment's debtors; ``written_since``: as of the
+    last scheduled cycle's snapshot even with writes since (as :func:`analyze_experiment`)."""
     with Session(engine) as session:
         load_current(session, experiment_key)
-        cached = queries.fresh_segments(session, experiment_key=experiment_key)
+        cached = (
+            queries.snapshot_segments(session, experiment_key=experiment_key)
+            if written_since
+            else queries.fresh_segments(session, experiment_key=experiment_key)
+        )
         if cached is not None:  # the cycle's snapshot, while nothing was written since
             return cached
         return queries.segment_values(session, experiment_key=experiment_key)

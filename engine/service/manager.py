@@ -19,6 +19,7 @@ from engine.plural import counted
 from engine.promotion import SRM_THRESHOLD
 from engine.service.common import load_current, utc_now
 from engine.service.definitions import pooled_since
+from engine.service.reading import missed_cycle
 from engine.service.reports import (
     ExperimentReport,
     PromotionRecord,
@@ -92,9 +93,11 @@ def alarms(
     stopped: Sequence[str],
     activity: datetime | None,
     now: datetime,
+    missed: datetime | None = None,
 ) -> list[str]:
     """Plain-language alarms: sample-ratio mismatch, breached guardrail, stopped arm, stale
-    data (no new assignment or event for :data:`STALE_DAYS` days)."""
+    data (no new assignment or event for :data:`STALE_DAYS` days), a missed scheduled cycle
+    (``missed``: the time since which none ran, :func:`engine.service.reading.missed_cycle`)."""
     labels = {k.arm: k.label for k in view_report.kpis}
     found = []
     srm = view_report.analysis.srm
@@ -115,6 +118,11 @@ def alarms(
             f"Stale data: no new assignment or event since {activity:%Y-%m-%d} "
             f"({counted((now - activity).days, 'day')})."
         )
+    if missed is not None:
+        found.append(
+            f"No scheduled cycle since {missed:%Y-%m-%d %H:%M} UTC: the figures, the traffic "
+            "split and the decisions wait for it (`dunning schedule` or cron)."
+        )
     return found
 
 
@@ -125,27 +133,49 @@ def manager_view(
     now: datetime,
     report: ExperimentReport | None = None,
     clock: datetime | None = None,
+    written_since: bool = False,
 ) -> ManagerView:
     """The manager's read model of one experiment as of ``now``. Reads only.
 
     ``report``: the experiment's report as of ``now`` if the caller has it (the demo), with
     every decision (not only the promotions); else it is read. ``clock`` (default: the wall
-    clock) judges stale data: ``now`` is usually the latest data itself.
+    clock) judges stale data: ``now`` is usually the latest data itself. ``written_since``:
+    the figures and the traffic from the last scheduled cycle's snapshot taken as of ``now``
+    even with writes after it (:func:`engine.service.analysis.analyze_experiment`).
     """
     if report is None:
-        report = experiment_report(engine, experiment_key=experiment_key, now=now)
+        report = experiment_report(
+            engine, experiment_key=experiment_key, now=now, written_since=written_since
+        )
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
         since = pooled_since(session, experiment_key=experiment_key)
         snapshot = queries.fresh_snapshot(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            written_since=written_since,
         )
         traffic = (
             queries.daily_traffic(session, experiment_key=experiment_key, now=now)
             if snapshot is None
             else snapshot.traffic  # the cycle's, while nothing was written since
         )
+        last_cycle = queries.snapshot_time(session, experiment_key=experiment_key)
     activity = latest_activity(engine, experiment_key=experiment_key)
+    clock = clock or utc_now()
+    # Only a running experiment has cycles to miss (draft and paused skip them).
+    missed = (
+        missed_cycle(
+            last=last_cycle,
+            started=report.allocations[0].created_at,
+            schedule=experiment.promotion.schedule,
+            clock=clock,
+        )
+        if experiment.status == "running" and report.allocations
+        else None
+    )
     analysis = report.analysis
     stopped = report.allocations[-1].stopped_arms if report.allocations else ()
     per_day = todays_traffic(traffic, now=now)
@@ -190,7 +220,7 @@ def manager_view(
         switch=switch,
         per_day=per_day,
         traffic=traffic,
-        alarms=alarms(report, rows, stopped=stopped, activity=activity, now=clock or utc_now()),
+        alarms=alarms(report, rows, stopped=stopped, activity=activity, now=clock, missed=missed),
         latest_activity=activity,
         leading=leading_arm(analysis, stopped=stopped),
     )

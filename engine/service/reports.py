@@ -83,15 +83,23 @@ class ExperimentReport:
 
 
 def experiment_report(
-    engine: Engine, *, experiment_key: str, now: datetime, only_promotions: bool = False
+    engine: Engine,
+    *,
+    experiment_key: str,
+    now: datetime,
+    only_promotions: bool = False,
+    written_since: bool = False,
 ) -> ExperimentReport:
     """Read model of one experiment as of ``now``. Reads only.
 
     ``only_promotions`` keeps the audit records that changed the allocation or the status
     (promote, stop_arm, rollback, status) and leaves out the daily ``continue`` decisions.
     KPIs count the debtors of the current outcome definition only (``definition``).
+    ``written_since`` as in :func:`analyze_experiment`.
     """
-    analysis = analyze_experiment(engine, experiment_key=experiment_key, now=now)
+    analysis = analyze_experiment(
+        engine, experiment_key=experiment_key, now=now, written_since=written_since
+    )
     with Session(engine) as session:
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
@@ -191,8 +199,9 @@ def list_experiments(engine: Engine) -> list[ExperimentSummary]:
         for key in keys:
             experiment, version = load_current(session, key)
             allocation = queries.latest_allocation(session, experiment_key=key)
-            assigned = queries.fresh_assigned(session, experiment_key=key)
-            if assigned is None:  # written to since the last cycle: count them
+            # The last cycle's count and those since; with no cycle yet, count them all.
+            assigned = queries.assigned_since_snapshot(session, experiment_key=key)
+            if assigned is None:
                 assigned = session.scalar(select(func.count()).where(a.experiment_key == key)) or 0
             result.append(
                 ExperimentSummary(

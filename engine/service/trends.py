@@ -57,11 +57,12 @@ def _thin(days: list[int]) -> list[int]:
 
 
 def uplift_trend(
-    engine: Engine, *, experiment_key: str, now: datetime, metric: str
+    engine: Engine, *, experiment_key: str, now: datetime, metric: str, written_since: bool = False
 ) -> list[TrendPoint]:
     """Per day and challenger, the uplift against the current champion on ``metric`` (a
     metric of :data:`engine.analysis.grid.METRICS`, or ``late_again`` for an experiment with
-    repeat cases) over the units matured by then."""
+    repeat cases) over the units matured by then. ``written_since`` as in
+    :func:`engine.service.analysis.analyze_experiment`."""
     if metric not in METRICS and metric != "late_again":
         known = ", ".join([*METRICS, "late_again"])
         raise ValueError(f"no trend for metric {metric!r}; metrics: {known}")
@@ -75,7 +76,11 @@ def uplift_trend(
         # The scheduled cycle's snapshot, while nothing was written since: the same cells
         # without a scan of every assignment (engine.store.queries.snapshots).
         snapshot = queries.fresh_snapshot(
-            session, experiment_key=experiment_key, now=now, min_experiment_version=since
+            session,
+            experiment_key=experiment_key,
+            now=now,
+            min_experiment_version=since,
+            written_since=written_since,
         )
         cells = stratum_cells(
             session,

@@ -146,6 +146,45 @@ def _row(session: Session, experiment_key: str) -> CellSnapshot | None:
     return session.scalars(statement).first()
 
 
+@dataclass(frozen=True)
+class _Head:
+    """A snapshot's scalar columns: what its time and the writes since need, without the
+    parse of its cells (which grow with the filled cells, up to a few thousand)."""
+
+    as_of: datetime
+    min_experiment_version: int | None
+    last_assignment_id: int
+    last_event_id: int
+    assigned: int
+    current_fields: bool
+
+
+def _head(session: Session, experiment_key: str) -> _Head | None:
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    s = CellSnapshot.__table__.c  # type: ignore[attr-defined]
+    row = session.execute(
+        select(
+            s.as_of,
+            s.min_experiment_version,
+            s.last_assignment_id,
+            s.last_event_id,
+            s.assigned,
+            s.fields,
+        ).where(s.experiment_key == experiment_key)
+    ).first()
+    if row is None:
+        return None
+    return _Head(
+        as_of=row[0],
+        min_experiment_version=row[1],
+        last_assignment_id=int(row[2]),
+        last_event_id=int(row[3]),
+        assigned=int(row[4]),
+        current_fields=row[5] == FIELDS,
+    )
+
+
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
@@ -173,18 +212,118 @@ def fresh_assigned(session: Session, *, experiment_key: str) -> int | None:
     return None if row is None else row.assigned
 
 
+def assigned_since_snapshot(session: Session, *, experiment_key: str) -> int | None:
+    """The experiment's count of assignments: its snapshot's, plus those written since (a
+    range scan of the ids above its fingerprint, not a count of them all); None without one.
+
+    Exact: assignments are never deleted, and every id up to the fingerprint was committed
+    and counted when it was taken (:func:`write_snapshot`).
+    """
+    row = _head(session, experiment_key)
+    if row is None:
+        return None
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    later = session.scalar(
+        select(func.count()).where(
+            a.id > row.last_assignment_id, _later(a.experiment_key) == experiment_key
+        )
+    )
+    return row.assigned + int(later or 0)
+
+
+def snapshot_segments(session: Session, *, experiment_key: str) -> list[str] | None:
+    """The distinct segments of the experiment's debtors when its snapshot was taken, even
+    with writes since (the dashboard's read of the last cycle); None without a snapshot."""
+    if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+        return None
+    s = CellSnapshot.__table__.c  # type: ignore[attr-defined]
+    found = session.scalar(select(s.segments).where(s.experiment_key == experiment_key))
+    return None if found is None else list(found)
+
+
 def fresh_segments(session: Session, *, experiment_key: str) -> list[str] | None:
     """The experiment's distinct segments from its snapshot, if nothing was written since."""
     row = _current(session, experiment_key)
     return None if row is None else list(row.segments)
 
 
+@dataclass(frozen=True)
+class SnapshotMark:
+    """When the experiment's snapshot was taken and what was written after it: the
+    assignments of the experiment and the events of its debtors above its fingerprint."""
+
+    as_of: datetime
+    min_experiment_version: int | None
+    assigned: int  # the experiment's assignments when it was taken
+    new_assignments: int
+    new_events: int
+
+
+def _later(column: Any) -> Any:
+    """``column`` as an expression: no index on it applies, so the planner reads the range of
+    ids above the fingerprint by primary key (without statistics, SQLite would otherwise pick
+    the experiment's index and count every one of its assignments)."""
+    return column + ""
+
+
+def snapshot_time(session: Session, *, experiment_key: str) -> datetime | None:
+    """When the experiment's snapshot was taken (the last scheduled cycle), or None."""
+    head = _head(session, experiment_key)
+    return None if head is None else head.as_of
+
+
+def snapshot_mark(session: Session, *, experiment_key: str) -> SnapshotMark | None:
+    """The experiment's snapshot's time and the writes since, or None without a usable one.
+
+    Counts only the ids above the fingerprint: a range scan of each primary key, one index
+    probe per new event for its debtor, however many rows came before.
+    """
+    row = _head(session, experiment_key)
+    if row is None or not row.current_fields:
+        return None
+    a = Assignment.__table__.c  # type: ignore[attr-defined]
+    e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
+    assignments = session.scalar(
+        select(func.count()).where(
+            a.id > row.last_assignment_id, _later(a.experiment_key) == experiment_key
+        )
+    )
+    # Events carry no experiment: those of the experiment's debtors are the ones it reads.
+    mine = select(a.id).where(a.experiment_key == experiment_key, a.debtor_id == e.debtor_id)
+    events = session.scalar(select(func.count()).where(e.id > row.last_event_id, mine.exists()))
+    return SnapshotMark(
+        as_of=row.as_of,
+        min_experiment_version=row.min_experiment_version,
+        assigned=row.assigned,
+        new_assignments=int(assignments or 0),
+        new_events=int(events or 0),
+    )
+
+
 def fresh_snapshot(
-    session: Session, *, experiment_key: str, now: datetime, min_experiment_version: int | None
+    session: Session,
+    *,
+    experiment_key: str,
+    now: datetime,
+    min_experiment_version: int | None,
+    written_since: bool = False,
 ) -> Snapshot | None:
     """The experiment's snapshot if it still describes the data: nothing written since, taken
-    as of ``now`` over the same definition epoch. Else None: the caller aggregates live."""
-    row = _current(session, experiment_key)
+    as of ``now`` over the same definition epoch. Else None: the caller aggregates live.
+
+    ``written_since``: also when writes came after it (the dashboard's read of the last
+    scheduled cycle, as of that cycle: the figures its decision was taken on). A live read as
+    of the snapshot's time could not give them back: an event ingested since updates the
+    outcome columns of a debtor assigned before it.
+    """
+    if written_since:
+        if not inspect(session.connection()).has_table(CellSnapshot.__tablename__):
+            return None
+        row = _row(session, experiment_key)
+        if row is not None and row.fields != FIELDS:
+            row = None
+    else:
+        row = _current(session, experiment_key)
     if row is None or row.min_experiment_version != min_experiment_version or row.as_of != now:
         return None
     return Snapshot(
