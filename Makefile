@@ -25,8 +25,9 @@ demo-cases: $(STAMP)  ## the same with repeat cases: customers late again, the l
 test: lint pytest  ## everything CI checks: lint, types, and the whole test suite
 
 # A test file per worker keeps each module's fixtures (a demo database, a server) built once.
+# The 15 slowest tests are listed at the end: the suite must stay under about 15 minutes.
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 
 dashboard: $(STAMP)  ## the Streamlit dashboard (http://localhost:8501)
 	DATABASE_URL="$(DASHBOARD_DB)" $(BIN)/streamlit run dashboards/app.py
