@@ -19,8 +19,7 @@ from engine.service.common import (
     UnknownSegmentError,
     load_current,
 )
-from engine.service.definitions import pooled_since
-from engine.service.strata import arm_maturity, stratified_totals
+from engine.service.strata import arm_maturity, pooled_snapshot, stratified_totals
 from engine.stats.hierarchical import SegmentFit, fit_segments
 from engine.store import queries
 
@@ -68,15 +67,10 @@ def analyze_experiment(
         experiment, version = load_current(session, experiment_key)
         history = queries.allocations(session, experiment_key=experiment_key)
         # Never pool two outcome definitions (engine.versioning.epochs).
-        since = pooled_since(session, experiment_key=experiment_key)
         # The scheduled cycle's snapshot of the cells, while nothing was written since: the
         # same sums without a scan of every assignment (engine.store.queries.snapshots).
-        snapshot = queries.fresh_snapshot(
-            session,
-            experiment_key=experiment_key,
-            now=now,
-            min_experiment_version=since,
-            written_since=written_since,
+        since, snapshot = pooled_snapshot(
+            session, experiment_key=experiment_key, now=now, written_since=written_since
         )
         if segments is not None:
             # The segments the cells know: the snapshot's when it answers (a distinct scan of
@@ -209,13 +203,8 @@ def segment_model(
     """
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
-        since = pooled_since(session, experiment_key=experiment_key)
-        snapshot = queries.fresh_snapshot(
-            session,
-            experiment_key=experiment_key,
-            now=now,
-            min_experiment_version=since,
-            written_since=written_since,
+        since, snapshot = pooled_snapshot(
+            session, experiment_key=experiment_key, now=now, written_since=written_since
         )
         cells = (
             queries.outcome_cells(

@@ -18,7 +18,6 @@ from engine.config import Experiment
 from engine.plural import counted
 from engine.promotion import SRM_THRESHOLD
 from engine.service.common import load_current, utc_now
-from engine.service.definitions import pooled_since
 from engine.service.reading import missed_cycle
 from engine.service.reports import (
     ExperimentReport,
@@ -26,6 +25,7 @@ from engine.service.reports import (
     experiment_report,
     latest_activity,
 )
+from engine.service.strata import pooled_snapshot
 from engine.store import queries
 from engine.store.queries import DailyTraffic
 
@@ -149,13 +149,8 @@ def manager_view(
         )
     with Session(engine) as session:
         experiment, _ = load_current(session, experiment_key)
-        since = pooled_since(session, experiment_key=experiment_key)
-        snapshot = queries.fresh_snapshot(
-            session,
-            experiment_key=experiment_key,
-            now=now,
-            min_experiment_version=since,
-            written_since=written_since,
+        _, snapshot = pooled_snapshot(
+            session, experiment_key=experiment_key, now=now, written_since=written_since
         )
         traffic = (
             queries.daily_traffic(session, experiment_key=experiment_key, now=now)

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from engine.analysis import Maturity, StrataGrid, Stratum, strata_grid
 from engine.config import Experiment
 from engine.metrics import ArmTotals
+from engine.service.definitions import pooled_since
 from engine.store import queries
 from engine.store.tables import AllocationVersion
 
@@ -31,6 +32,24 @@ class StratifiedTotals:
     def grid(self, experiment: Experiment) -> StrataGrid:
         """The (cell, arm) arrays every comparison of the experiment reads."""
         return strata_grid(experiment.arm_keys, self.totals, self.weights)
+
+
+def pooled_snapshot(
+    session: Session, *, experiment_key: str, now: datetime, written_since: bool = False
+) -> tuple[int | None, queries.Snapshot | None]:
+    """The definition epoch a comparison pools over (:func:`pooled_since`) and the scheduled
+    cycle's snapshot of its cells if that answers as of ``now`` (None: aggregate live).
+    Without ``written_since`` only while nothing was written after it; with it, the
+    dashboard's read of the last cycle (:func:`engine.store.queries.fresh_snapshot`)."""
+    since = pooled_since(session, experiment_key=experiment_key)
+    snapshot = queries.fresh_snapshot(
+        session,
+        experiment_key=experiment_key,
+        now=now,
+        min_experiment_version=since,
+        written_since=written_since,
+    )
+    return since, snapshot
 
 
 def stratum_cells(

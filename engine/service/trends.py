@@ -22,7 +22,7 @@ from engine.analysis.grid import LATE_AGAIN, METRICS, Stratum
 from engine.config import Experiment
 from engine.service.common import load_current
 from engine.service.definitions import pooled_since
-from engine.service.strata import stratified_totals, stratum_cells
+from engine.service.strata import pooled_snapshot, stratified_totals, stratum_cells
 from engine.stats.comparison import Cells, Comparison, compare
 from engine.store import queries
 from engine.store.queries.case_sums import MaturedCase, matured_cases
@@ -71,16 +71,11 @@ def uplift_trend(
         if metric == "late_again":
             return _late_again_trend(session, experiment, now=now)
         history = queries.allocations(session, experiment_key=experiment_key)
-        since = pooled_since(session, experiment_key=experiment_key)
         due: Literal["pay", "churn"] = "churn" if metric in _CHURN_METRICS else "pay"
         # The scheduled cycle's snapshot, while nothing was written since: the same cells
         # without a scan of every assignment (engine.store.queries.snapshots).
-        snapshot = queries.fresh_snapshot(
-            session,
-            experiment_key=experiment_key,
-            now=now,
-            min_experiment_version=since,
-            written_since=written_since,
+        since, snapshot = pooled_snapshot(
+            session, experiment_key=experiment_key, now=now, written_since=written_since
         )
         cells = stratum_cells(
             session,
