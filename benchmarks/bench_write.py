@@ -10,7 +10,8 @@ database's own bulk load of the same rows, engine and floor interleaved in one r
   and its sticky re-run vs the same ``COPY`` (2x).
 * SQLite: assign and ingest 1M vs stdlib ``executemany`` into the same tables (3x); assign 1M
   cases of 500k customers vs ``executemany`` of the rows it wrote into the same tables (3x).
-* Peak resident memory of assign on a 1M-row and a 5M-row file (<= 600 MB).
+* Peak resident memory of assign and of ingest on a 1M-row and a 5M-row file, on each
+  database (<= 600 MB).
 
 The engine runs as a user runs it: the CLI in a child process, on a CSV file on disk. Ratios
 are printed as floor / ours with a lower limit of 1/limit (the harness's convention: ``>=``).
@@ -25,7 +26,8 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.harness import Comparison
@@ -80,22 +82,38 @@ def _assign(url: str, debtors: Path, out: Path, key: str = KEY) -> float:
     return run.seconds
 
 
-def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
-    import psycopg
+@contextmanager
+def _pg_database(suffix: str) -> Iterator[str | None]:
+    """A fresh PostgreSQL database's URL for the bench (dropped after), or None when the
+    server is unreachable."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
     admin = create_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT")
-    name = f"dunning_bench_{os.getpid()}"
+    name = f"dunning_bench_{suffix}_{os.getpid()}"
     try:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError:
-        return []
-    url = f"{PG_URL}/{name}"
-    raw = url.replace("postgresql+psycopg://", "postgresql://")
+        admin.dispose()
+        yield None
+        return
     try:
+        yield f"{PG_URL}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
+    import psycopg
+
+    with _pg_database("write") as url:
+        if url is None:
+            return []
+        raw = url.replace("postgresql+psycopg://", "postgresql://")
         _ok(dunning("sync", str(EXPERIMENT), "--db", url, "--as-of", "2026-03-01T00:00:00Z"))
         out = work / "treatments.csv"
         new = _assign(url, debtors, out)
@@ -131,10 +149,6 @@ def _postgres(work: Path, debtors: Path, events: Path) -> list[Comparison]:
         with psycopg.connect(raw, autocommit=True) as conn:
             floor = min(floor, _timed(copy_assignments_on(conn, rows)))
         cases = _postgres_cases(work, url, raw)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     n = f"{ROWS:,}"
     return [
         Comparison(f"PostgreSQL assign {n} new debtors (CLI)", min(new, new_2), "COPY into a "
@@ -319,28 +333,48 @@ def _sqlite_cases(work: Path) -> list[Comparison]:
     ]  # fmt: skip
 
 
+def _peaks(work: Path, url: str, debtors: Path, events: Path) -> tuple[float, float]:
+    """Peak RSS (MB) of assign of ``debtors`` and of ingest of ``events`` into ``url``."""
+    _ok(dunning("sync", str(EXPERIMENT), "--db", url, "--as-of", "2026-03-01T00:00:00Z"))
+    assign = dunning(
+        "assign", KEY, "-i", str(debtors), "-o", str(work / "t_rss.csv"), "--db", url,
+        "--as-of", AS_OF,
+    )  # fmt: skip
+    _ok(assign)
+    ingest = dunning(
+        "ingest", str(events), "--db", url, "--as-of", EVENTS_AS_OF, "--overwrite",
+        "--rejects", str(work / "rss.rejects.csv"),
+    )  # fmt: skip
+    _ok(ingest)
+    return assign.peak_rss_mb, ingest.peak_rss_mb
+
+
 def _memory(work: Path) -> list[Comparison]:
+    """Peak RSS of assign and ingest of a 1M- and a 5M-row file on each database: bounded
+    by a chunk, not by the file."""
     rows = []
     for n in (ROWS, 5 * ROWS):
-        path = write_debtors(work / f"debtors_{n}.csv", 10_000_000, n, seed=3)
-        url = f"sqlite:///{work / f'rss_{n}.sqlite3'}"
-        _ok(dunning("sync", str(EXPERIMENT), "--db", url, "--as-of", "2026-03-01T00:00:00Z"))
-        run = dunning(
-            "assign", KEY, "-i", str(path), "-o", str(work / f"t_{n}.csv"), "--db", url,
-            "--as-of", AS_OF,
-        )  # fmt: skip
-        _ok(run)
-        path.unlink()
-        rows.append(
-            Comparison(
-                f"peak RSS of assign, {n:,}-row file",
-                run.peak_rss_mb,
-                "budget",
-                RSS_LIMIT_MB,
-                limit=1.0,
-                unit="MB",
-            )
-        )
+        debtors = write_debtors(work / f"debtors_{n}.csv", 0, n, seed=3)
+        events = write_events(work / f"events_{n}.csv", n, debtors=n, seed=4)
+        peaks = {"SQLite": _peaks(work, f"sqlite:///{work / f'rss_{n}.sqlite3'}", debtors, events)}
+        (work / f"rss_{n}.sqlite3").unlink()
+        with _pg_database("rss") as url:
+            if url is not None:
+                peaks["PostgreSQL"] = _peaks(work, url, debtors, events)
+        debtors.unlink()
+        events.unlink()
+        for database, (assign, ingest) in peaks.items():
+            for verb, mb, unit in (("assign", assign, "row"), ("ingest", ingest, "event")):
+                rows.append(
+                    Comparison(
+                        f"peak RSS of {database} {verb}, {n:,}-{unit} file",
+                        mb,
+                        "budget",
+                        RSS_LIMIT_MB,
+                        limit=1.0,
+                        unit="MB",
+                    )
+                )
     return rows
 
 
