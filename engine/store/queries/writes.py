@@ -74,13 +74,15 @@ SQLITE_BUSY_MS = 30_000
 #: An ingestion's page caches on SQLite (KiB; the default is 2 MB): a million events' index
 #: entries land all over ``outcome_event``'s two indexes, and the outcome refresh rewrites
 #: rows and index entries all over ``assignment``; with the default cache most of those pages
-#: are read back and spilled to the WAL again and again (1M events: 36 s -> 27 s). The
-#: temporary database holds the marks (``_touched``) and the refresh's sorts. Pages are taken
-#: as they are used (a small file costs no more) and the setting stays a cap on the pooled
-#: connection. Assignment gains nothing measurable from it and keeps the default, so its peak
-#: memory stays within its budget.
-INGEST_CACHE_KIB = 128 * 1024
-INGEST_TEMP_CACHE_KIB = 64 * 1024
+#: are read back and spilled to the WAL again and again. The temporary database holds the
+#: marks (``_touched``) and the refresh's sorts. Pages are taken as they are used, so a large
+#: file fills the cache whole: its size is part of the ingestion's peak memory. Measured on a
+#: quiet machine (1M / 5M events): 2 MB + 2 MB 25.0 s, 309 MB / 165 s, 418 MB; 64 + 16 MB
+#: 21.0 s, 405 MB / 146 s, 510 MB; 128 + 64 MB 18.1 s, 476 MB / 182 s, 644 MB (over the
+#: 600 MB budget, and no faster at 5M). Assignment gains nothing measurable from a larger
+#: cache and keeps the default.
+INGEST_CACHE_KIB = 64 * 1024
+INGEST_TEMP_CACHE_KIB = 16 * 1024
 #: Advisory lock keys (PostgreSQL, two-int form) of the batch writers: one for the outcome
 #: tables, and a namespace for per-experiment assignment.
 _OUTCOMES_LOCK = (0x64756E, 1)
