@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 
 import numpy as np
@@ -25,7 +25,7 @@ from engine.service.definitions import pooled_since
 from engine.service.strata import pooled_snapshot, stratified_totals, stratum_cells
 from engine.stats.comparison import Cells, Comparison, compare
 from engine.store import queries
-from engine.store.queries.case_sums import MaturedCase, matured_cases
+from engine.store.queries.case_sums import matured_cases
 from engine.store.tables import AllocationVersion
 
 #: Most points a trend shows; longer runs keep every n-th day (and the last).
@@ -179,54 +179,53 @@ def _late_again_trend(
         )
     history = queries.allocations(session, experiment_key=experiment.key)
     since = pooled_since(session, experiment_key=experiment.key)
-    rows = [
-        r
-        for r in matured_cases(
-            session,
-            experiment_key=experiment.key,
-            now=now,
-            late_again_days=window,
-            min_experiment_version=since,
-        )
-        if not r.constrained  # a contact rule chose the arm: never compared
-    ]
-    if not rows:
+    cases = matured_cases(
+        session,
+        experiment_key=experiment.key,
+        now=now,
+        late_again_days=window,
+        min_experiment_version=since,
+    ).randomised()  # a contact rule chose the arm of the others: never compared
+    if not len(cases):
         return []
     by_segment = any(row.segment_weights for row in history)
     arms = experiment.arm_keys
     champ = arms.index(history[-1].champion)
-
-    def key_of(r: MaturedCase) -> Stratum:
-        return (r.segment or "", r.allocation_version) if by_segment else r.allocation_version
-
-    def day_of(r: MaturedCase) -> date:
-        # The end of day d (midnight after it) counts the cases matured by then.
-        return (r.matures_at - timedelta(microseconds=1)).date()
-
-    keys = sorted({key_of(r) for r in rows})
-    days = sorted({day_of(r) for r in rows})
-    day_at = {d: i for i, d in enumerate(days)}
-    key_at = {k: i for i, k in enumerate(keys)}
+    # Cell of each case: (segment, period) under per-segment allocation, else the period;
+    # sorted as the analysis sorts its cells.
+    segment_names, segment_at = np.unique(cases.segment.astype(str), return_inverse=True)
+    periods = cases.allocation_version
+    span = int(periods.max()) + 1
+    codes, key_idx = np.unique(segment_at * span + periods if by_segment else periods,
+                               return_inverse=True)  # fmt: skip
+    keys: list[Stratum] = [
+        (str(segment_names[c // span]), int(c % span)) if by_segment else int(c) for c in codes
+    ]
+    day_values, day_idx = np.unique(cases.matured_on, return_inverse=True)
+    days: list[date] = day_values.astype(object).tolist()
     arm_at = {a: i for i, a in enumerate(arms)}
+    arm_names, arm_of = np.unique(cases.arm, return_inverse=True)
+    arm_idx = np.array([arm_at[a] for a in arm_names], dtype=np.int64)[arm_of]
     shape = (len(days), len(keys), len(arms))
     # Each case moves its customer's sums when it matures: its k-th matured case (Y before it,
     # y its 0/1) adds 1 to M, 2k - 1 to M^2, y to Y, 2 Y y + y to Y^2 and Y + y k to Y M;
-    # the first one adds the customer to n. Cumulated over the days: every day's cell sums.
-    sums = np.zeros((6, *shape))  # n, M, M^2, Y, Y^2, Y M
-    customer, k, before = -1, 0, 0
-    for r in rows:  # ordered by customer, then maturity
-        if r.customer != customer:
-            customer, k, before = r.customer, 0, 0
-        k += 1
-        y = int(r.late)
-        at = (day_at[day_of(r)], key_at[key_of(r)], arm_at[r.arm])
-        for field, value in enumerate(
-            (k == 1, 1, 2 * k - 1, y, 2 * before * y + y, before + y * k)
-        ):
-            sums[(field, *at)] += value
-        before += y
-    n, m, m2, yy, y2, cross = np.cumsum(sums, axis=1)
-    names = [k[0] if isinstance(k, tuple) else "" for k in keys]
+    # the first one adds the customer to n. Cases come ordered by customer, then maturity.
+    y = cases.late.astype(np.float64)
+    first = np.r_[True, cases.customer[1:] != cases.customer[:-1]]
+    start = np.flatnonzero(first)[np.cumsum(first) - 1]  # each case's customer's first case
+    k = np.arange(len(cases)) - start + 1.0
+    seen = np.cumsum(y)
+    before = seen - y - (seen[start] - y[start])  # the customer's late cases before this one
+    flat = np.ravel_multi_index((day_idx, key_idx, arm_idx), shape)
+    size = int(np.prod(shape))
+    sums = [
+        np.bincount(flat, weights=value, minlength=size).reshape(shape)
+        for value in (first.astype(np.float64), np.ones(len(cases)), 2 * k - 1, y,
+                      2 * before * y + y, before + y * k)
+    ]  # fmt: skip
+    # Cumulated over the days: every day's cell sums.
+    n, m, m2, yy, y2, cross = (np.cumsum(v, axis=0) for v in sums)
+    names = [key[0] if isinstance(key, tuple) else "" for key in keys]
     strata = list(dict.fromkeys(names))
     prob = np.array([[_weights(history, key).get(a, 0.0) for a in arms] for key in keys])
     cells = Cells.clustered(

@@ -18,11 +18,14 @@ cases_per_customer
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import and_, case, func, literal, select
 from sqlmodel import Session
 
@@ -208,17 +211,27 @@ def case_cells(
 
 
 @dataclass(frozen=True)
-class MaturedCase:
-    """One matured case with its customer's cell keys (the late-again trend): ``customer`` is
-    the assignment's row id, ``matures_at`` = ``opened_at + N days``."""
+class MaturedCases:
+    """The matured cases, one entry each (the late-again trend), in the order of their
+    customer and maturity: ``customer`` is the assignment's row id, ``matured_on`` the day by
+    whose end the case's window had closed (``opened_at + N days``, a closing at midnight
+    counts for the day before), ``segment`` "" for none."""
 
-    customer: int
-    arm: str
-    allocation_version: int
-    segment: str | None
-    constrained: bool
-    matures_at: datetime
-    late: bool
+    customer: npt.NDArray[np.int64]
+    arm: npt.NDArray[np.object_]
+    allocation_version: npt.NDArray[np.int64]
+    segment: npt.NDArray[np.object_]
+    constrained: npt.NDArray[np.bool_]
+    matured_on: npt.NDArray[np.datetime64]
+    late: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def randomised(self) -> MaturedCases:
+        """The cases whose customer the randomisation placed (a contact rule chose none)."""
+        keep = ~self.constrained
+        return MaturedCases(*(getattr(self, f.name)[keep] for f in dataclasses.fields(self)))
 
 
 def matured_cases(
@@ -228,9 +241,9 @@ def matured_cases(
     now: datetime,
     late_again_days: int,
     min_experiment_version: int | None = None,
-) -> list[MaturedCase]:
-    """The cases :func:`case_cells` counts as matured by ``now``, one row each, in the order of
-    their customer and maturity: a trend rebuilds :func:`case_cells`' per-customer sums as of
+) -> MaturedCases:
+    """The cases :func:`case_cells` counts as matured by ``now``, in the order of their
+    customer and maturity: a trend rebuilds :func:`case_cells`' per-customer sums as of
     every earlier day from them in one read (a case matured by a day stays matured)."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     c = DunningCase.__table__.c  # type: ignore[attr-defined]
@@ -261,19 +274,24 @@ def matured_cases(
         )
         .order_by(a.id, c.opened_at)
     )
-    window = timedelta(days=late_again_days)
-    return [
-        MaturedCase(
-            int(row[0]),
-            row[1],
-            int(row[2] or 0),
-            row[3],
-            bool(row[4]),
-            row[5] + window,
-            bool(row[6]),
-        )
-        for row in session.execute(statement)
-    ]
+    columns = list(zip(*session.execute(statement), strict=False)) or [()] * 7
+    customer, arm, version, segment, constrained, opened, is_late = columns
+    # Naive UTC microseconds: numpy keeps no time zone. The end of day d (midnight after it)
+    # counts the cases matured by then.
+    opened_us = np.array(
+        [t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t for t in opened],
+        dtype="datetime64[us]",
+    )
+    closes = opened_us + np.timedelta64(late_again_days, "D") - np.timedelta64(1, "us")
+    return MaturedCases(
+        customer=np.array(customer, dtype=np.int64),
+        arm=np.array(arm, dtype=object),
+        allocation_version=np.array([v or 0 for v in version], dtype=np.int64),
+        segment=np.array([g or "" for g in segment], dtype=object),
+        constrained=np.array(constrained, dtype=bool),
+        matured_on=closes.astype("datetime64[D]"),
+        late=np.array(is_late, dtype=bool),
+    )
 
 
 @dataclass(frozen=True)

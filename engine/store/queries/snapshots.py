@@ -222,13 +222,16 @@ def assigned_since_snapshot(session: Session, *, experiment_key: str) -> int | N
     row = _head(session, experiment_key)
     if row is None:
         return None
+    return row.assigned + _assignments_after(session, experiment_key, row.last_assignment_id)
+
+
+def _assignments_after(session: Session, experiment_key: str, last_id: int) -> int:
+    """The experiment's assignments with an id above ``last_id`` (a snapshot's fingerprint)."""
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     later = session.scalar(
-        select(func.count()).where(
-            a.id > row.last_assignment_id, _later(a.experiment_key) == experiment_key
-        )
+        select(func.count()).where(a.id > last_id, _later(a.experiment_key) == experiment_key)
     )
-    return row.assigned + int(later or 0)
+    return int(later or 0)
 
 
 def snapshot_segments(session: Session, *, experiment_key: str) -> list[str] | None:
@@ -283,11 +286,6 @@ def snapshot_mark(session: Session, *, experiment_key: str) -> SnapshotMark | No
         return None
     a = Assignment.__table__.c  # type: ignore[attr-defined]
     e = OutcomeEvent.__table__.c  # type: ignore[attr-defined]
-    assignments = session.scalar(
-        select(func.count()).where(
-            a.id > row.last_assignment_id, _later(a.experiment_key) == experiment_key
-        )
-    )
     # Events carry no experiment: those of the experiment's debtors are the ones it reads.
     mine = select(a.id).where(a.experiment_key == experiment_key, a.debtor_id == e.debtor_id)
     events = session.scalar(select(func.count()).where(e.id > row.last_event_id, mine.exists()))
@@ -295,7 +293,7 @@ def snapshot_mark(session: Session, *, experiment_key: str) -> SnapshotMark | No
         as_of=row.as_of,
         min_experiment_version=row.min_experiment_version,
         assigned=row.assigned,
-        new_assignments=int(assignments or 0),
+        new_assignments=_assignments_after(session, experiment_key, row.last_assignment_id),
         new_events=int(events or 0),
     )
 
